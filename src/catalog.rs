@@ -1,0 +1,665 @@
+//! Reads what the export needs to know from `pg_catalog`: tables, columns and their exact
+//! types (domains seen through, arrays, enums, composites), keys, foreign keys, indexes and
+//! checks. The result is plain data that the manifest records, so that every later stage
+//! (schema, import, verify) works from the manifest alone, without Postgres.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use crate::pg::{self, Source};
+
+/// A table to export, with everything needed to rebuild it elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    /// `table`, or `partitioned` for a partitioned root (exported with all its partitions).
+    pub kind: TableKind,
+    /// Inheritance parents (not partitioning): the child is exported on its own, as pg_dump does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherits: Vec<QualifiedName>,
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub primary_key: Option<KeyConstraint>,
+    #[serde(default)]
+    pub unique: Vec<KeyConstraint>,
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
+    #[serde(default)]
+    pub indexes: Vec<Index>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    /// Columns the rows are sorted by (a key), or empty for physical order.
+    #[serde(default)]
+    pub order_by: Vec<String>,
+    #[serde(skip)]
+    pub oid: u32,
+    /// `pg_class.reltuples` (summed over partitions); `None` when never analyzed.
+    #[serde(skip)]
+    pub estimated_rows: Option<u64>,
+    /// Whether the connected role may read the table.
+    #[serde(skip)]
+    pub readable: bool,
+}
+
+impl Table {
+    /// `schema.name`, unquoted, for messages.
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// The quoted name, for SQL.
+    pub fn quoted(&self) -> String {
+        pg::quote_qualified(&self.schema, &self.name)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    Table,
+    Partitioned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QualifiedName {
+    pub schema: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: PgType,
+    pub nullable: bool,
+    /// The default expression as Postgres prints it (`pg_get_expr`).
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub identity: Option<Identity>,
+    /// The expression of a stored generated column.
+    #[serde(default)]
+    pub generated: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    Always,
+    ByDefault,
+}
+
+/// A column's type: the name a person reads, and the structure the codecs need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PgType {
+    /// `format_type()`: `numeric(12,2)`, `text[]`, `public.mpaa_rating`.
+    pub name: String,
+    /// The domain this type was declared as, when it is one (seen through to its base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(flatten)]
+    pub kind: TypeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TypeKind {
+    /// A base type, named by `pg_type.typname` (`int4`, `numeric`, `timestamptz`, `inet`),
+    /// schema-qualified when it is not in `pg_catalog` (`public.citext`).
+    Base {
+        base: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        precision: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale: Option<i32>,
+    },
+    Enum {
+        labels: Vec<String>,
+    },
+    Composite {
+        fields: Vec<Field>,
+    },
+    Array {
+        element: Box<PgType>,
+    },
+}
+
+impl PgType {
+    /// The base type name, for base types only.
+    pub fn base(&self) -> Option<&str> {
+        match &self.kind {
+            TypeKind::Base { base, .. } => Some(base),
+            _ => None,
+        }
+    }
+
+    /// The unqualified base name: `citext` for `public.citext`.
+    pub fn base_name(&self) -> Option<&str> {
+        self.base().map(|b| b.rsplit_once('.').map_or(b, |(_, n)| n))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: PgType,
+}
+
+/// A primary key or unique constraint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyConstraint {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub references: QualifiedName,
+    pub referenced_columns: Vec<String>,
+    pub on_update: FkAction,
+    pub on_delete: FkAction,
+    pub deferrable: bool,
+    pub initially_deferred: bool,
+    /// `pg_get_constraintdef`, for people.
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    fn from_code(c: i8) -> Self {
+        match c as u8 {
+            b'r' => Self::Restrict,
+            b'c' => Self::Cascade,
+            b'n' => Self::SetNull,
+            b'd' => Self::SetDefault,
+            _ => Self::NoAction,
+        }
+    }
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::NoAction => "NO ACTION",
+            Self::Restrict => "RESTRICT",
+            Self::Cascade => "CASCADE",
+            Self::SetNull => "SET NULL",
+            Self::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    /// `pg_get_indexdef`, exactly as Postgres would recreate it.
+    pub definition: String,
+    pub method: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// The constraint this index implements, if any.
+    #[serde(default)]
+    pub constraint: Option<String>,
+    pub columns: Vec<IndexColumn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub predicate: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexColumn {
+    /// The column, or `None` for an expression.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// The key as Postgres prints it: a quoted column name or an expression.
+    pub definition: String,
+    #[serde(default)]
+    pub descending: bool,
+    #[serde(default)]
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    /// `CHECK (...)` as `pg_get_constraintdef` prints it.
+    pub definition: String,
+}
+
+/// The catalog of one database: its identity and its tables, in (schema, name) order.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub database: String,
+    pub server_version: String,
+    pub tables: Vec<Table>,
+}
+
+/// Reads every user table of the database (partitions through their roots only; tables that
+/// belong to extensions, and temporary tables, left out).
+///
+/// # Errors
+/// [`pg::Error::Query`] when a catalog query fails.
+pub async fn read(client: &Client, source: &Source) -> pg::Result<Catalog> {
+    let q = |e: tokio_postgres::Error| source.query_error(&e);
+    let row = client
+        .query_one("SELECT current_database()::text, current_setting('server_version')", &[])
+        .await
+        .map_err(q)?;
+    let (database, server_version) = (row.get(0), row.get(1));
+    let mut tables = read_tables(client).await.map_err(q)?;
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let mut types = TypeResolver::default();
+    let columns = read_columns(client, &oids, &mut types).await.map_err(q)?;
+    let constraints = read_constraints(client, &oids).await.map_err(q)?;
+    let indexes = read_indexes(client, &oids).await.map_err(q)?;
+    let mut columns = columns;
+    let mut constraints = constraints;
+    let mut indexes = indexes;
+    for t in &mut tables {
+        t.columns = columns.remove(&t.oid).unwrap_or_default();
+        if let Some(cons) = constraints.remove(&t.oid) {
+            t.primary_key = cons.primary_key;
+            t.unique = cons.unique;
+            t.foreign_keys = cons.foreign_keys;
+            t.checks = cons.checks;
+        }
+        t.indexes = indexes.remove(&t.oid).unwrap_or_default();
+        t.order_by = choose_order(t);
+    }
+    Ok(Catalog { database, server_version, tables })
+}
+
+const TABLES_SQL: &str = "
+SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
+       CASE WHEN c.relkind = 'p' THEN
+              (SELECT sum(p.reltuples) FILTER (WHERE p.reltuples >= 0)::float8
+                 FROM pg_catalog.pg_partition_tree(c.oid) pt
+                 JOIN pg_catalog.pg_class p ON p.oid = pt.relid WHERE pt.isleaf)
+            WHEN c.reltuples >= 0 THEN c.reltuples::float8 END,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT'),
+       ARRAY(SELECT pn.nspname::text || '.' || pc.relname::text
+               FROM pg_catalog.pg_inherits i
+               JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+               JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+              WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+   AND c.relpersistence <> 't'
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+ ORDER BY n.nspname, c.relname";
+
+async fn read_tables(client: &Client) -> Result<Vec<Table>, tokio_postgres::Error> {
+    let rows = client.query(TABLES_SQL, &[]).await?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind: String = r.try_get(3)?;
+        let estimate: Option<f64> = r.try_get(4)?;
+        let parents: Vec<String> = r.try_get(6)?;
+        tables.push(Table {
+            oid: r.try_get(0)?,
+            schema: r.try_get(1)?,
+            name: r.try_get(2)?,
+            kind: if kind == "p" { TableKind::Partitioned } else { TableKind::Table },
+            inherits: parents.iter().filter_map(|p| split_qualified(p)).collect(),
+            columns: Vec::new(),
+            primary_key: None,
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            order_by: Vec::new(),
+            estimated_rows: estimate.map(|e| e.max(0.0) as u64),
+            readable: r.try_get(5)?,
+        });
+    }
+    Ok(tables)
+}
+
+/// Splits `schema.name` where the schema contains no dot (the names come from the catalog,
+/// joined by us, so the first dot is ours only when the schema has none; good enough for
+/// inheritance parents, which are informational).
+fn split_qualified(s: &str) -> Option<QualifiedName> {
+    let (schema, name) = s.split_once('.')?;
+    Some(QualifiedName { schema: schema.into(), name: name.into() })
+}
+
+const COLUMNS_SQL: &str = "
+SELECT a.attrelid, a.attname::text, a.atttypid, a.atttypmod,
+       pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,
+       a.attidentity::text,
+       CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END
+  FROM pg_catalog.pg_attribute a
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attrelid, a.attnum";
+
+async fn read_columns(
+    client: &Client,
+    oids: &[u32],
+    types: &mut TypeResolver,
+) -> Result<HashMap<u32, Vec<Column>>, tokio_postgres::Error> {
+    let rows = client.query(COLUMNS_SQL, &[&oids]).await?;
+    let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
+    for r in rows {
+        let identity: String = r.try_get(7)?;
+        let ty = types.resolve(client, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?).await?;
+        out.entry(r.try_get(0)?).or_default().push(Column {
+            name: r.try_get(1)?,
+            ty,
+            nullable: !r.try_get::<_, bool>(5)?,
+            default: r.try_get(6)?,
+            identity: match identity.as_str() {
+                "a" => Some(Identity::Always),
+                "d" => Some(Identity::ByDefault),
+                _ => None,
+            },
+            generated: r.try_get(8)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Resolves type oids into [`PgType`]s, remembering what it has seen.
+#[derive(Default)]
+struct TypeResolver {
+    rows: HashMap<u32, TypeRow>,
+    enums: HashMap<u32, Vec<String>>,
+}
+
+#[derive(Clone)]
+struct TypeRow {
+    name: String,
+    typtype: u8,
+    is_array: bool,
+    element: u32,
+    base_type: u32,
+    base_typmod: i32,
+    relid: u32,
+}
+
+const TYPE_SQL: &str = "
+SELECT CASE WHEN n.nspname = 'pg_catalog' THEN t.typname::text
+            ELSE n.nspname::text || '.' || t.typname::text END,
+       t.typtype::text, t.typcategory = 'A' AND t.typlen = -1 AND t.typelem <> 0,
+       t.typelem, t.typbasetype, t.typtypmod, t.typrelid
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.oid = $1";
+
+const FIELDS_SQL: &str = "
+SELECT a.attname::text, a.atttypid, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod)
+  FROM pg_catalog.pg_attribute a
+ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+impl TypeResolver {
+    async fn row(&mut self, client: &Client, oid: u32) -> Result<TypeRow, tokio_postgres::Error> {
+        if let Some(r) = self.rows.get(&oid) {
+            return Ok(r.clone());
+        }
+        let r = client.query_one(TYPE_SQL, &[&oid]).await?;
+        let typtype: String = r.try_get(1)?;
+        let row = TypeRow {
+            name: r.try_get(0)?,
+            typtype: typtype.as_bytes().first().copied().unwrap_or(b'b'),
+            is_array: r.try_get(2)?,
+            element: r.try_get(3)?,
+            base_type: r.try_get(4)?,
+            base_typmod: r.try_get(5)?,
+            relid: r.try_get(6)?,
+        };
+        self.rows.insert(oid, row.clone());
+        Ok(row)
+    }
+
+    /// Builds the [`PgType`] of `oid` with modifier `typmod`, displayed as `display`.
+    /// Boxed because composites and arrays recurse.
+    fn resolve<'a>(
+        &'a mut self,
+        client: &'a Client,
+        oid: u32,
+        typmod: i32,
+        display: String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<PgType, tokio_postgres::Error>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let mut oid = oid;
+            let mut row = self.row(client, oid).await?;
+            let mut typmod = typmod;
+            let mut domain = None;
+            while row.typtype == b'd' {
+                domain.get_or_insert_with(|| row.name.clone());
+                typmod = row.base_typmod;
+                oid = row.base_type;
+                row = self.row(client, oid).await?;
+            }
+            let kind = if row.is_array {
+                let element = self.resolve(client, row.element, typmod, String::new()).await?;
+                let element = PgType { name: element_display(&display, &element), ..element };
+                TypeKind::Array { element: Box::new(element) }
+            } else {
+                match row.typtype {
+                    b'e' => TypeKind::Enum { labels: self.labels(client, oid).await? },
+                    b'c' => TypeKind::Composite { fields: self.fields(client, row.relid).await? },
+                    _ => base_kind(&row.name, typmod),
+                }
+            };
+            Ok(PgType { name: display, domain, kind })
+        })
+    }
+
+    async fn labels(
+        &mut self,
+        client: &Client,
+        oid: u32,
+    ) -> Result<Vec<String>, tokio_postgres::Error> {
+        if let Some(l) = self.enums.get(&oid) {
+            return Ok(l.clone());
+        }
+        let rows = client
+            .query(
+                "SELECT enumlabel::text FROM pg_catalog.pg_enum WHERE enumtypid = $1 \
+                 ORDER BY enumsortorder",
+                &[&oid],
+            )
+            .await?;
+        let labels: Vec<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        self.enums.insert(oid, labels.clone());
+        Ok(labels)
+    }
+
+    async fn fields(&mut self, client: &Client, relid: u32) -> Result<Vec<Field>, tokio_postgres::Error> {
+        let rows = client.query(FIELDS_SQL, &[&relid]).await?;
+        let mut fields = Vec::with_capacity(rows.len());
+        for r in rows {
+            let ty = self.resolve(client, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?).await?;
+            fields.push(Field { name: r.try_get(0)?, ty });
+        }
+        Ok(fields)
+    }
+}
+
+/// The display name of an array's element: `numeric(5,2)` for `numeric(5,2)[]`.
+fn element_display(array_display: &str, element: &PgType) -> String {
+    if let Some(stripped) = array_display.strip_suffix("[]") {
+        return stripped.to_owned();
+    }
+    element.base().unwrap_or(&element.name).to_owned()
+}
+
+fn base_kind(name: &str, typmod: i32) -> TypeKind {
+    let (precision, scale) = if name == "numeric" && typmod >= 4 {
+        let m = typmod - 4;
+        let scale = ((m & 0x7ff) ^ 1024) - 1024;
+        (Some(((m >> 16) & 0xffff) as u32), Some(scale))
+    } else {
+        (None, None)
+    };
+    TypeKind::Base { base: name.to_owned(), precision, scale }
+}
+
+#[derive(Default)]
+struct Constraints {
+    primary_key: Option<KeyConstraint>,
+    unique: Vec<KeyConstraint>,
+    foreign_keys: Vec<ForeignKey>,
+    checks: Vec<Check>,
+}
+
+const CONSTRAINTS_SQL: &str = "
+SELECT con.conrelid, con.conname::text, con.contype::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+              ORDER BY k.i),
+       fn.nspname::text, fc.relname::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+              ORDER BY k.i),
+       con.confupdtype, con.confdeltype, con.condeferrable, con.condeferred,
+       pg_catalog.pg_get_constraintdef(con.oid)
+  FROM pg_catalog.pg_constraint con
+  LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
+  LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+ WHERE con.conrelid = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c')
+ ORDER BY con.conrelid, con.contype, con.conname";
+
+async fn read_constraints(
+    client: &Client,
+    oids: &[u32],
+) -> Result<HashMap<u32, Constraints>, tokio_postgres::Error> {
+    let rows = client.query(CONSTRAINTS_SQL, &[&oids]).await?;
+    let mut out: HashMap<u32, Constraints> = HashMap::new();
+    for r in rows {
+        let entry = out.entry(r.try_get(0)?).or_default();
+        let name: String = r.try_get(1)?;
+        let columns: Vec<String> = r.try_get(3)?;
+        let kind: String = r.try_get(2)?;
+        let definition: String = r.try_get(11)?;
+        match kind.as_str() {
+            "p" => entry.primary_key = Some(KeyConstraint { name, columns }),
+            "u" => entry.unique.push(KeyConstraint { name, columns }),
+            "c" => entry.checks.push(Check { name, definition }),
+            _ => entry.foreign_keys.push(ForeignKey {
+                name,
+                columns,
+                references: QualifiedName { schema: r.try_get(4)?, name: r.try_get(5)? },
+                referenced_columns: r.try_get(6)?,
+                on_update: FkAction::from_code(r.try_get(7)?),
+                on_delete: FkAction::from_code(r.try_get(8)?),
+                deferrable: r.try_get(9)?,
+                initially_deferred: r.try_get(10)?,
+                definition,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+const INDEXES_SQL: &str = "
+SELECT i.indrelid, ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid), am.amname::text,
+       i.indisunique, i.indisprimary, con.conname::text,
+       pg_catalog.pg_get_expr(i.indpred, i.indrelid), i.indnkeyatts::int4,
+       ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+               LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+              ORDER BY k.o),
+       ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, o::int4, true)
+               FROM generate_series(1, i.indnatts) o ORDER BY o),
+       i.indoption::int2[]
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+  LEFT JOIN pg_catalog.pg_constraint con
+         ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p','u','x')
+ WHERE i.indrelid = ANY($1)
+ ORDER BY i.indrelid, ic.relname";
+
+async fn read_indexes(
+    client: &Client,
+    oids: &[u32],
+) -> Result<HashMap<u32, Vec<Index>>, tokio_postgres::Error> {
+    let rows = client.query(INDEXES_SQL, &[&oids]).await?;
+    let mut out: HashMap<u32, Vec<Index>> = HashMap::new();
+    for r in rows {
+        let key_count = r.try_get::<_, i32>(8)? as usize;
+        let names: Vec<Option<String>> = r.try_get(9)?;
+        let defs: Vec<String> = r.try_get(10)?;
+        let options: Vec<i16> = r.try_get(11)?;
+        let mut columns = Vec::with_capacity(key_count);
+        let mut include = Vec::new();
+        for (i, (name, definition)) in names.into_iter().zip(defs).enumerate() {
+            if i < key_count {
+                let opt = options.get(i).copied().unwrap_or(0);
+                columns.push(IndexColumn {
+                    column: name,
+                    definition,
+                    descending: opt & 1 != 0,
+                    nulls_first: opt & 2 != 0,
+                });
+            } else {
+                include.push(name.unwrap_or(definition));
+            }
+        }
+        out.entry(r.try_get(0)?).or_default().push(Index {
+            name: r.try_get(1)?,
+            definition: r.try_get(2)?,
+            method: r.try_get(3)?,
+            unique: r.try_get(4)?,
+            primary: r.try_get(5)?,
+            constraint: r.try_get(6)?,
+            columns,
+            include,
+            predicate: r.try_get(7)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The row order DESIGN.md asks for: the primary key; else a unique constraint on not-null
+/// columns, the one whose first column comes first; else none (physical order).
+pub fn choose_order(t: &Table) -> Vec<String> {
+    if let Some(pk) = &t.primary_key {
+        return pk.columns.clone();
+    }
+    let position = |c: &str| t.columns.iter().position(|col| col.name == c);
+    let all_not_null = |k: &KeyConstraint| {
+        k.columns.iter().all(|c| t.column(c).is_some_and(|col| !col.nullable))
+    };
+    t.unique
+        .iter()
+        .filter(|k| all_not_null(k))
+        .min_by_key(|k| (k.columns.first().and_then(|c| position(c)), k.columns.len()))
+        .map(|k| k.columns.clone())
+        .unwrap_or_default()
+}
+
+/// Tables grouped by schema, for listings.
+pub fn by_schema(tables: &[Table]) -> BTreeMap<&str, Vec<&Table>> {
+    let mut map: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    for t in tables {
+        map.entry(t.schema.as_str()).or_default().push(t);
+    }
+    map
+}
