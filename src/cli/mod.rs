@@ -1,0 +1,109 @@
+//! Argument definitions (clap derive; the doc comments are the help text) and dispatch to one
+//! glue file per command. Nothing here knows how a stage works: it builds options, calls the
+//! library, and prints.
+
+mod export;
+mod ui;
+mod verify;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use ui::Ui;
+
+/// Move a PostgreSQL database into a single SQLite file, and prove nothing was lost.
+#[derive(Debug, Parser)]
+#[command(name = "pg2lite", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print no progress, only errors and the final result.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print the result as JSON on stdout (progress still goes to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dump tables to checksummed NDJSON with a manifest (migration_data/<id>/).
+    Export(ExportArgs),
+    /// Check an export offline: manifest, file list, sizes, checksums (and with --deep, every line).
+    Verify(VerifyArgs),
+}
+
+/// Where to read from: `--source` or `DATABASE_URL`, then the libpq `PG*` variables.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    /// PostgreSQL URL (postgresql://user:pass@host:port/db?sslmode=require) or key=value
+    /// string. Defaults to DATABASE_URL, then the PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    /// PGDATABASE and PGSSLMODE variables, as psql reads them.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub source: Option<String>,
+}
+
+/// Which tables and rows to export.
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
+    /// Export only this schema (repeatable). Default: every schema.
+    #[arg(long = "schema", value_name = "NAME")]
+    pub schemas: Vec<String>,
+    /// Export only tables matching this pattern (repeatable): `name`, `schema.name`, with `*`
+    /// and `?` wildcards; double quotes keep case, as in pg_dump.
+    #[arg(long = "table", short = 't', value_name = "PAT")]
+    pub tables: Vec<String>,
+    /// Leave out tables matching this pattern (repeatable).
+    #[arg(long = "exclude", short = 'T', value_name = "PAT")]
+    pub exclude: Vec<String>,
+    /// Parallel workers, each on its own connection sharing one snapshot.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    pub jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Directory that receives the export's folder.
+    #[arg(long, default_value = "migration_data", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The export directory (migration_data/<id>).
+    pub dir: PathBuf,
+    /// Check only the file list and sizes, not the checksums.
+    #[arg(long, conflicts_with = "deep")]
+    pub fast: bool,
+    /// Also parse every line, count rows, and check every value against its column's type.
+    #[arg(long)]
+    pub deep: bool,
+}
+
+/// Runs the chosen command. `Ok` carries the exit code (0, or 1 when a check found a
+/// difference); `Err` is printed and exits 2.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ui = Ui::new(&cli.global);
+    match cli.command {
+        Command::Export(args) => export::run(&args, &ui),
+        Command::Verify(args) => verify::run(&args, &ui),
+    }
+}
+
+/// The process environment, passed to the library explicitly so that it never reads it.
+pub fn env_map() -> HashMap<String, String> {
+    std::env::vars().collect()
+}
