@@ -491,7 +491,11 @@ impl TypeResolver {
         Ok(labels)
     }
 
-    async fn fields(&mut self, client: &Client, relid: u32) -> Result<Vec<Field>, tokio_postgres::Error> {
+    async fn fields(
+        &mut self,
+        client: &Client,
+        relid: u32,
+    ) -> Result<Vec<Field>, tokio_postgres::Error> {
         let rows = client.query(FIELDS_SQL, &[&relid]).await?;
         let mut fields = Vec::with_capacity(rows.len());
         for r in rows {
@@ -644,9 +648,8 @@ pub fn choose_order(t: &Table) -> Vec<String> {
         return pk.columns.clone();
     }
     let position = |c: &str| t.columns.iter().position(|col| col.name == c);
-    let all_not_null = |k: &KeyConstraint| {
-        k.columns.iter().all(|c| t.column(c).is_some_and(|col| !col.nullable))
-    };
+    let all_not_null =
+        |k: &KeyConstraint| k.columns.iter().all(|c| t.column(c).is_some_and(|col| !col.nullable));
     t.unique
         .iter()
         .filter(|k| all_not_null(k))
@@ -662,4 +665,163 @@ pub fn by_schema(tables: &[Table]) -> BTreeMap<&str, Vec<&Table>> {
         map.entry(t.schema.as_str()).or_default().push(t);
     }
     map
+}
+
+/// A `--table`/`--exclude` pattern, read as psql and pg_dump read them: `name` or
+/// `schema.name`; outside double quotes letters fold to lower case and `*`/`?` are wildcards;
+/// inside them everything is literal (`""` is a quote).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    schema: Option<Vec<Glob>>,
+    name: Vec<Glob>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Glob {
+    Char(char),
+    Any,
+    One,
+}
+
+impl Pattern {
+    pub fn parse(text: &str) -> Pattern {
+        let mut parts: Vec<Vec<Glob>> = vec![Vec::new()];
+        let mut quoted = false;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let part = parts.last_mut().expect("never empty");
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    chars.next();
+                    part.push(Glob::Char('"'));
+                }
+                '"' => quoted = !quoted,
+                _ if quoted => part.push(Glob::Char(c)),
+                '.' => parts.push(Vec::new()),
+                '*' => part.push(Glob::Any),
+                '?' => part.push(Glob::One),
+                _ => part.extend(c.to_lowercase().map(Glob::Char)),
+            }
+        }
+        let name = parts.pop().expect("never empty");
+        // With more than one dot, psql reads `db.schema.name`; the schema is what matters here.
+        let schema = parts.pop();
+        Pattern { text: text.to_owned(), schema, name }
+    }
+
+    pub fn matches(&self, t: &Table) -> bool {
+        glob_match(&self.name, &t.name)
+            && self.schema.as_ref().is_none_or(|s| glob_match(s, &t.schema))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+fn glob_match(pattern: &[Glob], text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    glob_from(pattern, &chars)
+}
+
+fn glob_from(pattern: &[Glob], text: &[char]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((Glob::Any, rest)) => (0..=text.len()).any(|i| glob_from(rest, &text[i..])),
+        Some((Glob::One, rest)) => !text.is_empty() && glob_from(rest, &text[1..]),
+        Some((Glob::Char(c), rest)) => text.first() == Some(c) && glob_from(rest, &text[1..]),
+    }
+}
+
+/// A selection that cannot be what the user meant.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("no table matches --table {0:?}; list tables with: psql -c '\\dt *.*'")]
+    TableNotFound(String),
+    #[error("schema {0:?} holds no tables (or does not exist); list schemas with: psql -c '\\dn'")]
+    SchemaNotFound(String),
+    #[error("nothing to export: the database has no tables left after --schema/--table/--exclude")]
+    Empty,
+}
+
+/// Keeps the tables in `schemas` (all when empty) that match an `include` pattern (all when
+/// empty) and no `exclude` pattern. Like `pg_dump --strict-names`, every schema and include
+/// pattern must match something.
+///
+/// # Errors
+/// [`SelectError`] naming the schema or pattern that matched nothing.
+pub fn select(
+    tables: Vec<Table>,
+    schemas: &[String],
+    include: &[String],
+    exclude: &[String],
+) -> Result<Vec<Table>, SelectError> {
+    if let Some(s) = schemas.iter().find(|s| !tables.iter().any(|t| &t.schema == *s)) {
+        return Err(SelectError::SchemaNotFound(s.clone()));
+    }
+    let in_schema: Vec<Table> =
+        tables.into_iter().filter(|t| schemas.is_empty() || schemas.contains(&t.schema)).collect();
+    let include: Vec<Pattern> = include.iter().map(|p| Pattern::parse(p)).collect();
+    let exclude: Vec<Pattern> = exclude.iter().map(|p| Pattern::parse(p)).collect();
+    if let Some(p) = include.iter().find(|p| !in_schema.iter().any(|t| p.matches(t))) {
+        return Err(SelectError::TableNotFound(p.text().to_owned()));
+    }
+    let chosen: Vec<Table> = in_schema
+        .into_iter()
+        .filter(|t| include.is_empty() || include.iter().any(|p| p.matches(t)))
+        .filter(|t| !exclude.iter().any(|p| p.matches(t)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(SelectError::Empty);
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(schema: &str, name: &str) -> Table {
+        Table {
+            schema: schema.into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            inherits: vec![],
+            columns: vec![],
+            primary_key: None,
+            unique: vec![],
+            foreign_keys: vec![],
+            indexes: vec![],
+            checks: vec![],
+            order_by: vec![],
+            oid: 0,
+            estimated_rows: None,
+            readable: true,
+        }
+    }
+
+    #[test]
+    fn patterns_fold_case_outside_quotes_and_support_wildcards() {
+        assert!(Pattern::parse("Actor").matches(&table("public", "actor")));
+        assert!(!Pattern::parse("\"Actor\"").matches(&table("public", "actor")));
+        assert!(Pattern::parse("\"Actor\"").matches(&table("public", "Actor")));
+        assert!(Pattern::parse("film*").matches(&table("public", "film_actor")));
+        assert!(Pattern::parse("public.f?lm").matches(&table("public", "film")));
+        assert!(!Pattern::parse("other.film").matches(&table("public", "film")));
+        assert!(Pattern::parse("\"my.schema\".\"a\"\"b\"").matches(&table("my.schema", "a\"b")));
+    }
+
+    #[test]
+    fn selection_requires_every_pattern_and_schema_to_match_something() {
+        let all = vec![table("public", "a"), table("public", "b"), table("s", "c")];
+        let picked = select(all.clone(), &[], &["a".into(), "s.*".into()], &[]).unwrap();
+        assert_eq!(picked.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        let err = select(all.clone(), &[], &["zzz".into()], &[]).unwrap_err();
+        assert!(err.to_string().contains("zzz"), "{err}");
+        let err = select(all.clone(), &["nope".into()], &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let picked = select(all, &["public".into()], &[], &["b".into()]).unwrap();
+        assert_eq!(picked.len(), 1);
+    }
 }

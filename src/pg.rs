@@ -26,7 +26,9 @@ pub enum Error {
     SslMode(String),
     #[error("could not set up TLS: {0}")]
     Tls(String),
-    #[error("cannot reach {source_name}: connection refused; is PostgreSQL running and listening there?")]
+    #[error(
+        "cannot reach {source_name}: connection refused; is PostgreSQL running and listening there?"
+    )]
     Refused { source_name: String },
     #[error("cannot reach {source_name}: {detail}; check the host name and port")]
     Unreachable { source_name: String, detail: String },
@@ -87,7 +89,14 @@ impl fmt::Debug for Source {
 impl fmt::Display for Source {
     /// `postgresql://user@host:port/dbname`, never with the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "postgresql://{}@{}:{}/{}", self.user(), self.host(), self.port(), self.database())
+        write!(
+            f,
+            "postgresql://{}@{}:{}/{}",
+            self.user(),
+            self.host(),
+            self.port(),
+            self.database()
+        )
     }
 }
 
@@ -191,8 +200,9 @@ impl Source {
         if let Some(path) = &self.root_cert {
             let pem = std::fs::read(Path::new(path))
                 .map_err(|e| Error::Tls(format!("cannot read sslrootcert {path}: {e}")))?;
-            let cert = native_tls::Certificate::from_pem(&pem)
-                .map_err(|e| Error::Tls(format!("sslrootcert {path} is not a PEM certificate: {e}")))?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                Error::Tls(format!("sslrootcert {path} is not a PEM certificate: {e}"))
+            })?;
             builder.add_root_certificate(cert);
         }
         let connector = builder.build().map_err(|e| Error::Tls(e.to_string()))?;
@@ -432,9 +442,8 @@ mod tests {
 
     #[test]
     fn a_url_is_displayed_without_its_password() {
-        let s =
-            Source::resolve(Some("postgresql://alice:s3cret@db.example:6543/shop"), &env(&[]))
-                .unwrap();
+        let s = Source::resolve(Some("postgresql://alice:s3cret@db.example:6543/shop"), &env(&[]))
+            .unwrap();
         assert_eq!(s.to_string(), "postgresql://alice@db.example:6543/shop");
         assert!(!format!("{s:?}").contains("s3cret"));
     }

@@ -60,7 +60,9 @@ impl Progress for Ui {
         }
         match &self.bars {
             Some(bars) => Box::new(Bar::new(bars, stage, name, total_rows)),
-            None => Box::new(Line { stage: stage.into(), name: name.into(), started: Instant::now() }),
+            None => {
+                Box::new(Line { stage: stage.into(), name: name.into(), started: Instant::now() })
+            }
         }
     }
 

@@ -1,0 +1,517 @@
+//! `export`: reads the chosen tables in one consistent snapshot and writes
+//! `<out>/<export-id>/` with one NDJSON file per table, `manifest.json` and `SHA256SUMS`.
+//!
+//! Guarantees: every table is read in the same REPEATABLE READ, READ ONLY snapshot (workers
+//! join it through `pg_export_snapshot()`, as `pg_dump -j` does); rows come in key order, so
+//! two exports of the same data are byte-identical; memory stays bounded (rows are streamed
+//! from binary COPY into a fixed-size buffer, hashed as they are written); and the directory
+//! is built under a hidden `.partial` name and renamed into place only when complete, so an
+//! interrupted export never looks finished.
+
+pub mod codec;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::{StreamExt, pin_mut};
+use postgres_types::{FromSql, Type};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
+
+use crate::catalog::{self, Table, TableKind};
+use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
+use crate::pg::{self, Source, quote_ident};
+use crate::progress::Progress;
+use codec::{EncodeError, Fields, SelectPlan};
+
+/// What to export and where.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub source: Source,
+    /// The directory that receives `<export-id>/`.
+    pub out: PathBuf,
+    /// Only these schemas (all when empty).
+    pub schemas: Vec<String>,
+    /// Only tables matching one of these patterns (all when empty); see [`catalog::Pattern`].
+    pub tables: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Parallel connections sharing the snapshot.
+    pub jobs: usize,
+}
+
+/// What an export produced.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub export_id: String,
+    pub dir: PathBuf,
+    pub manifest_sha256: String,
+    pub tables: Vec<TableSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableSummary {
+    pub name: String,
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Pg(#[from] pg::Error),
+    #[error(transparent)]
+    Select(#[from] catalog::SelectError),
+    #[error(
+        "permission denied: user {user:?} cannot read {}; grant SELECT on them or leave them \
+         out with --exclude", tables.join(", ")
+    )]
+    PermissionDenied { user: String, tables: Vec<String> },
+    #[error("reading table {table} failed: {detail}")]
+    Copy { table: String, detail: String },
+    #[error("table {table}, row {row}, column {column:?}: {source}")]
+    Encode { table: String, row: u64, column: String, source: EncodeError },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_owned(), source }
+}
+
+/// One table's work: what to run and where to write.
+struct Job {
+    table: Table,
+    plan: SelectPlan,
+    sql: String,
+    file: String,
+}
+
+/// Exports the selected tables.
+///
+/// # Errors
+/// Connection and catalog errors, a pattern that matches nothing, tables the user may not
+/// read (all checked before anything is written), then any failure while reading or writing,
+/// after which the partial directory is removed.
+pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummary> {
+    let rt = runtime()?;
+    let (client, snapshot, catalog) = rt.block_on(open_snapshot(&opts.source))?;
+    let created = chrono::Utc::now();
+    let tables =
+        catalog::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
+    check_readable(&tables, &opts.source)?;
+    let jobs: Vec<Job> = tables.into_iter().map(job_for).collect();
+    let export_id = export_id(&opts.out, &catalog.database, created);
+    let partial = opts.out.join(format!(".{export_id}.partial"));
+    fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
+    let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &partial, progress);
+    let finished = outcome.and_then(|results| {
+        let manifest = build_manifest(opts, &catalog, &snapshot, created, &export_id, &results);
+        finish(&partial, &opts.out.join(&export_id), &manifest, results)
+    });
+    if finished.is_err() {
+        let _ = fs::remove_dir_all(&partial);
+    }
+    drop(client);
+    finished
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)
+}
+
+const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+async fn open_snapshot(source: &Source) -> Result<(Client, String, catalog::Catalog)> {
+    let client = source.connect().await?;
+    let q = |e: tokio_postgres::Error| source.query_error(&e);
+    client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
+    let snapshot: String =
+        client.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]).await.map_err(q)?.get(0);
+    let catalog = catalog::read(&client, source).await?;
+    Ok((client, snapshot, catalog))
+}
+
+fn check_readable(tables: &[Table], source: &Source) -> Result<()> {
+    let denied: Vec<String> =
+        tables.iter().filter(|t| !t.readable).map(Table::display_name).collect();
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied { user: source.user().to_owned(), tables: denied })
+}
+
+fn job_for(table: Table) -> Job {
+    let plan = codec::plan(&table.columns);
+    let sql = copy_sql(&table, &plan, None);
+    let file = manifest::table_file(&table.schema, &table.name);
+    Job { table, plan, sql, file }
+}
+
+/// `COPY (SELECT ... FROM [ONLY] t AS t0 [WHERE ..] ORDER BY t0.key) TO STDOUT (FORMAT binary)`.
+/// The ORDER BY is qualified so that it sorts by the stored column, never by a select-list
+/// expression that happens to carry the same name.
+fn copy_sql(table: &Table, plan: &SelectPlan, filter: Option<&str>) -> String {
+    let only = if table.kind == TableKind::Partitioned { "" } else { "ONLY " };
+    let mut sql =
+        format!("COPY (SELECT {} FROM {only}{} AS t0", plan.exprs.join(", "), table.quoted());
+    if let Some(f) = filter {
+        sql.push_str(" WHERE ");
+        sql.push_str(f);
+    }
+    if !table.order_by.is_empty() {
+        let keys: Vec<String> =
+            table.order_by.iter().map(|c| format!("t0.{}", quote_ident(c))).collect();
+        sql.push_str(" ORDER BY ");
+        sql.push_str(&keys.join(", "));
+    }
+    sql.push_str(") TO STDOUT (FORMAT binary)");
+    sql
+}
+
+/// `<database>-<UTC time>`, with a counter when that name is taken.
+fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let db: String = database
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect();
+    let base = format!("{db}-{}", at.format("%Y%m%dT%H%M%SZ"));
+    let taken = |id: &str| out.join(id).exists() || out.join(format!(".{id}.partial")).exists();
+    let mut id = base.clone();
+    let mut n = 1;
+    while taken(&id) {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
+
+struct TableResult {
+    table: Table,
+    file: String,
+    rows: u64,
+    bytes: u64,
+    sha256: String,
+    seconds: f64,
+}
+
+/// Runs the jobs, largest first, on `opts.jobs` connections: this one (which holds the
+/// snapshot) and `jobs - 1` more on their own threads, each joining the snapshot.
+fn export_tables(
+    opts: &ExportOptions,
+    rt: &tokio::runtime::Runtime,
+    leader: &Client,
+    snapshot: &str,
+    mut jobs: Vec<Job>,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<TableResult>> {
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.table.estimated_rows.unwrap_or(0)));
+    let workers = opts.jobs.max(1).min(jobs.len().max(1));
+    let shared = Shared {
+        queue: Mutex::new(jobs.into()),
+        results: Mutex::new(Vec::new()),
+        failed: AtomicBool::new(false),
+        dir,
+        progress,
+    };
+    let errors: Vec<Error> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers)
+            .map(|_| s.spawn(|| helper_worker(&opts.source, snapshot, &shared)))
+            .collect();
+        let mut errors: Vec<Error> = rt.block_on(shared.work(leader)).err().into_iter().collect();
+        for h in helpers {
+            if let Err(e) = h.join().expect("export workers do not panic") {
+                errors.push(e);
+            }
+        }
+        errors
+    });
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first);
+    }
+    let mut results = shared.results.into_inner().expect("no worker panicked holding the lock");
+    results.sort_by(|a, b| (&a.table.schema, &a.table.name).cmp(&(&b.table.schema, &b.table.name)));
+    Ok(results)
+}
+
+fn helper_worker(source: &Source, snapshot: &str, shared: &Shared<'_>) -> Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = source.connect().await?;
+        let sql =
+            format!("{BEGIN_SNAPSHOT}; SET TRANSACTION SNAPSHOT {}", pg::quote_literal(snapshot));
+        client.batch_execute(&sql).await.map_err(|e| source.query_error(&e))?;
+        shared.work(&client).await
+    })
+}
+
+struct Shared<'a> {
+    queue: Mutex<VecDeque<Job>>,
+    results: Mutex<Vec<TableResult>>,
+    /// Set by the first failure so that the other workers stop taking jobs.
+    failed: AtomicBool,
+    dir: &'a Path,
+    progress: &'a dyn Progress,
+}
+
+impl Shared<'_> {
+    fn next_job(&self) -> Option<Job> {
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.queue.lock().expect("queue lock").pop_front()
+    }
+
+    async fn work(&self, client: &Client) -> Result<()> {
+        while let Some(job) = self.next_job() {
+            match export_table(client, &job, self.dir, self.progress).await {
+                Ok(r) => self.results.lock().expect("results lock").push(r),
+                Err(e) => {
+                    self.failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Accepts any value as its raw bytes: the codecs decide what the bytes mean.
+struct Raw<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+impl Fields for BinaryCopyOutRow {
+    fn raw(&self, i: usize) -> Result<Option<&[u8]>, EncodeError> {
+        self.try_get::<Raw<'_>>(i).map(|r| r.0).map_err(|e| EncodeError(e.to_string()))
+    }
+}
+
+/// How often progress is reported, in rows.
+const PROGRESS_EVERY: u64 = 8192;
+
+async fn export_table(
+    client: &Client,
+    job: &Job,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<TableResult> {
+    let started = Instant::now();
+    let name = job.table.display_name();
+    let task = progress.start("export", &name, job.table.estimated_rows);
+    let copy_err = |e: tokio_postgres::Error| Error::Copy {
+        table: name.clone(),
+        detail: pg::error_detail(&e),
+    };
+    let sink = client.copy_out(job.sql.as_str()).await.map_err(copy_err)?;
+    let types = vec![Type::BYTEA; job.plan.exprs.len()];
+    let rows = BinaryCopyOutStream::new(sink, &types);
+    pin_mut!(rows);
+    let path = dir.join(&job.file);
+    let mut out = TableFile::create(&path)?;
+    let (mut count, mut reported_bytes) = (0u64, 0u64);
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(copy_err)?;
+        encode_row(&row, job, count + 1, out.buffer())?;
+        out.flush_if_full()?;
+        count += 1;
+        if count % PROGRESS_EVERY == 0 {
+            task.add(PROGRESS_EVERY, out.bytes() - reported_bytes);
+            reported_bytes = out.bytes();
+        }
+    }
+    let (sha256, bytes) = out.finish()?;
+    task.finish(count, bytes);
+    Ok(TableResult {
+        table: job.table.clone(),
+        file: job.file.clone(),
+        rows: count,
+        bytes,
+        sha256,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn encode_row(row: &BinaryCopyOutRow, job: &Job, row_number: u64, out: &mut Vec<u8>) -> Result<()> {
+    out.push(b'{');
+    for (i, (key, codec)) in job.plan.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        let encoded = row.raw(i).and_then(|raw| codec::encode(codec, raw, row, out));
+        encoded.map_err(|source| Error::Encode {
+            table: job.table.display_name(),
+            row: row_number,
+            column: job.table.columns[i].name.clone(),
+            source,
+        })?;
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
+/// A data file being written: rows are encoded straight into `buf`, which is hashed and
+/// written out whenever it passes [`TableFile::FLUSH_AT`].
+struct TableFile {
+    path: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl TableFile {
+    const FLUSH_AT: usize = 1 << 20;
+
+    fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).map_err(io_err(path))?;
+        let buf = Vec::with_capacity(Self::FLUSH_AT + (64 << 10));
+        Ok(TableFile { path: path.to_owned(), file, buf, hasher: Sha256::new(), written: 0 })
+    }
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn bytes(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.buf.len() >= Self::FLUSH_AT { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.hasher.update(&self.buf);
+        self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Flushes, syncs to disk, and returns the hex SHA-256 and the size.
+    fn finish(mut self) -> Result<(String, u64)> {
+        self.flush()?;
+        self.file.sync_all().map_err(io_err(&self.path))?;
+        Ok((hex::encode(self.hasher.finalize()), self.written))
+    }
+}
+
+fn build_manifest(
+    opts: &ExportOptions,
+    catalog: &catalog::Catalog,
+    snapshot: &str,
+    created: chrono::DateTime<chrono::Utc>,
+    export_id: &str,
+    results: &[TableResult],
+) -> Manifest {
+    let settings: BTreeMap<String, String> = [
+        ("TimeZone", "UTC"),
+        ("DateStyle", "ISO, YMD"),
+        ("IntervalStyle", "iso_8601"),
+        ("extra_float_digits", "3"),
+        ("search_path", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Manifest {
+        format: manifest::FORMAT.into(),
+        version: manifest::VERSION,
+        export_id: export_id.into(),
+        tool: manifest::Tool::default(),
+        created_at: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        source: SourceInfo {
+            host: opts.source.host(),
+            port: opts.source.port(),
+            database: catalog.database.clone(),
+            user: opts.source.user().to_owned(),
+            server_version: catalog.server_version.clone(),
+        },
+        snapshot: Some(snapshot.to_owned()),
+        settings,
+        options: manifest::Options {
+            schemas: opts.schemas.clone(),
+            tables: opts.tables.clone(),
+            exclude: opts.exclude.clone(),
+            tenant: None,
+        },
+        tables: results
+            .iter()
+            .map(|r| TableEntry {
+                file: r.file.clone(),
+                rows: r.rows,
+                bytes: r.bytes,
+                sha256: r.sha256.clone(),
+                filter: Filter::Whole,
+                table: r.table.clone(),
+            })
+            .collect(),
+        manifest_sha256: String::new(),
+    }
+}
+
+/// Writes the manifest and checksums, syncs, and renames the directory into place.
+fn finish(
+    partial: &Path,
+    target: &Path,
+    manifest: &Manifest,
+    results: Vec<TableResult>,
+) -> Result<ExportSummary> {
+    manifest.write(partial)?;
+    sync_dir(&partial.join(manifest::TABLES_DIR))?;
+    sync_dir(partial)?;
+    fs::rename(partial, target).map_err(io_err(target))?;
+    if let Some(parent) = target.parent() {
+        sync_dir(parent)?;
+    }
+    let sealed = Manifest::load(target)?;
+    Ok(ExportSummary {
+        export_id: manifest.export_id.clone(),
+        dir: target.to_owned(),
+        manifest_sha256: sealed.manifest_sha256,
+        tables: results
+            .into_iter()
+            .map(|r| TableSummary {
+                name: r.table.display_name(),
+                file: r.file,
+                rows: r.rows,
+                bytes: r.bytes,
+                seconds: r.seconds,
+            })
+            .collect(),
+    })
+}
+
+/// Makes a directory's entries durable (new files and renames), as a database would.
+fn sync_dir(dir: &Path) -> Result<()> {
+    let path = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    File::open(path).and_then(|d| d.sync_all()).map_err(io_err(path))
+}
