@@ -114,6 +114,7 @@ impl Source {
             return Err(Error::NoSource);
         }
         let (stripped, params) = split_tls_params(conn.unwrap_or(""));
+        let stripped = fill_host_and_port(&stripped, &var);
         let mut config: Config = if stripped.trim().is_empty() {
             Config::new()
         } else {
@@ -239,6 +240,9 @@ impl Source {
         if lower.contains("timed out")
             || lower.contains("timeout")
             || lower.contains("resolve")
+            // std's DNS errors: "failed to lookup address information: <gai_strerror>", which
+            // is "Temporary failure in name resolution" when no DNS server answers.
+            || lower.contains("lookup address")
             || lower.contains("name or service")
             || lower.contains("no route")
             || lower.contains("unreachable")
@@ -289,34 +293,66 @@ pub fn error_detail(e: &tokio_postgres::Error) -> String {
 
 fn apply_env_defaults(config: &mut Config, var: &impl Fn(&str) -> Option<String>) {
     if config.get_hosts().is_empty() {
-        match var("PGHOST") {
-            Some(h) => {
-                config.host(&h);
-            }
-            None => {
-                config.host(&default_host(config, var));
-            }
-        }
+        let host = var("PGHOST").unwrap_or_else(|| default_host(config, var));
+        config.host(host);
     }
-    if config.get_ports().is_empty() {
-        if let Some(p) = var("PGPORT").and_then(|p| p.parse().ok()) {
-            config.port(p);
-        }
+    if config.get_ports().is_empty()
+        && let Some(p) = var("PGPORT").and_then(|p| p.parse().ok())
+    {
+        config.port(p);
     }
     if config.get_user().is_none() {
         let user = var("PGUSER").or_else(|| var("USER")).unwrap_or_else(|| "postgres".into());
         config.user(&user);
     }
-    if config.get_password().is_none() {
-        if let Some(p) = var("PGPASSWORD") {
-            config.password(p);
-        }
+    if config.get_password().is_none()
+        && let Some(p) = var("PGPASSWORD")
+    {
+        config.password(p);
     }
-    if config.get_dbname().is_none() {
-        if let Some(d) = var("PGDATABASE") {
-            config.dbname(&d);
-        }
+    if config.get_dbname().is_none()
+        && let Some(d) = var("PGDATABASE")
+    {
+        config.dbname(&d);
     }
+}
+
+/// Puts `PGHOST`/`PGPORT` into a connection string that leaves host or port out. This must
+/// happen before parsing, because tokio-postgres fills a URL's missing port with 5432.
+fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> String {
+    let Some(rest) = conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
+    else {
+        let mut out = conn.to_owned();
+        for (key, env) in [("host", "PGHOST"), ("port", "PGPORT")] {
+            if !conn.split_whitespace().any(|p| p.starts_with(&format!("{key}=")))
+                && let Some(v) = var(env)
+            {
+                out.push_str(&format!(" {key}={v}"));
+            }
+        }
+        return out;
+    };
+    let scheme = &conn[..conn.len() - rest.len()];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    let mut hostport = hostport.to_owned();
+    if hostport.is_empty()
+        && let Some(h) = var("PGHOST").filter(|h| !h.starts_with('/'))
+    {
+        hostport = h;
+    }
+    let host_end = if hostport.starts_with('[') { hostport.find(']').unwrap_or(0) } else { 0 };
+    let has_port = hostport[host_end..].contains(':');
+    if !hostport.is_empty() && !has_port && !hostport.contains(',')
+        && let Some(p) = var("PGPORT")
+    {
+        hostport = format!("{hostport}:{p}");
+    }
+    format!("{scheme}{userinfo}{hostport}{tail}")
 }
 
 /// libpq's default: the Unix socket in /var/run/postgresql when one is there, else localhost.
@@ -456,6 +492,15 @@ mod tests {
         let s = Source::resolve(None, &env(&[("PGHOST", "h"), ("PGDATABASE", "d")])).unwrap();
         assert_eq!(s.host(), "h");
         assert_eq!(s.database(), "d");
+        let e = env(&[("PGPORT", "7777"), ("PGHOST", "envhost")]);
+        let s = Source::resolve(Some("postgresql://u@db.example:6543/shop"), &e).unwrap();
+        assert_eq!(s.port(), 6543, "an explicit port wins over PGPORT");
+        let s = Source::resolve(Some("postgresql:///shop"), &e).unwrap();
+        assert_eq!((s.host().as_str(), s.port()), ("envhost", 7777));
+        let s = Source::resolve(Some("postgresql://[::1]/shop"), &e).unwrap();
+        assert_eq!((s.host().as_str(), s.port()), ("::1", 7777));
+        let s = Source::resolve(Some("dbname=shop user=u"), &e).unwrap();
+        assert_eq!((s.host().as_str(), s.port()), ("envhost", 7777));
     }
 
     #[test]

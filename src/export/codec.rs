@@ -582,7 +582,7 @@ fn write_timetz(out: &mut Vec<u8>, raw: &[u8]) -> Result<()> {
     write_padded(out, abs / 3600, 2);
     out.push(b':');
     write_padded(out, abs / 60 % 60, 2);
-    if abs % 60 != 0 {
+    if !abs.is_multiple_of(60) {
         out.push(b':');
         write_padded(out, abs % 60, 2);
     }

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# pg2lite in one command, for a newcomer on a fresh clone:
+#
+#   demo/run.sh
+#
+# 1. starts a throwaway PostgreSQL (a temporary directory and a free port on 127.0.0.1;
+#    stopped and removed when the script ends, however it ends),
+# 2. loads Pagila, the DVD-rental sample database vendored in tests/fixtures/pagila,
+# 3. builds pg2lite (cargo build --release),
+# 4. runs the demo: export Pagila, then check the export with `pg2lite verify` and with
+#    `sha256sum -c` alone, as an auditor would.
+#
+# What it produces stays in ./demo-output/ (ignored by git). Needs: cargo, the PostgreSQL
+# server binaries (on PATH or in /usr/lib/postgresql/*/bin), psql, gzip, sha256sum. As root,
+# the server runs as the OS user `postgres`.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/demo-output"
+pagila="$root/tests/fixtures/pagila"
+# The demo decides where everything connects: nothing from the caller's environment.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE PGSERVICE PGOPTIONS \
+  PGDATA DATABASE_URL
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+# --- a throwaway PostgreSQL ------------------------------------------------------------------
+
+# A directory holding initdb, pg_ctl and postgres: PATH first, then the highest version
+# installed under /usr/lib/postgresql (the same search as tests/support/pg.rs).
+pg_bin_dir() {
+  local dir
+  for dir in $(tr ':' '\n' <<<"$PATH") $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null \
+    | sort -t/ -k5 -V -r); do
+    if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" && -x "$dir/postgres" ]]; then
+      echo "$dir"
+      return
+    fi
+  done
+  return 1
+}
+
+# Runs a server program as `postgres` when we are root (initdb and postgres refuse root), from
+# the cluster's directory (the caller's may be closed to that user).
+as_owner() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    (cd "$tmp" && runuser -u postgres -- "$@")
+  else
+    (cd "$tmp" && "$@")
+  fi
+}
+
+# A port nothing on 127.0.0.1 answers on (pg_ctl start is retried if one is taken meanwhile).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+stop_postgres() {
+  if [[ -f "$tmp/data/postmaster.pid" ]]; then
+    as_owner "$bin/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  cp "$tmp/server.log" "$out/postgres.log" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+
+start_postgres() {
+  bin="$(pg_bin_dir)" || die "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found \
+on PATH or in /usr/lib/postgresql/*/bin; install them (Debian: apt-get install postgresql)"
+  if [[ "$(id -u)" -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs an OS user named postgres"
+    command -v runuser >/dev/null || die "running as root needs runuser (util-linux)"
+  fi
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/pg2lite-demo.XXXXXX")"
+  trap stop_postgres EXIT
+  trap 'exit 130' INT TERM
+  if [[ "$(id -u)" -eq 0 ]]; then
+    chown postgres: "$tmp"
+  fi
+  say "starting a throwaway PostgreSQL ($("$bin/postgres" --version)) in $tmp"
+  as_owner "$bin/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+    >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; die "initdb failed"; }
+  cat >>"$tmp/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$tmp'
+fsync = off
+CONF
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    port="$(free_port)"
+    if as_owner "$bin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 -o "-p $port" \
+      start >/dev/null; then
+      return
+    fi
+  done
+  tail -n 20 "$tmp/server.log" >&2
+  die "PostgreSQL did not start (log above)"
+}
+
+# --- Pagila ----------------------------------------------------------------------------------
+
+psql_cmd() {
+  if [[ -x "$bin/psql" ]]; then "$bin/psql" "$@"; else psql "$@"; fi
+}
+
+load_pagila() {
+  say "loading Pagila into database pagila"
+  psql_cmd -X -q -v ON_ERROR_STOP=1 -d "$admin_url" -c "CREATE DATABASE pagila"
+  { cat "$pagila/pagila-schema.sql"; gzip -dc "$pagila/pagila-data.sql.gz"; } \
+    | psql_cmd -X -q -v ON_ERROR_STOP=1 -d "$url" -f - >/dev/null
+  psql_cmd -X -q -At -d "$url" -c "SELECT format('%s tables (payment''s partitions included), %s films, %s rentals, %s payments',
+      (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'),
+      (SELECT count(*) FROM film), (SELECT count(*) FROM rental), (SELECT count(*) FROM payment))"
+}
+
+# --- run -------------------------------------------------------------------------------------
+
+rm -rf "$out"
+mkdir -p "$out"
+start_postgres
+admin_url="postgresql://postgres@127.0.0.1:$port/postgres"
+url="postgresql://postgres@127.0.0.1:$port/pagila"
+load_pagila
+
+say "building pg2lite (cargo build --release)"
+(cd "$root" && cargo build --release)
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" == /* ]] || target_dir="$root/$target_dir"
+pg2lite="$target_dir/release/pg2lite"
+
+cd "$out"
+
+# =============================================================================================
+# THE DEMO. The only lines that change as pg2lite grows (next: `pg2lite migrate --source "$url"
+# --target demo.db` and a sqlite3 query on demo.db). Above: a source to read; below: a summary.
+# =============================================================================================
+say "pg2lite export --source $url --out $out/exports"
+"$pg2lite" export --source "$url" --out "$out/exports"
+
+shopt -s nullglob
+manifests=("$out"/exports/*/manifest.json)
+[[ ${#manifests[@]} -eq 1 ]] || die "expected one export (a folder with manifest.json) in \
+$out/exports, found ${#manifests[@]}"
+export_dir="$(dirname "${manifests[0]}")"
+
+say "pg2lite verify $export_dir"
+"$pg2lite" verify "$export_dir"
+
+say "sha256sum -c SHA256SUMS (standard tools alone)"
+(cd "$export_dir" && sha256sum -c --quiet SHA256SUMS && echo "every checksum matches")
+# =============================================================================================
+
+say "done"
+files=("$export_dir"/tables/*)
+echo "export:     $export_dir (${#files[@]} table files, $(du -sh "$export_dir" | cut -f1))"
+echo "server log: $out/postgres.log (the server itself is stopped and removed on exit)"

@@ -1,0 +1,200 @@
+//! Connecting to the source (`pg2lite::pg::Source`) against a real server: every way it fails
+//! names the problem and never shows the password; TLS and the libpq variables work.
+
+use std::collections::HashMap;
+
+use pg2lite::pg::{Error, Source};
+
+use crate::support::pg::{TestDb, free_port, server};
+
+/// Distinctive, so that finding it anywhere in output is certainly a leak.
+const SECRET: &str = "Sup3r-Secret-pw";
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn resolve(url: &str) -> Source {
+    Source::resolve(Some(url), &env(&[])).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// Connects (as pg2lite does) and returns the first row of `sql` in text form.
+fn ask(source: &Source, sql: &str) -> Result<Vec<Option<String>>, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = source.connect().await?;
+        let messages = client.simple_query(sql).await.map_err(|e| source.query_error(&e))?;
+        let row = messages.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        });
+        let row = row.expect("the query returns a row");
+        Ok((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect())
+    })
+}
+
+fn connect_err(source: &Source) -> Error {
+    match ask(source, "SELECT 1") {
+        Ok(_) => panic!("connecting to {source} should fail"),
+        Err(e) => e,
+    }
+}
+
+/// The error's message and debug form, after checking neither holds the password.
+fn shown(err: &Error) -> String {
+    let text = format!("{err}\n{err:?}");
+    assert!(!text.contains(SECRET), "the password leaked:\n{text}");
+    text
+}
+
+#[test]
+fn a_closed_port_is_refused_and_the_message_names_host_and_port() {
+    let port = free_port();
+    let source = resolve(&format!("postgresql://postgres:{SECRET}@127.0.0.1:{port}/postgres"));
+    let err = connect_err(&source);
+    let text = shown(&err);
+    assert!(matches!(err, Error::Refused { .. }), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.contains("connection refused") && text.contains("is PostgreSQL running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_host_is_unreachable_and_the_message_names_it() {
+    let url =
+        format!("postgresql://alice:{SECRET}@nonexistent.invalid:5432/shop?connect_timeout=2");
+    let err = connect_err(&resolve(&url));
+    let text = shown(&err);
+    assert!(matches!(err, Error::Unreachable { .. }), "{text}");
+    assert!(text.contains("nonexistent.invalid") && text.contains("check the host name"), "{text}");
+}
+
+#[test]
+fn a_wrong_password_is_an_authentication_error_naming_the_user() {
+    let db = TestDb::new();
+    let role = db.password_role("the-right-one");
+    let err = connect_err(&resolve(&db.url_as(&role, SECRET)));
+    let text = shown(&err);
+    assert!(matches!(&err, Error::Auth { user, .. } if *user == role), "{text}");
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(text.contains("check the password"), "{text}");
+}
+
+#[test]
+fn a_missing_password_is_an_authentication_error_that_says_one_is_needed() {
+    let db = TestDb::new();
+    let role = db.password_role(SECRET);
+    let url = format!("postgresql://{role}@{}:{}/{}", server().host(), server().port(), db.name());
+    let err = connect_err(&resolve(&url));
+    let text = shown(&err);
+    assert!(matches!(err, Error::Auth { .. }), "{text}");
+    assert!(text.contains("asks for a password and none was given"), "{text}");
+}
+
+#[test]
+fn a_database_that_does_not_exist_is_named_in_the_error() {
+    let db = TestDb::new();
+    let missing = format!("{}_gone", db.name());
+    let url =
+        format!("postgresql://postgres:{SECRET}@{}:{}/{missing}", server().host(), server().port());
+    let err = connect_err(&resolve(&url));
+    let text = shown(&err);
+    assert!(matches!(&err, Error::NoDatabase { database, .. } if *database == missing), "{text}");
+    assert!(text.contains(&format!("database \"{missing}\" does not exist")), "{text}");
+}
+
+#[test]
+fn a_malformed_url_is_an_invalid_url_error_without_the_password() {
+    for url in [
+        format!("postgresql://alice:{SECRET}@db.example:notaport/shop"),
+        format!("postgresql://alice:{SECRET}@db.example:5432/shop?nonsense_option=1"),
+        format!("postgresql://alice:{SECRET}@db.example:5432/shop?connect_timeout=soon"),
+        format!("host=db.example password={SECRET} port=x"),
+    ] {
+        let err = Source::resolve(Some(&url), &env(&[])).expect_err(&url);
+        let text = shown(&err);
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {text}");
+        assert!(text.contains("invalid connection string"), "{text}");
+    }
+}
+
+#[test]
+fn an_unknown_sslmode_is_refused_and_the_valid_ones_are_listed() {
+    let url = format!("postgresql://alice:{SECRET}@db.example/shop?sslmode=always");
+    let err = Source::resolve(Some(&url), &env(&[])).unwrap_err();
+    let text = shown(&err);
+    assert!(matches!(&err, Error::SslMode(mode) if mode == "always"), "{text}");
+    assert!(text.contains("disable, prefer, require, verify-ca or verify-full"), "{text}");
+    let from_env = env(&[("PGSSLMODE", "sometimes"), ("PGPASSWORD", SECRET)]);
+    let err = Source::resolve(Some("postgresql://db.example/shop"), &from_env).unwrap_err();
+    assert!(matches!(&err, Error::SslMode(mode) if mode == "sometimes"), "{}", shown(&err));
+}
+
+#[test]
+fn sslmode_require_connects_over_tls_when_the_server_has_it() {
+    let db = TestDb::new();
+    let role = db.password_role(SECRET);
+    let source = resolve(&format!("{}?sslmode=require", db.url_as(&role, SECRET)));
+    let got = ask(
+        &source,
+        "SELECT ssl::text, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    );
+    match got {
+        Ok(row) => {
+            assert!(server().has_tls(), "require succeeded on a server without TLS: {row:?}");
+            assert_eq!(row, vec![Some("true".to_owned()), Some(role)]);
+        }
+        Err(err) => {
+            let text = shown(&err);
+            assert!(!server().has_tls(), "the server has TLS, yet require failed: {text}");
+            assert!(matches!(err, Error::TlsRefused { .. }), "{text}");
+        }
+    }
+}
+
+#[test]
+fn the_libpq_variables_supply_host_port_user_password_and_database() {
+    let db = TestDb::new();
+    let role = db.password_role(SECRET);
+    let port = server().port().to_string();
+    let vars = env(&[
+        ("PGHOST", server().host()),
+        ("PGPORT", &port),
+        ("PGUSER", &role),
+        ("PGPASSWORD", SECRET),
+        ("PGDATABASE", db.name()),
+    ]);
+    let source = Source::resolve(None, &vars).unwrap();
+    let expected = format!("postgresql://{role}@{}:{port}/{}", server().host(), db.name());
+    assert_eq!(source.to_string(), expected);
+    let row = ask(&source, "SELECT current_user, current_database(), inet_server_port()::text");
+    let row = row.unwrap_or_else(|e| panic!("{}", shown(&e)));
+    assert_eq!(row, vec![Some(role), Some(db.name().to_owned()), Some(port)]);
+}
+
+#[test]
+fn the_url_wins_over_the_libpq_variables() {
+    let db = TestDb::new();
+    let vars = env(&[("PGUSER", "nobody"), ("PGDATABASE", "elsewhere"), ("PGPORT", "1")]);
+    let source = Source::resolve(Some(&db.url()), &vars).unwrap();
+    let row = ask(&source, "SELECT current_user, current_database()").unwrap();
+    assert_eq!(row, vec![Some("postgres".to_owned()), Some(db.name().to_owned())]);
+}
+
+#[test]
+fn the_password_never_appears_in_display_or_debug() {
+    let from_url = resolve(&format!("postgresql://alice:{SECRET}@db.example:6543/shop"));
+    let from_env = Source::resolve(
+        None,
+        &env(&[("PGHOST", "db.example"), ("PGUSER", "alice"), ("PGPASSWORD", SECRET)]),
+    )
+    .unwrap();
+    let key_value = resolve(&format!("host=db.example user=alice password={SECRET} dbname=shop"));
+    for source in [from_url, from_env, key_value] {
+        let text = format!("{source}\n{source:?}\n{}", source.with_database("other"));
+        assert!(!text.contains(SECRET), "the password leaked:\n{text}");
+        assert!(text.contains("alice@db.example"), "{text}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The single integration test binary (one link, one shared test server). Each file below is
+//! one area; add yours to the list.
+
+mod support;
+
+mod connect;
+mod harness;
