@@ -4,4 +4,6 @@
 mod support;
 
 mod connect;
+mod export;
 mod harness;
+mod tenancy;

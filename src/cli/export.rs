@@ -7,10 +7,12 @@ use pg2lite::export::{self, ExportOptions, ExportSummary};
 use pg2lite::pg::Source;
 use serde_json::json;
 
-use super::{ExportArgs, SelectArgs, SourceArgs, Ui, env_map};
+use pg2lite::export::tenancy::{TenantOptions, TenantRef};
+
+use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui, env_map};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let opts = options(&args.source, &args.select, &args.out)?;
+    let opts = options(&args.source, &args.select, &args.tenancy, &args.out)?;
     ui.info(&format!("exporting {} to {}", opts.source, opts.out.display()));
     let summary = export::run(&opts, ui).context("export failed")?;
     ui.result(&human(&summary), &to_json(&summary))?;
@@ -21,6 +23,7 @@ pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 pub fn options(
     source: &SourceArgs,
     select: &SelectArgs,
+    tenancy: &TenantArgs,
     out: &std::path::Path,
 ) -> anyhow::Result<ExportOptions> {
     anyhow::ensure!(select.jobs >= 1, "--jobs must be at least 1");
@@ -31,7 +34,25 @@ pub fn options(
         tables: select.tables.clone(),
         exclude: select.exclude.clone(),
         jobs: select.jobs,
+        tenant: tenant_options(tenancy)?,
     })
+}
+
+fn tenant_options(args: &TenantArgs) -> anyhow::Result<Option<TenantOptions>> {
+    let Some(column) = &args.tenant_column else { return Ok(None) };
+    let tenant = match (&args.tenant, &args.tenant_key) {
+        (Some(v), _) => TenantRef::Value(v.clone()),
+        (None, Some(pair)) => {
+            let (column, value) = pair.split_once('=').with_context(|| {
+                format!("--tenant-key {pair:?} must be COLUMN=VALUE, e.g. email=alice@example.com")
+            })?;
+            TenantRef::Key { column: column.to_owned(), value: value.to_owned() }
+        }
+        (None, None) => {
+            anyhow::bail!("--tenant-column needs --tenant VALUE or --tenant-key COL=VALUE")
+        }
+    };
+    Ok(Some(TenantOptions { column: column.clone(), tenant, table: args.tenant_table.clone() }))
 }
 
 pub fn resolve_source(args: &SourceArgs) -> anyhow::Result<Source> {

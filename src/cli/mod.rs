@@ -70,6 +70,23 @@ pub struct SelectArgs {
     pub jobs: usize,
 }
 
+/// Export one tenant's rows only; the filter runs inside Postgres.
+#[derive(Debug, Args, Clone)]
+pub struct TenantArgs {
+    /// The column that marks a tenant's rows (user_id, tenant_id, account_id, ...).
+    #[arg(long, value_name = "COL", requires = "tenant_ref")]
+    pub tenant_column: Option<String>,
+    /// The tenant's key: the value the tenant column holds.
+    #[arg(long, value_name = "VALUE", group = "tenant_ref", requires = "tenant_column")]
+    pub tenant: Option<String>,
+    /// Name the tenant by a unique column of the tenants table instead (email=alice@example.com).
+    #[arg(long, value_name = "COL=VALUE", group = "tenant_ref", requires = "tenant_column")]
+    pub tenant_key: Option<String>,
+    /// The tenants table, when the tenant column's foreign keys do not say which it is.
+    #[arg(long, value_name = "NAME", requires = "tenant_column")]
+    pub tenant_table: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -79,6 +96,8 @@ pub struct ExportArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub tenancy: TenantArgs,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 //! interrupted export never looks finished.
 
 pub mod codec;
+pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
@@ -43,6 +44,8 @@ pub struct ExportOptions {
     pub exclude: Vec<String>,
     /// Parallel connections sharing the snapshot.
     pub jobs: usize,
+    /// Export only this tenant's rows.
+    pub tenant: Option<tenancy::TenantOptions>,
 }
 
 /// What an export produced.
@@ -82,6 +85,8 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    #[error(transparent)]
+    Tenancy(#[from] tenancy::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
 }
@@ -98,6 +103,7 @@ struct Job {
     plan: SelectPlan,
     sql: String,
     file: String,
+    filter: Filter,
 }
 
 /// Exports the selected tables.
@@ -113,13 +119,25 @@ pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummar
     let tables =
         catalog::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
     check_readable(&tables, &opts.source)?;
-    let jobs: Vec<Job> = tables.into_iter().map(job_for).collect();
+    let tenant = match &opts.tenant {
+        Some(t) => Some(rt.block_on(resolve_tenant(&client, &opts.source, &tables, t))?),
+        None => None,
+    };
+    let jobs: Vec<Job> = tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect();
     let export_id = export_id(&opts.out, &catalog.database, created);
     let partial = opts.out.join(format!(".{export_id}.partial"));
     fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
     let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &partial, progress);
     let finished = outcome.and_then(|results| {
-        let manifest = build_manifest(opts, &catalog, &snapshot, created, &export_id, &results);
+        let manifest = build_manifest(
+            opts,
+            &catalog,
+            &snapshot,
+            created,
+            &export_id,
+            tenant.as_ref(),
+            &results,
+        );
         finish(&partial, &opts.out.join(&export_id), &manifest, results)
     });
     if finished.is_err() {
@@ -154,11 +172,59 @@ fn check_readable(tables: &[Table], source: &Source) -> Result<()> {
     Err(Error::PermissionDenied { user: source.user().to_owned(), tables: denied })
 }
 
-fn job_for(table: Table) -> Job {
+/// A tenant filter, resolved: the plan and the tenant's key value as Postgres prints it.
+pub struct ResolvedTenant {
+    pub plan: tenancy::TenantPlan,
+    pub value: String,
+    pub named_by: Option<(String, String)>,
+}
+
+/// Plans the tenant filter and finds the tenant's key value, checking that the tenant exists.
+async fn resolve_tenant(
+    client: &Client,
+    source: &Source,
+    tables: &[Table],
+    opts: &tenancy::TenantOptions,
+) -> Result<ResolvedTenant> {
+    let plan = tenancy::plan(tables, opts)?;
+    let tenants = tables
+        .iter()
+        .find(|t| t.schema == plan.tenants_table.schema && t.name == plan.tenants_table.name)
+        .expect("the plan's tenants table comes from the selection");
+    let (column, value, named_by) = match &opts.tenant {
+        tenancy::TenantRef::Value(v) => (plan.key_column.clone(), v.clone(), None),
+        tenancy::TenantRef::Key { column, value } => {
+            tenancy::check_unique_key(tenants, column)?;
+            (column.clone(), value.clone(), Some((column.clone(), value.clone())))
+        }
+    };
+    let sql = format!(
+        "SELECT t0.{}::pg_catalog.text FROM ONLY {} AS t0 WHERE t0.{} = {}",
+        quote_ident(&plan.key_column),
+        tenants.quoted(),
+        quote_ident(&column),
+        pg::quote_literal(&value)
+    );
+    let rows = client.query(&sql, &[]).await.map_err(|e| source.query_error(&e))?;
+    let key: Option<String> = rows.first().map(|r| r.get(0));
+    let value = key.ok_or_else(|| tenancy::Error::TenantNotFound {
+        table: tenants.display_name(),
+        column,
+        value,
+    })?;
+    Ok(ResolvedTenant { plan, value, named_by })
+}
+
+fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Job {
     let plan = codec::plan(&table.columns);
-    let sql = copy_sql(&table, &plan, None);
+    let condition = tenant.and_then(|t| t.plan.condition(&table, &t.value));
+    let filter = match tenant {
+        Some(t) => t.plan.manifest_filter(&table, condition.as_deref()),
+        None => Filter::Whole,
+    };
+    let sql = copy_sql(&table, &plan, condition.as_deref());
     let file = manifest::table_file(&table.schema, &table.name);
-    Job { table, plan, sql, file }
+    Job { table, plan, sql, file, filter }
 }
 
 /// `COPY (SELECT ... FROM [ONLY] t AS t0 [WHERE ..] ORDER BY t0.key) TO STDOUT (FORMAT binary)`.
@@ -201,6 +267,7 @@ fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> S
 
 struct TableResult {
     table: Table,
+    filter: Filter,
     file: String,
     rows: u64,
     bytes: u64,
@@ -350,6 +417,7 @@ async fn export_table(
     task.finish(count, bytes);
     Ok(TableResult {
         table: job.table.clone(),
+        filter: job.filter.clone(),
         file: job.file.clone(),
         rows: count,
         bytes,
@@ -430,6 +498,7 @@ fn build_manifest(
     snapshot: &str,
     created: chrono::DateTime<chrono::Utc>,
     export_id: &str,
+    tenant: Option<&ResolvedTenant>,
     results: &[TableResult],
 ) -> Manifest {
     let settings: BTreeMap<String, String> = [
@@ -461,7 +530,7 @@ fn build_manifest(
             schemas: opts.schemas.clone(),
             tables: opts.tables.clone(),
             exclude: opts.exclude.clone(),
-            tenant: None,
+            tenant: tenant.map(tenant_record),
         },
         tables: results
             .iter()
@@ -470,12 +539,23 @@ fn build_manifest(
                 rows: r.rows,
                 bytes: r.bytes,
                 sha256: r.sha256.clone(),
-                filter: Filter::Whole,
+                filter: r.filter.clone(),
                 table: r.table.clone(),
             })
             .collect(),
         manifest_sha256: String::new(),
     }
+}
+
+/// What the manifest records of the tenant filter.
+fn tenant_record(t: &ResolvedTenant) -> serde_json::Value {
+    serde_json::json!({
+        "column": t.plan.column,
+        "value": t.value,
+        "tenants_table": {"schema": t.plan.tenants_table.schema, "name": t.plan.tenants_table.name},
+        "key_column": t.plan.key_column,
+        "named_by": t.named_by.as_ref().map(|(c, v)| serde_json::json!({"column": c, "value": v})),
+    })
 }
 
 /// Writes the manifest and checksums, syncs, and renames the directory into place.

@@ -1,0 +1,209 @@
+//! Tenant-scoped export on the sample multi-tenant database (tests/fixtures/tenants.sql):
+//! exactly one user's rows leave Postgres, proven by hand-written counts and by grepping the
+//! bytes for anything that belongs to another user.
+
+use std::path::{Path, PathBuf};
+
+use pg2lite::export::tenancy::{TenantOptions, TenantRef};
+use pg2lite::export::{self, ExportSummary};
+use pg2lite::manifest::{Filter, Manifest};
+use pg2lite::progress::Silent;
+
+use crate::export::options;
+use crate::support::pg::TestDb;
+
+pub fn tenants_db() -> TestDb {
+    let db = TestDb::new();
+    db.psql_file(fixture());
+    db
+}
+
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tenants.sql")
+}
+
+pub fn user_uuid(db: &TestDb, n: u32) -> String {
+    db.query_strings(&format!("SELECT md5('user-{n}')::uuid::text"))[0][0].clone().unwrap()
+}
+
+fn export_tenant(
+    db: &TestDb,
+    out: &Path,
+    tenant: TenantRef,
+) -> Result<ExportSummary, export::Error> {
+    let mut opts = options(&db.url(), out);
+    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    export::run(&opts, &Silent)
+}
+
+fn by_email(n: u32) -> TenantRef {
+    TenantRef::Key { column: "email".into(), value: format!("user{n}@example.com") }
+}
+
+/// What user `n` owns, table by table, written by hand from the schema.
+pub fn expected_counts(db: &TestDb, n: u32) -> Vec<(&'static str, u64)> {
+    let uid = format!("md5('user-{n}')::uuid");
+    let queries: Vec<(&str, String)> = vec![
+        ("users", format!("SELECT count(*) FROM users WHERE id = {uid}")),
+        ("user_preferences", format!("SELECT count(*) FROM user_preferences WHERE user_id = {uid}")),
+        ("clients", format!("SELECT count(*) FROM clients WHERE user_id = {uid}")),
+        ("birth_data", format!(
+            "SELECT count(*) FROM birth_data b JOIN clients c ON c.id = b.client_id WHERE c.user_id = {uid}")),
+        ("charts", format!("SELECT count(*) FROM charts WHERE user_id = {uid}")),
+        ("chart_interpretations", format!(
+            "SELECT count(*) FROM chart_interpretations i JOIN charts c ON c.id = i.chart_id WHERE c.user_id = {uid}")),
+        ("interpretation_feedback", format!(
+            "SELECT count(*) FROM interpretation_feedback f JOIN chart_interpretations i ON i.id = f.interpretation_id
+               JOIN charts c ON c.id = i.chart_id WHERE c.user_id = {uid}")),
+        ("session_notes", format!("SELECT count(*) FROM session_notes WHERE user_id = {uid}")),
+        ("attachments", format!(
+            "SELECT count(*) FROM attachments a JOIN session_notes s ON s.id = a.note_id WHERE s.user_id = {uid}")),
+        ("location_cache", "SELECT count(*) FROM location_cache".into()),
+        ("zodiac_signs", "SELECT count(*) FROM zodiac_signs".into()),
+    ];
+    queries
+        .into_iter()
+        .map(|(t, q)| {
+            let n: u64 = db.query_strings(&format!("SELECT ({q})::text"))[0][0]
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (t, n)
+        })
+        .collect()
+}
+
+#[test]
+fn a_tenant_export_holds_exactly_the_rows_a_hand_written_query_gives() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let summary = export_tenant(&db, out.path(), by_email(2)).unwrap();
+    let m = Manifest::load(&summary.dir).unwrap();
+    for (table, want) in expected_counts(&db, 2) {
+        let got = m.table("public", table).unwrap_or_else(|| panic!("{table} missing")).rows;
+        assert_eq!(got, want, "{table}");
+    }
+    let tenant = m.options.tenant.as_ref().unwrap();
+    assert_eq!(tenant["value"], user_uuid(&db, 2));
+    assert_eq!(tenant["named_by"]["column"], "email");
+    let filter = |t: &str| m.table("public", t).unwrap().filter.clone();
+    assert!(matches!(filter("users"), Filter::TenantRow { .. }));
+    assert!(matches!(filter("clients"), Filter::TenantColumn { .. }));
+    assert!(matches!(filter("location_cache"), Filter::Whole));
+    let Filter::Path { path, .. } = filter("interpretation_feedback") else { panic!("not a path") };
+    let hops: Vec<&str> = path.iter().map(|h| h.to.as_str()).collect();
+    assert_eq!(hops, ["public.chart_interpretations", "public.charts"]);
+}
+
+/// Every value that only other users' rows hold: their ids, emails, handles and markers.
+pub fn foreign_needles(db: &TestDb, me: u32, users: u32) -> Vec<String> {
+    (1..=users)
+        .filter(|&n| n != me)
+        .flat_map(|n| {
+            [
+                user_uuid(db, n),
+                format!("user{n}@example.com"),
+                format!("\"user{n}\""),
+                format!("u{n}-"),
+            ]
+        })
+        .collect()
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(files_under(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+pub fn assert_no_needles(files: &[PathBuf], needles: &[String], own: &str) {
+    let mut seen_own = false;
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        seen_own |= text.contains(own);
+        for n in needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "{} holds {n:?}, which belongs to another user",
+                f.display()
+            );
+        }
+    }
+    assert!(seen_own, "the user's own marker {own:?} is nowhere: the search cannot be trusted");
+}
+
+#[test]
+fn no_byte_of_another_tenant_leaves_the_server() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let summary = export_tenant(&db, out.path(), by_email(3)).unwrap();
+    assert_no_needles(&files_under(&summary.dir), &foreign_needles(&db, 3, 5), "u3-");
+}
+
+#[test]
+fn the_tenant_can_be_named_by_key_value_directly() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let uid = user_uuid(&db, 4).to_uppercase();
+    let summary = export_tenant(&db, out.path(), TenantRef::Value(uid)).unwrap();
+    let m = Manifest::load(&summary.dir).unwrap();
+    assert_eq!(m.options.tenant.as_ref().unwrap()["value"], user_uuid(&db, 4));
+    assert_eq!(m.table("public", "clients").unwrap().rows, 12);
+}
+
+#[test]
+fn an_unknown_tenant_is_refused_before_anything_is_written_naming_column_and_value() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let nobody = TenantRef::Key { column: "email".into(), value: "nobody@example.com".into() };
+    let err = export_tenant(&db, out.path(), nobody).unwrap_err().to_string();
+    assert!(err.contains("email") && err.contains("nobody@example.com"), "{err}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    let missing = TenantRef::Value("00000000-0000-0000-0000-000000000000".into());
+    let err = export_tenant(&db, out.path(), missing).unwrap_err().to_string();
+    assert!(err.contains("00000000-0000-0000-0000-000000000000"), "{err}");
+}
+
+#[test]
+fn a_tenant_key_column_that_is_not_unique_is_refused_naming_the_unique_ones() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let by_plan = TenantRef::Key { column: "plan".into(), value: "pro".into() };
+    let err = export_tenant(&db, out.path(), by_plan).unwrap_err().to_string();
+    assert!(err.contains("\"plan\"") && err.contains("email") && err.contains("handle"), "{err}");
+}
+
+#[test]
+fn rows_whose_path_to_the_tenant_is_null_belong_to_no_one_and_the_plan_says_so() {
+    let db = tenants_db();
+    let out = tempfile::tempdir().unwrap();
+    let all_attachments = db.query_strings("SELECT count(*)::text FROM attachments")[0][0].clone();
+    let mut total = 0;
+    for n in 1..=5 {
+        let summary = export_tenant(&db, out.path(), by_email(n)).unwrap();
+        total += Manifest::load(&summary.dir).unwrap().table("public", "attachments").unwrap().rows;
+    }
+    let orphans = db.query_strings("SELECT count(*)::text FROM attachments WHERE note_id IS NULL")
+        [0][0]
+        .clone();
+    let (all, orphans): (u64, u64) =
+        (all_attachments.unwrap().parse().unwrap(), orphans.unwrap().parse().unwrap());
+    assert!(orphans > 0);
+    assert_eq!(total, all - orphans, "every owned attachment once, no orphan");
+    // The plan explains it.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let source = pg2lite::pg::Source::resolve(Some(&db.url()), &Default::default()).unwrap();
+    let catalog = rt.block_on(async {
+        let c = source.connect().await.unwrap();
+        pg2lite::catalog::read(&c, &source).await.unwrap()
+    });
+    let opts = TenantOptions { column: "user_id".into(), tenant: by_email(1), table: None };
+    let plan = pg2lite::export::tenancy::plan(&catalog.tables, &opts).unwrap();
+    let attachments = catalog.tables.iter().find(|t| t.name == "attachments").unwrap();
+    assert!(plan.describe(attachments).contains("NULL"), "{}", plan.describe(attachments));
+}
