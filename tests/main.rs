@@ -7,3 +7,4 @@ mod connect;
 mod export;
 mod harness;
 mod tenancy;
+mod verify;

@@ -1,9 +1,38 @@
-//! `pg2lite verify`: checks an export directory offline and prints each problem found.
+//! `pg2lite verify`: checks an export directory offline and prints each problem found, one
+//! `problem: ...` line each, then a summary line; or the whole report with `--json`. Exits 0
+//! when clean, 1 when a problem was found; an error (no such directory) exits 2 through main.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
+
+use pg2lite::verify::{self, Level, VerifyOptions, VerifyReport};
 
 use super::{Ui, VerifyArgs};
 
-pub fn run(_args: &VerifyArgs, _ui: &Ui) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("verify is being written")
+pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let level = match (args.fast, args.deep) {
+        (true, _) => Level::Fast,
+        (_, true) => Level::Deep,
+        _ => Level::Checksums,
+    };
+    let opts = VerifyOptions::new(&args.dir).with_level(level);
+    let report = verify::run(&opts, ui)?;
+    ui.result(&human(&report), &json(&report))?;
+    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn human(report: &VerifyReport) -> String {
+    let mut text = String::new();
+    for p in &report.problems {
+        let _ = writeln!(text, "problem: {p}");
+    }
+    let _ = writeln!(text, "{}", report.summary());
+    text
+}
+
+fn json(report: &VerifyReport) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).expect("a report always serializes");
+    value["problem_count"] = report.problem_count().into();
+    value["clean"] = report.is_clean().into();
+    value
 }

@@ -1,0 +1,313 @@
+//! What verify found, as data: each [`Problem`] says where (file, line, column) and what
+//! ([`ProblemKind`]). The human line and the JSON object are both rendered from it.
+
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// One thing wrong with an export, and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Path relative to the export directory: `tables/public.actor.ndjson`, `SHA256SUMS`.
+    pub file: String,
+    /// 1-based line number, for problems inside `SHA256SUMS` or a data file.
+    pub line: Option<u64>,
+    /// The column, for problems inside a data file's row.
+    pub column: Option<String>,
+    pub kind: ProblemKind,
+}
+
+/// What is wrong. Each variant is one kind of problem (see [`ProblemKind::name`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProblemKind {
+    /// `manifest.json` does not exist.
+    ManifestMissing,
+    /// `manifest.json` cannot be read, parsed, or is not a manifest this version understands.
+    ManifestInvalid { error: String },
+    /// The manifest has no `manifest_sha256`, so edits to it cannot be detected.
+    ManifestUnsealed,
+    /// The manifest's content does not hash to its recorded `manifest_sha256`.
+    ManifestChecksum { recorded: String, actual: String },
+    /// The manifest names a data file outside the export directory, or not in plain form.
+    UnsafePath { table: String },
+    /// The manifest names the same data file for several tables.
+    ListedTwice { tables: Vec<String> },
+    /// `SHA256SUMS` does not exist.
+    SumsMissing,
+    /// A line of `SHA256SUMS` is not `<64 hex digits>  <path>`.
+    SumsMalformed { text: String },
+    /// A file of the manifest (or `manifest.json` itself) is not in `SHA256SUMS`.
+    NotInSums { path: String },
+    /// `SHA256SUMS` lists a file the manifest does not.
+    NotInManifest { path: String },
+    /// `SHA256SUMS` lists a file a second time.
+    SumsDuplicate { path: String },
+    /// `SHA256SUMS` and the manifest give a data file different checksums.
+    SumsDisagree { path: String, listed: String, manifest: String },
+    /// `SHA256SUMS`'s line for `manifest.json` does not match the file.
+    SumsManifestHash { listed: String, actual: String },
+    /// A listed file does not exist.
+    Missing,
+    /// A listed path exists but is a directory or other non-file.
+    NotAFile,
+    /// A listed file is smaller than the manifest says.
+    Truncated { size: u64, expected: u64 },
+    /// A listed file is larger than the manifest says.
+    SizeChanged { size: u64, expected: u64 },
+    /// A file in the directory tree that the manifest does not list.
+    Extra,
+    /// A file or directory cannot be read.
+    Unreadable { error: String },
+    /// A data file's content does not hash to the manifest's sha256.
+    Changed { actual: String, expected: String },
+    /// A line is not a JSON object.
+    MalformedLine { error: String },
+    /// A row's keys are not the table's columns in order.
+    Columns { expected: Option<String>, found: Option<String> },
+    /// The file's line count differs from the manifest's `rows`.
+    RowCount { counted: u64, recorded: u64 },
+    /// The last line has no newline.
+    NoFinalNewline,
+    /// A value does not fit its column's type. `path` leads into arrays and composites.
+    Value { path: String, value: String, type_name: String, reason: Reason },
+    /// `null` in a NOT NULL column.
+    Null,
+    /// More line problems in this file than are listed.
+    More { count: u64 },
+}
+
+/// Why a value does not fit its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// The wrong JSON type or text form; `expected` shows the right one.
+    Format { expected: &'static str },
+    /// A number outside the type's range.
+    OutOfRange,
+    /// A numeric beyond the column's precision or scale.
+    DoesNotFit,
+    /// An enum value that is not one of the labels.
+    NotALabel { labels: Vec<String> },
+    /// A composite whose keys are not its fields in order.
+    Fields { fields: Vec<String> },
+    /// A multi-dimensional array whose sub-arrays differ in length or depth.
+    Ragged,
+}
+
+impl Problem {
+    pub fn new(file: impl Into<String>, kind: ProblemKind) -> Self {
+        Problem { file: file.into(), line: None, column: None, kind }
+    }
+
+    pub fn at_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    pub fn in_column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
+        self
+    }
+}
+
+impl ProblemKind {
+    /// The kind's stable name, for `--json` and scripts.
+    pub fn name(&self) -> &'static str {
+        use ProblemKind::*;
+        match self {
+            ManifestMissing => "manifest_missing",
+            ManifestInvalid { .. } => "manifest_invalid",
+            ManifestUnsealed => "manifest_unsealed",
+            ManifestChecksum { .. } => "manifest_checksum",
+            UnsafePath { .. } => "unsafe_path",
+            ListedTwice { .. } => "listed_twice",
+            SumsMissing => "sums_missing",
+            SumsMalformed { .. } => "sums_malformed",
+            NotInSums { .. } => "not_in_sums",
+            NotInManifest { .. } => "not_in_manifest",
+            SumsDuplicate { .. } => "sums_duplicate",
+            SumsDisagree { .. } => "sums_disagree",
+            SumsManifestHash { .. } => "sums_manifest_hash",
+            Missing => "missing",
+            NotAFile => "not_a_file",
+            Truncated { .. } => "truncated",
+            SizeChanged { .. } => "size_changed",
+            Extra => "extra",
+            Unreadable { .. } => "unreadable",
+            Changed { .. } => "changed",
+            MalformedLine { .. } => "malformed_line",
+            Columns { .. } => "columns",
+            RowCount { .. } => "row_count",
+            NoFinalNewline => "no_final_newline",
+            Value { .. } => "value",
+            Null => "null",
+            More { .. } => "more",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column:?}")?;
+        }
+        if let ProblemKind::Value { path, .. } = &self.kind
+            && !path.is_empty()
+        {
+            write!(f, ", {path}")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ProblemKind::*;
+        match self {
+            ManifestMissing => f.write_str(
+                "missing (this is not an export directory, or its manifest was removed)",
+            ),
+            ManifestInvalid { error } => f.write_str(error),
+            ManifestUnsealed => {
+                f.write_str("has no manifest_sha256 field, so edits to it cannot be detected")
+            }
+            ManifestChecksum { recorded, actual } => write!(
+                f,
+                "manifest checksum mismatch: manifest_sha256 is {recorded}, the content hashes \
+                 to {actual} (the manifest was edited after export)"
+            ),
+            UnsafePath { table } => write!(
+                f,
+                "the manifest names this file for table {table}, but it is not a plain relative \
+                 path inside the export directory; not checked"
+            ),
+            ListedTwice { tables } => {
+                write!(f, "named by the manifest for several tables: {}", tables.join(", "))
+            }
+            _ => self.fmt_sums(f),
+        }
+    }
+}
+
+impl ProblemKind {
+    fn fmt_sums(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ProblemKind::*;
+        match self {
+            SumsMissing => {
+                f.write_str("missing (`sha256sum -c SHA256SUMS` cannot check this export)")
+            }
+            SumsMalformed { text } => {
+                write!(f, "malformed line (expected \"<64 hex digits>  <path>\"): {text:?}")
+            }
+            NotInSums { path } => write!(f, "does not list {path}, which the manifest lists"),
+            NotInManifest { path } => write!(f, "lists {path}, which the manifest does not"),
+            SumsDuplicate { path } => write!(f, "lists {path} a second time"),
+            SumsDisagree { path, listed, manifest } => {
+                write!(f, "gives {path} the sha256 {listed}, the manifest says {manifest}")
+            }
+            SumsManifestHash { listed, actual } => write!(
+                f,
+                "gives manifest.json the sha256 {listed}, but manifest.json hashes to {actual}"
+            ),
+            _ => self.fmt_files(f),
+        }
+    }
+
+    fn fmt_files(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ProblemKind::*;
+        match self {
+            Missing => f.write_str("missing"),
+            NotAFile => f.write_str("not a regular file"),
+            Truncated { size, expected } => {
+                write!(f, "truncated: {size} bytes, the manifest says {expected}")
+            }
+            SizeChanged { size, expected } => {
+                write!(f, "size changed: {size} bytes, the manifest says {expected}")
+            }
+            Extra => f.write_str("extra file (not in the manifest)"),
+            Unreadable { error } => write!(f, "cannot be read: {error}"),
+            Changed { actual, expected } => {
+                write!(f, "changed: sha256 is {actual}, the manifest says {expected}")
+            }
+            _ => self.fmt_lines(f),
+        }
+    }
+
+    fn fmt_lines(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ProblemKind::*;
+        match self {
+            MalformedLine { error } => write!(f, "malformed line: {error}"),
+            Columns { expected: Some(c), found: Some(k) } => write!(
+                f,
+                "key {k:?} where column {c:?} was expected (keys must be the table's columns, \
+                 in order)"
+            ),
+            Columns { expected: Some(c), .. } => write!(f, "no key for column {c:?}"),
+            Columns { found, .. } => {
+                write!(f, "key {:?} after the last column", found.as_deref().unwrap_or(""))
+            }
+            RowCount { counted, recorded } => {
+                write!(f, "row count {counted}, manifest says {recorded}")
+            }
+            NoFinalNewline => f.write_str("does not end with a newline (the last line is cut)"),
+            Value { value, type_name, reason, .. } => {
+                write!(f, "{value} {}", reason.describe(type_name))
+            }
+            Null => f.write_str("null in a NOT NULL column"),
+            More { count } => write!(f, "and {count} more problems in this file"),
+            _ => unreachable!("every other kind is written by an earlier match"),
+        }
+    }
+}
+
+impl Reason {
+    /// The predicate after the value: `is not a timestamptz (expected ...)`.
+    fn describe(&self, ty: &str) -> String {
+        match self {
+            Reason::Format { expected } => {
+                format!("is not {} {ty} (expected {expected})", article(ty))
+            }
+            Reason::OutOfRange => format!("is out of range for {ty}"),
+            Reason::DoesNotFit => format!("does not fit {ty}"),
+            Reason::NotALabel { labels } => {
+                format!("is not a label of {ty} ({})", abbreviate(labels))
+            }
+            Reason::Fields { fields } => {
+                format!("does not have the fields of {ty} in order ({})", abbreviate(fields))
+            }
+            Reason::Ragged => format!("is not a rectangular {ty}"),
+        }
+    }
+}
+
+fn article(ty: &str) -> &'static str {
+    match ty.as_bytes().first() {
+        Some(b'a' | b'e' | b'i' | b'o') => "an",
+        _ => "a",
+    }
+}
+
+/// A list for a message, cut after a few items.
+fn abbreviate(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = items.iter().take(SHOWN).map(|i| format!("{i:?}")).collect();
+    if items.len() > SHOWN {
+        text.push(format!("... {} in all", items.len()));
+    }
+    text.join(", ")
+}
+
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Problem", 5)?;
+        st.serialize_field("kind", self.kind.name())?;
+        st.serialize_field("file", &self.file)?;
+        st.serialize_field("line", &self.line)?;
+        st.serialize_field("column", &self.column)?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
+}
