@@ -320,7 +320,8 @@ fn apply_env_defaults(config: &mut Config, var: &impl Fn(&str) -> Option<String>
 /// Puts `PGHOST`/`PGPORT` into a connection string that leaves host or port out. This must
 /// happen before parsing, because tokio-postgres fills a URL's missing port with 5432.
 fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> String {
-    let Some(rest) = conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
+    let Some(rest) =
+        conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
     else {
         let mut out = conn.to_owned();
         for (key, env) in [("host", "PGHOST"), ("port", "PGPORT")] {
@@ -347,7 +348,9 @@ fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> Stri
     }
     let host_end = if hostport.starts_with('[') { hostport.find(']').unwrap_or(0) } else { 0 };
     let has_port = hostport[host_end..].contains(':');
-    if !hostport.is_empty() && !has_port && !hostport.contains(',')
+    if !hostport.is_empty()
+        && !has_port
+        && !hostport.contains(',')
         && let Some(p) = var("PGPORT")
     {
         hostport = format!("{hostport}:{p}");
