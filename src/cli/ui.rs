@@ -24,10 +24,6 @@ impl Ui {
         Ui { quiet: global.quiet, json: global.json, bars }
     }
 
-    pub fn json(&self) -> bool {
-        self.json
-    }
-
     /// A line on stderr, unless `--quiet`; drawn above the bars when there are some.
     pub fn info(&self, text: &str) {
         if self.quiet {
