@@ -127,6 +127,11 @@ pub struct TableEntry {
     /// How the rows were selected; see [`Filter`].
     #[serde(default)]
     pub filter: Filter,
+    /// Per json/jsonb column, the rows (1-based line numbers) whose value is the JSON `null`
+    /// rather than SQL NULL. NDJSON writes both as `null`; this keeps the difference, so the
+    /// export stays lossless. Absent when there are none, which is almost always.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub json_nulls: BTreeMap<String, Vec<u64>>,
     #[serde(flatten)]
     pub table: Table,
 }

@@ -146,6 +146,18 @@ impl Conversion {
             Self::Bytea => "base64 to blob",
         }
     }
+
+    /// What this mapping may lose, before any value is seen (for plans and dry runs).
+    pub fn possible_loss(self) -> Option<&'static str> {
+        match self {
+            Self::Float => Some("NaN becomes NULL, -0 becomes 0"),
+            Self::Numeric(NumericTarget::Real) => {
+                Some("NaN becomes NULL; values beyond 15 significant digits are rounded")
+            }
+            Self::Numeric(NumericTarget::Integer) => Some("NaN becomes NULL"),
+            _ => None,
+        }
+    }
 }
 
 /// A value made lossy by its conversion.
@@ -518,4 +530,45 @@ fn first_insignificant_space(text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The rows of a table whose json/jsonb value is the JSON `null` rather than SQL NULL (the
+/// manifest's `json_nulls`), by SQLite column: such a value is stored as the text `null`.
+#[derive(Debug, Clone, Default)]
+pub struct JsonNulls {
+    /// By column index: the sorted line numbers, or empty.
+    lines: Vec<Vec<u64>>,
+}
+
+impl JsonNulls {
+    /// From the manifest entry's `json_nulls` (keyed by Postgres column name).
+    pub fn new(
+        table: &crate::schema::TablePlan,
+        recorded: &std::collections::BTreeMap<String, Vec<u64>>,
+    ) -> Self {
+        let lines = table
+            .columns
+            .iter()
+            .map(|c| {
+                let mut l = recorded.get(&c.source).cloned().unwrap_or_default();
+                l.sort_unstable();
+                l
+            })
+            .collect();
+        JsonNulls { lines }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(Vec::is_empty)
+    }
+
+    /// `value`, or the text `null` when column `index` of line `line` is a JSON null.
+    pub fn apply<'a>(&self, index: usize, line: u64, value: SqlValue<'a>) -> SqlValue<'a> {
+        match (&value, self.lines.get(index)) {
+            (SqlValue::Null, Some(lines)) if lines.binary_search(&line).is_ok() => {
+                SqlValue::Text(Cow::Borrowed("null"))
+            }
+            _ => value,
+        }
+    }
 }

@@ -503,3 +503,24 @@ fn an_export_that_fails_half_way_leaves_no_directory_behind() {
     let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// NDJSON writes a json value `null` and SQL NULL alike; the manifest keeps the difference.
+#[test]
+fn json_null_values_are_told_apart_from_sql_null_in_the_manifest() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE j (id int PRIMARY KEY, a jsonb, b json);
+         INSERT INTO j VALUES (1, 'null', NULL), (2, NULL, 'null'), (3, '{}', ' null '), (4, NULL, NULL);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let summary = export_db(&db, out.path());
+    let m = Manifest::load(&summary.dir).unwrap();
+    let nulls = &m.table("public", "j").unwrap().json_nulls;
+    assert_eq!(nulls.get("a"), Some(&vec![1]));
+    assert_eq!(nulls.get("b"), Some(&vec![2, 3]));
+    let text = std::fs::read_to_string(summary.dir.join("manifest.json")).unwrap();
+    db.execute("DELETE FROM j WHERE id < 4");
+    let none = Manifest::load(&export_db(&db, out.path()).dir).unwrap();
+    assert!(none.table("public", "j").unwrap().json_nulls.is_empty());
+    assert!(text.contains("\"json_nulls\""), "recorded in the manifest itself");
+}

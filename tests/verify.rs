@@ -135,7 +135,15 @@ fn entry(dir: &Path, table: Table, rows: &str) -> TableEntry {
     fs::write(dir.join(&file), rows).expect("the data file is written");
     let (sha256, bytes) = manifest::sha256_file(&dir.join(&file)).expect("the file hashes");
     let rows = rows.lines().count() as u64;
-    TableEntry { file, rows, bytes, sha256, filter: Filter::Whole, table }
+    TableEntry {
+        file,
+        rows,
+        bytes,
+        sha256,
+        filter: Filter::Whole,
+        json_nulls: Default::default(),
+        table,
+    }
 }
 
 fn table(schema: &str, name: &str, columns: Vec<Column>) -> Table {

@@ -147,6 +147,53 @@ pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummar
     finished
 }
 
+/// What an export would do, without doing it: for `migrate --dry-run`.
+#[derive(Debug)]
+pub struct ExportPlan {
+    pub database: String,
+    pub server_version: String,
+    pub tables: Vec<Table>,
+    pub tenant: Option<ResolvedTenant>,
+}
+
+impl ExportPlan {
+    /// How a table's rows would be chosen, for people.
+    pub fn describe_filter(&self, t: &Table) -> String {
+        match &self.tenant {
+            Some(tenant) => tenant.plan.describe(t),
+            None => "whole".to_owned(),
+        }
+    }
+}
+
+/// Reads the catalog and resolves the selection and tenant filter, in a read-only
+/// transaction, writing nothing anywhere.
+///
+/// # Errors
+/// As [`run`] before it writes: connection, catalog, selection, permissions, tenant.
+pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = opts.source.connect().await?;
+        let q = |e: tokio_postgres::Error| opts.source.query_error(&e);
+        client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
+        let catalog = catalog::read(&client, &opts.source).await?;
+        let tables = catalog::select(catalog.tables, &opts.schemas, &opts.tables, &opts.exclude)?;
+        check_readable(&tables, &opts.source)?;
+        let tenant = match &opts.tenant {
+            Some(t) => Some(resolve_tenant(&client, &opts.source, &tables, t).await?),
+            None => None,
+        };
+        client.batch_execute("ROLLBACK").await.map_err(q)?;
+        Ok(ExportPlan {
+            database: catalog.database,
+            server_version: catalog.server_version,
+            tables,
+            tenant,
+        })
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)
 }
@@ -173,6 +220,7 @@ fn check_readable(tables: &[Table], source: &Source) -> Result<()> {
 }
 
 /// A tenant filter, resolved: the plan and the tenant's key value as Postgres prints it.
+#[derive(Debug)]
 pub struct ResolvedTenant {
     pub plan: tenancy::TenantPlan,
     pub value: String,
@@ -268,6 +316,7 @@ fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> S
 struct TableResult {
     table: Table,
     filter: Filter,
+    json_nulls: BTreeMap<String, Vec<u64>>,
     file: String,
     rows: u64,
     bytes: u64,
@@ -403,9 +452,10 @@ async fn export_table(
     let path = dir.join(&job.file);
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
+    let mut json_nulls = BTreeMap::new();
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err)?;
-        encode_row(&row, job, count + 1, out.buffer())?;
+        encode_row(&row, job, count + 1, out.buffer(), &mut json_nulls)?;
         out.flush_if_full()?;
         count += 1;
         if count % PROGRESS_EVERY == 0 {
@@ -418,6 +468,7 @@ async fn export_table(
     Ok(TableResult {
         table: job.table.clone(),
         filter: job.filter.clone(),
+        json_nulls,
         file: job.file.clone(),
         rows: count,
         bytes,
@@ -426,20 +477,37 @@ async fn export_table(
     })
 }
 
-fn encode_row(row: &BinaryCopyOutRow, job: &Job, row_number: u64, out: &mut Vec<u8>) -> Result<()> {
+/// Appends one row as a JSON line. A json/jsonb value that is the JSON `null` is noted in
+/// `json_nulls`, since the line cannot tell it from SQL NULL.
+fn encode_row(
+    row: &BinaryCopyOutRow,
+    job: &Job,
+    row_number: u64,
+    out: &mut Vec<u8>,
+    json_nulls: &mut BTreeMap<String, Vec<u64>>,
+) -> Result<()> {
     out.push(b'{');
     for (i, (key, codec)) in job.plan.columns.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(key);
-        let encoded = row.raw(i).and_then(|raw| codec::encode(codec, raw, row, out));
+        let start = out.len();
+        let raw = row.raw(i);
+        let present = matches!(raw, Ok(Some(_)));
+        let encoded = raw.and_then(|raw| codec::encode(codec, raw, row, out));
         encoded.map_err(|source| Error::Encode {
             table: job.table.display_name(),
             row: row_number,
             column: job.table.columns[i].name.clone(),
             source,
         })?;
+        if present
+            && matches!(codec, codec::Codec::Json | codec::Codec::Jsonb)
+            && out[start..] == *b"null"
+        {
+            json_nulls.entry(job.table.columns[i].name.clone()).or_default().push(row_number);
+        }
     }
     out.extend_from_slice(b"}\n");
     Ok(())
@@ -540,6 +608,7 @@ fn build_manifest(
                 bytes: r.bytes,
                 sha256: r.sha256.clone(),
                 filter: r.filter.clone(),
+                json_nulls: r.json_nulls.clone(),
                 table: r.table.clone(),
             })
             .collect(),
