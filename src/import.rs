@@ -1,1 +1,580 @@
-//! (being written)
+//! `import`: builds a SQLite database from an export directory, with no Postgres needed.
+//!
+//! Reads the export (`manifest.json`, the NDJSON files) and writes `FILE.db`. Guarantees:
+//! - a changed export is refused before anything is written: the manifest's seal, the file
+//!   list, sizes and every checksum are verified first;
+//! - the database is built beside the target as `FILE.db.partial`, every table loaded in one
+//!   transaction, then checked (`PRAGMA foreign_key_check`, `PRAGMA integrity_check`, row
+//!   counts against the manifest), switched to WAL, and only then renamed over the target;
+//!   a failed import removes its partial file, and the next import removes one a killed
+//!   import left, so the target is either the old file or the complete new one;
+//! - an existing target is replaced only when the caller says so, and is first copied to the
+//!   backup directory with a `.sha256` beside it (unless backups are turned off);
+//! - rows are converted in parallel (rayon, by [`transform::convert_batch`]) while this
+//!   thread inserts them, with bounded memory: two batches in flight at most.
+//!
+//! Foreign keys are checked once, after every row is in, with `PRAGMA foreign_key_check`,
+//! rather than row by row: the guarantee is the same (nothing is committed with a dangling
+//! reference), cycles and self-references need no special order, and each violation can be
+//! named. The partial file is written with the journal off, which is safe because it is
+//! thrown away unless the whole build succeeds.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use rusqlite::{Connection, OpenFlags, params_from_iter};
+
+use crate::manifest::{self, Manifest, TableEntry};
+use crate::progress::{Progress, Silent};
+use crate::rollback::{self, Backup};
+use crate::schema::{self, Plan, SchemaOptions, Skipped, TablePlan};
+use crate::transform::{self, BatchReader, ColumnLoss, ConvertedBatch, JsonNulls, Lossy};
+use crate::verify::{self, Level, VerifyOptions};
+
+/// What to import, where, and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The export directory.
+    pub from: PathBuf,
+    /// The SQLite file to create or replace.
+    pub target: PathBuf,
+    /// Numeric policy, STRICT, renames. Its `strip` and `header` are set from the manifest
+    /// and [`ImportOptions::tenancy`].
+    pub schema: SchemaOptions,
+    pub tenancy: Tenancy,
+    /// The SQLite name of the tenant's own row's table (`app_config` by default).
+    pub tenant_table_as: Option<String>,
+    /// Load into the tables this SQL creates instead of the planned schema.
+    pub schema_file: Option<PathBuf>,
+    pub backup_dir: PathBuf,
+    /// Copy an existing target to `backup_dir` before replacing it.
+    pub backup: bool,
+    /// Create `_pg2lite_export` and `_pg2lite_columns`.
+    pub meta: bool,
+    /// The user agreed to replace an existing target.
+    pub replace: bool,
+}
+
+/// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tenancy {
+    /// Strip when the export is tenant-scoped.
+    #[default]
+    Auto,
+    /// Strip; an export of whole tables is an error.
+    Strip,
+    /// Keep the tenant column and the tenants table as they are.
+    Keep,
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportSummary {
+    pub target: PathBuf,
+    pub export_id: String,
+    pub manifest_sha256: String,
+    pub tables: Vec<TableImport>,
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<schema::Note>,
+    /// The backup of the target this import replaced.
+    pub backup: Option<Backup>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableImport {
+    /// `schema.table` in Postgres.
+    pub source: String,
+    /// The SQLite table.
+    pub name: String,
+    pub rows: u64,
+    /// Per SQLite column with lossy values: its name and what was lost.
+    pub lossy: Vec<(String, ColumnLoss)>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error(transparent)]
+    Verify(#[from] verify::Error),
+    #[error(
+        "the export in {dir} does not match its manifest, so it was not imported (run `pg2lite \
+         verify {dir}` for details):\n  {}", problems.join("\n  ")
+    )]
+    ChangedExport { dir: String, problems: Vec<String> },
+    #[error(transparent)]
+    Schema(#[from] schema::Error),
+    #[error(
+        "{target} exists; pass --yes to replace it (it is first backed up to {backup_dir}), or \
+         choose another --target"
+    )]
+    TargetExists { target: String, backup_dir: String },
+    #[error(transparent)]
+    Backup(#[from] rollback::Error),
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: io::Error },
+    #[error(transparent)]
+    Transform(#[from] transform::Error),
+    #[error("{what}: {source}")]
+    Sqlite { what: String, source: rusqlite::Error },
+    #[error("{table}: the file has {found} rows, the manifest says {expected}")]
+    RowCount { table: String, found: u64, expected: u64 },
+    #[error(
+        "foreign keys do not hold after loading ({count} rows point at rows that are not \
+         there), so nothing was written:\n  {}", first.join("\n  ")
+    )]
+    ForeignKeys { count: usize, first: Vec<String> },
+    #[error("SQLite's integrity check failed on the new database:\n  {}", problems.join("\n  "))]
+    Integrity { problems: Vec<String> },
+    #[error("--schema-file {file}: {problem}")]
+    SchemaFile { file: String, problem: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error(
+        "--strip-tenancy needs a tenant-scoped export (made with --tenant-column); {dir} holds \
+         whole tables"
+    )]
+    NotTenantScoped { dir: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sqlite(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Sqlite { what, source }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.display().to_string(), source }
+}
+
+/// Imports an export into `opts.target`.
+///
+/// # Errors
+/// Everything that stops the import: a changed export, a schema that cannot be planned, a
+/// target that exists without `replace` or is in use, unreadable files, values that do not
+/// convert, broken foreign keys, a failed integrity check. The target is untouched in every
+/// case.
+pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let manifest = Manifest::load(&opts.from)?;
+    check_export(&opts.from, progress)?;
+    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).collect();
+    let plan = schema::plan(&tables, &schema_options(&manifest, opts)?)?;
+    check_target(opts)?;
+    let partial = partial_path(&opts.target);
+    remove_partial(&partial)?;
+    let built = build(&partial, &manifest, &plan, opts, progress);
+    let loaded = match built {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = remove_partial(&partial);
+            return Err(e);
+        }
+    };
+    let backup = match replace_target(&partial, opts) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = remove_partial(&partial);
+            return Err(e);
+        }
+    };
+    Ok(ImportSummary {
+        target: opts.target.clone(),
+        export_id: manifest.export_id.clone(),
+        manifest_sha256: manifest.manifest_sha256.clone(),
+        tables: loaded,
+        skipped: plan.skipped.clone(),
+        notes: plan.notes.clone(),
+        backup,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The schema options with the header and tenancy stripping this export implies.
+pub fn schema_options(manifest: &Manifest, opts: &ImportOptions) -> Result<SchemaOptions> {
+    let mut schema = opts.schema.clone();
+    schema.header = schema::Header::from_manifest(manifest);
+    let scoped = schema::Strip::from_manifest(manifest);
+    schema.strip = match (opts.tenancy, scoped) {
+        (Tenancy::Keep, _) | (Tenancy::Auto, None) => None,
+        (Tenancy::Strip, None) => {
+            return Err(Error::NotTenantScoped { dir: opts.from.display().to_string() });
+        }
+        (_, Some(mut strip)) => {
+            if let Some(name) = &opts.tenant_table_as {
+                strip.table_as = name.clone();
+            }
+            strip.tenant_value = tenant_json(manifest, &strip.tenant_column);
+            Some(strip)
+        }
+    };
+    Ok(schema)
+}
+
+/// The tenant's key as it appears in the NDJSON: a bare number for integer columns, a JSON
+/// string otherwise (uuid, text, and numeric, which is exported as a string).
+fn tenant_json(manifest: &Manifest, column: &str) -> Option<String> {
+    let value = manifest.options.tenant.as_ref()?.get("value")?.as_str()?.to_owned();
+    let ty = manifest.tables.iter().find_map(|t| t.table.column(column))?.ty.base()?.to_owned();
+    match ty.as_str() {
+        "int2" | "int4" | "int8" | "oid" => Some(value),
+        _ => serde_json::to_string(&value).ok(),
+    }
+}
+
+/// Verifies sizes and checksums of every file the manifest lists (one progress line, not
+/// one per file: here it is a step of the import).
+fn check_export(dir: &Path, progress: &dyn Progress) -> Result<()> {
+    let task = progress.start("verify", &dir.display().to_string(), None);
+    let report = verify::run(&VerifyOptions::new(dir).with_level(Level::Checksums), &Silent)?;
+    task.finish(report.rows, report.bytes);
+    if report.is_clean() {
+        return Ok(());
+    }
+    Err(Error::ChangedExport {
+        dir: dir.display().to_string(),
+        problems: report.problems.iter().map(ToString::to_string).collect(),
+    })
+}
+
+fn check_target(opts: &ImportOptions) -> Result<()> {
+    if !opts.target.exists() {
+        return Ok(());
+    }
+    if !opts.replace {
+        return Err(Error::TargetExists {
+            target: opts.target.display().to_string(),
+            backup_dir: opts.backup_dir.display().to_string(),
+        });
+    }
+    Ok(rollback::ensure_not_in_use(&opts.target)?)
+}
+
+/// `FILE.db.partial`, beside the target, so the final rename stays on one file system.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    target.with_file_name(name)
+}
+
+/// Removes a partial database and the journal files SQLite may have left beside it.
+fn remove_partial(partial: &Path) -> Result<()> {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut p = partial.as_os_str().to_os_string();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_at(&p)(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Settings for building the partial file: no journal and no syncs while loading (the file
+/// is discarded unless the build completes, and it is synced before the rename), a modest
+/// cache (32 MiB: larger buys little and memory must stay flat), and foreign keys checked at
+/// the end instead of row by row.
+const LOAD_PRAGMAS: &str = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
+    PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -32768; \
+    PRAGMA foreign_keys = OFF;";
+
+/// Creates, loads, checks and closes the partial database.
+fn build(
+    partial: &Path,
+    manifest: &Manifest,
+    plan: &Plan,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<TableImport>> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    let mut conn = Connection::open_with_flags(partial, flags)
+        .map_err(sqlite("cannot create the database"))?;
+    conn.execute_batch(LOAD_PRAGMAS).map_err(sqlite("cannot configure the database"))?;
+    let tx = conn.transaction().map_err(sqlite("cannot begin the load"))?;
+    create_schema(&tx, plan, opts)?;
+    let mut loaded = Vec::with_capacity(plan.tables.len());
+    for table in &plan.tables {
+        let entry = manifest
+            .table(&table.source.schema, &table.source.name)
+            .expect("the plan was made from the manifest's tables");
+        loaded.push(load_table(&tx, &opts.from, entry, table, opts.meta, progress)?);
+    }
+    if opts.schema_file.is_none() {
+        create_indexes(&tx, plan)?;
+    }
+    check_foreign_keys(&tx)?;
+    if opts.meta {
+        schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))
+            .map_err(sqlite("cannot record the export"))?;
+    }
+    tx.commit().map_err(sqlite("cannot commit the load"))?;
+    check_integrity(&conn)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL").map_err(sqlite("cannot switch to WAL"))?;
+    conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
+    File::open(partial).and_then(|f| f.sync_all()).map_err(io_at(partial))?;
+    Ok(loaded)
+}
+
+fn create_schema(conn: &Connection, plan: &Plan, opts: &ImportOptions) -> Result<()> {
+    match &opts.schema_file {
+        Some(file) => load_schema_file(conn, plan, file)?,
+        None => {
+            for t in &plan.tables {
+                conn.execute_batch(&t.create_table)
+                    .map_err(sqlite(format!("cannot create table {}", t.name)))?;
+            }
+        }
+    }
+    if opts.meta && !has_table(conn, schema::EXPORT_TABLE)? {
+        conn.execute_batch(&schema::meta_ddl(plan.strict))
+            .map_err(sqlite("cannot create the pg2lite tables"))?;
+    }
+    Ok(())
+}
+
+fn create_indexes(conn: &Connection, plan: &Plan) -> Result<()> {
+    for t in &plan.tables {
+        for sql in &t.create_indexes {
+            conn.execute_batch(sql)
+                .map_err(sqlite(format!("cannot create an index on {}", t.name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// Batches a table's file on a reader thread, converts them there (in parallel), and
+/// inserts them here; the channel holds at most two batches, so memory stays bounded.
+fn load_table(
+    conn: &Connection,
+    dir: &Path,
+    entry: &TableEntry,
+    table: &TablePlan,
+    meta: bool,
+    progress: &dyn Progress,
+) -> Result<TableImport> {
+    let started = Instant::now();
+    let task = progress.start("import", &table.display_name(), Some(entry.rows));
+    let path = dir.join(&entry.file);
+    let file =
+        File::open(&path).map_err(|source| Error::Read { file: entry.file.clone(), source })?;
+    let mut insert = conn
+        .prepare(&table.insert_sql())
+        .map_err(sqlite(format!("cannot insert into {}", table.name)))?;
+    let json_nulls = JsonNulls::new(table, &entry.json_nulls);
+    let mut lossy = Lossy::new(table.columns.len());
+    let mut rows = 0u64;
+    std::thread::scope(|s| -> Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<Result<ConvertedBatch>>(2);
+        s.spawn(move || read_and_convert(file, entry, table, tx));
+        for converted in rx {
+            let converted = converted?;
+            insert_batch(&mut insert, &converted, &json_nulls, table)?;
+            lossy.merge(converted.lossy());
+            rows += converted.len() as u64;
+            task.add(converted.len() as u64, converted.bytes());
+        }
+        Ok(())
+    })?;
+    if rows != entry.rows {
+        return Err(Error::RowCount {
+            table: table.display_name(),
+            found: rows,
+            expected: entry.rows,
+        });
+    }
+    if meta {
+        schema::insert_columns(conn, table, &lossy)
+            .map_err(sqlite("cannot record the column mapping"))?;
+    }
+    task.finish(rows, entry.bytes);
+    Ok(TableImport {
+        source: table.display_name(),
+        name: table.name.clone(),
+        rows,
+        lossy: lossy_columns(table, &lossy),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn read_and_convert(
+    file: File,
+    entry: &TableEntry,
+    table: &TablePlan,
+    tx: mpsc::SyncSender<Result<ConvertedBatch>>,
+) {
+    let read_err = |source| Error::Read { file: entry.file.clone(), source };
+    for batch in BatchReader::new(BufReader::with_capacity(1 << 20, file)) {
+        let converted =
+            batch.map_err(read_err).and_then(|b| Ok(transform::convert_batch(b, table)?));
+        let failed = converted.is_err();
+        if tx.send(converted).is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn insert_batch(
+    insert: &mut rusqlite::Statement<'_>,
+    converted: &ConvertedBatch,
+    json_nulls: &JsonNulls,
+    table: &TablePlan,
+) -> Result<()> {
+    for row in converted.rows() {
+        let line = row.line();
+        let values = row.values().enumerate().map(|(i, v)| json_nulls.apply(i, line, v));
+        insert.execute(params_from_iter(values)).map_err(|source| Error::Sqlite {
+            what: format!("{} line {line}: cannot insert the row", table.display_name()),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn lossy_columns(table: &TablePlan, lossy: &Lossy) -> Vec<(String, ColumnLoss)> {
+    (0..table.columns.len())
+        .map(|i| (table.columns[i].name.clone(), lossy.column(i)))
+        .filter(|(_, loss)| loss.total() > 0)
+        .collect()
+}
+
+/// How many foreign-key violations are named in the error; the count covers them all.
+const SHOWN_VIOLATIONS: usize = 10;
+
+fn check_foreign_keys(conn: &Connection) -> Result<()> {
+    let mut stmt =
+        conn.prepare("PRAGMA foreign_key_check").map_err(sqlite("cannot check foreign keys"))?;
+    let mut violations: Vec<String> = Vec::new();
+    let mut rows = stmt.query([]).map_err(sqlite("cannot check foreign keys"))?;
+    while let Some(row) = rows.next().map_err(sqlite("cannot check foreign keys"))? {
+        let (table, rowid, parent): (String, Option<i64>, String) = (
+            row.get(0).unwrap_or_default(),
+            row.get(1).ok().flatten(),
+            row.get(2).unwrap_or_default(),
+        );
+        violations.push(match rowid {
+            Some(id) => format!("{table} rowid {id} references a missing row of {parent}"),
+            None => format!("{table} references a missing row of {parent}"),
+        });
+    }
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let count = violations.len();
+    violations.truncate(SHOWN_VIOLATIONS);
+    Err(Error::ForeignKeys { count, first: violations })
+}
+
+fn check_integrity(conn: &Connection) -> Result<()> {
+    let mut stmt =
+        conn.prepare("PRAGMA integrity_check").map_err(sqlite("cannot check integrity"))?;
+    let problems: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sqlite("cannot check integrity"))?
+        .collect::<Result<_, _>>()
+        .map_err(sqlite("cannot check integrity"))?;
+    if problems == ["ok"] {
+        return Ok(());
+    }
+    Err(Error::Integrity { problems })
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(sqlite("cannot read the schema"))
+}
+
+/// Runs a user-written schema, then checks that it fits the export: every planned table and
+/// column exists there (names compared as SQLite does, ignoring case), and every column it
+/// has that the export lacks can be left empty (nullable or with a default).
+fn load_schema_file(conn: &Connection, plan: &Plan, file: &Path) -> Result<()> {
+    let fail = |problem: String| Error::SchemaFile { file: file.display().to_string(), problem };
+    let sql = fs::read_to_string(file).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    conn.execute_batch(&sql).map_err(|e| fail(format!("SQLite refused it: {e}")))?;
+    let mut problems = Vec::new();
+    for t in &plan.tables {
+        problems.extend(table_fit(conn, t).map_err(sqlite("cannot read the schema"))?);
+    }
+    problems.extend(extra_tables(conn, plan).map_err(sqlite("cannot read the schema"))?);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(fail(problems.join("; ")))
+}
+
+/// Problems fitting one planned table into the schema file's table of the same name.
+fn table_fit(conn: &Connection, t: &TablePlan) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)")?;
+    let target: Vec<(String, bool, Option<String>, i64)> = stmt
+        .query_map([&t.name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if target.is_empty() {
+        return Ok(vec![format!("table {:?} (from {}) is not in it", t.name, t.display_name())]);
+    }
+    let mut problems = Vec::new();
+    let has = |name: &str| target.iter().any(|(n, ..)| n.eq_ignore_ascii_case(name));
+    for c in t.columns.iter().filter(|c| !has(&c.name)) {
+        problems
+            .push(format!("table {:?} has no column {:?}, which the export holds", t.name, c.name));
+    }
+    let exported = |name: &str| t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+    for (name, not_null, default, pk) in &target {
+        let fillable =
+            !not_null || default.is_some() || (*pk == 1 && is_rowid_alias(conn, &t.name)?);
+        if !exported(name) && !fillable {
+            problems.push(format!(
+                "table {:?} column {name:?} is NOT NULL without a default and the export has no \
+                 such column",
+                t.name
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+fn is_rowid_alias(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) = 1 AND max(upper(type) = 'INTEGER') FROM pragma_table_info(?1) WHERE pk > 0",
+        [table],
+        |r| r.get(0),
+    )
+}
+
+fn extra_tables(conn: &Connection, plan: &Plan) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         AND name NOT LIKE '\\_pg2lite\\_%' ESCAPE '\\' ORDER BY name",
+    )?;
+    let names: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(names
+        .into_iter()
+        .filter(|n| !plan.tables.iter().any(|t| t.name.eq_ignore_ascii_case(n)))
+        .map(|n| format!("table {n:?} is not in the export"))
+        .collect())
+}
+
+/// Backs up the existing target, if any, and renames the partial file over it.
+fn replace_target(partial: &Path, opts: &ImportOptions) -> Result<Option<Backup>> {
+    let backup = if opts.target.exists() {
+        rollback::ensure_not_in_use(&opts.target)?;
+        if opts.backup { Some(rollback::backup(&opts.target, &opts.backup_dir)?) } else { None }
+    } else {
+        None
+    };
+    fs::rename(partial, &opts.target).map_err(io_at(&opts.target))?;
+    let dir = opts.target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_at(dir))?;
+    Ok(backup)
+}

@@ -1,1 +1,439 @@
-//! (being written)
+//! Backups of a SQLite target, and putting one back (`pg2lite rollback`).
+//!
+//! Reads: the target database (through SQLite, so a WAL file's changes are included) and the
+//! backup directory. Writes: `<dir>/<stem>-<UTC time>.db` with a `sha256sum`-format
+//! `.sha256` beside it ([`backup`]); on rollback, the target itself ([`run`]). Never touches
+//! Postgres.
+//!
+//! Guarantees:
+//! - a backup is complete before it has its final name: it is written under a temporary name
+//!   in the backup directory with SQLite's online backup API (consistent even while a WAL
+//!   file holds un-checkpointed changes), fsynced, then renamed without overwriting anything;
+//!   `cd backups && sha256sum -c <name>.db.sha256` verifies it with standard tools;
+//! - backup names sort by time (`YYYYMMDDTHHMMSS.ffffffZ`, microseconds), so "the newest
+//!   backup" is read from the names alone;
+//! - rollback refuses a backup whose `.sha256` is missing or does not match, and a target
+//!   another program is using, before changing anything; it backs up the current target
+//!   first (so a rollback can be undone by another rollback), then swaps the backup in with
+//!   one `rename`, so the target is always either the old file or the restored one.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::manifest::sha256_file;
+
+/// Where backups go unless `--backup-dir` says otherwise (DESIGN "Layout").
+pub const DEFAULT_BACKUP_DIR: &str = "backups";
+
+/// The suffix of the checksum file written beside each backup.
+pub const SUM_SUFFIX: &str = ".sha256";
+
+/// The side files SQLite keeps beside a database while it is open (or after a crash).
+const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// What went wrong, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: cannot {action}: {cause}")]
+    Io { action: &'static str, path: PathBuf, cause: io::Error },
+    #[error("{path}: {action}: {cause}")]
+    Sqlite { action: &'static str, path: PathBuf, cause: rusqlite::Error },
+    #[error("{path} is in use by another program ({why}); close the program using it and retry")]
+    InUse { path: PathBuf, why: &'static str },
+    #[error(
+        "no backup of {target} found in {dir} (looked for {pattern}); import and migrate \
+         create backups there when they replace a target (or give --backup-dir / --to)"
+    )]
+    NoBackup { target: PathBuf, dir: PathBuf, pattern: String },
+    #[error("{backup}: no such backup file")]
+    BackupMissing { backup: PathBuf },
+    #[error(
+        "{backup}: refused, its checksum file {sums} is missing, so the backup cannot be \
+         proven intact; nothing was changed"
+    )]
+    SumMissing { backup: PathBuf, sums: PathBuf },
+    #[error(
+        "{backup}: refused, {sums} is not a sha256sum line for this file ({why}); nothing \
+         was changed"
+    )]
+    SumMalformed { backup: PathBuf, sums: PathBuf, why: String },
+    #[error(
+        "{backup}: refused, the backup was changed or damaged (sha256 is {actual}, {sums} \
+         records {recorded}); nothing was changed"
+    )]
+    SumMismatch { backup: PathBuf, sums: PathBuf, recorded: String, actual: String },
+}
+
+/// A backup file as written or checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub path: PathBuf,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Copies `target` into `dir` (created if missing) as `<file stem>-<UTC time>.db`, with
+/// `<backup>.sha256` beside it in `sha256sum` format, and returns its path, sum and size.
+///
+/// The copy is made with SQLite's online backup API, so it is a consistent database even when
+/// the target is in WAL mode with changes not yet checkpointed. The file takes the target's
+/// permissions, so a restored target keeps them.
+///
+/// # Errors
+/// [`Error::Io`] for the directory or the files, [`Error::Sqlite`] when the target cannot be
+/// read as a database.
+pub fn backup(target: &Path, dir: &Path) -> Result<Backup, Error> {
+    fs::create_dir_all(dir).map_err(io_err("create the backup directory", dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".pg2lite-backup-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(io_err("create a file in the backup directory", dir))?;
+    copy_database(target, tmp.path())?;
+    remove_side_files(tmp.path())?;
+    let perms = fs::metadata(target).map_err(io_err("read the metadata of", target))?;
+    fs::set_permissions(tmp.path(), perms.permissions())
+        .map_err(io_err("set the permissions of", tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io_err("fsync", tmp.path()))?;
+    let (sha256, bytes) = sha256_file(tmp.path()).map_err(io_err("read", tmp.path()))?;
+    let path = persist_unique(tmp, &backup_stem(target)?, dir)?;
+    write_sum(&path, &sha256)?;
+    sync_dir(dir)?;
+    Ok(Backup { path, sha256, bytes })
+}
+
+/// Refuses a target another process is using.
+///
+/// Takes SQLite's write lock with no busy wait (`BEGIN EXCLUSIVE`: in WAL mode the same as
+/// `IMMEDIATE`; in rollback-journal mode it also fails while another connection is reading),
+/// releases it, closes, and then checks that `<target>-wal` and `<target>-shm` are gone: the
+/// last connection to close a WAL database removes them, so if they remain, another
+/// connection still has it open. A target that does not exist is not in use.
+///
+/// # Errors
+/// [`Error::InUse`] naming the file, or [`Error::Sqlite`] when it cannot be opened as a
+/// database.
+pub fn ensure_not_in_use(target: &Path) -> Result<(), Error> {
+    if !target.exists() {
+        return Ok(());
+    }
+    let conn = open_existing(target)?;
+    let sql_err = |cause| Error::Sqlite { action: "cannot lock it", path: target.into(), cause };
+    conn.busy_timeout(std::time::Duration::ZERO).map_err(sql_err)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE; ROLLBACK;") {
+        Ok(()) => {}
+        Err(e) if is_busy(&e) => {
+            return Err(Error::InUse { path: target.into(), why: "it holds a lock" });
+        }
+        Err(e) => return Err(sql_err(e)),
+    }
+    close(conn, target)?;
+    if side_file(target, "-wal").exists() || side_file(target, "-shm").exists() {
+        return Err(Error::InUse {
+            path: target.into(),
+            why: "another connection keeps it open: its -wal/-shm files remain",
+        });
+    }
+    Ok(())
+}
+
+/// What `pg2lite rollback` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    pub target: PathBuf,
+    /// Where the backups are, and where the current target's backup goes.
+    pub backup_dir: PathBuf,
+    /// A given backup to restore, instead of the newest of the target.
+    pub to: Option<PathBuf>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RollbackSummary {
+    pub target: PathBuf,
+    /// The backup put back, as checked.
+    pub restored: Backup,
+    /// The backup of the target as it was before the rollback; `None` when there was no
+    /// target.
+    pub previous: Option<Backup>,
+}
+
+/// Puts a backup back in place of `opts.target`: the one given with `to`, or else the newest
+/// backup of the target in the backup directory (newest by the time in its name, chosen
+/// before the current target is itself backed up, so a second rollback restores what the
+/// first replaced).
+///
+/// # Errors
+/// [`Error::NoBackup`], [`Error::BackupMissing`], the checksum errors, [`Error::InUse`], and
+/// I/O or SQLite errors naming the file. On any error before the final rename the target is
+/// unchanged.
+pub fn run(opts: &RollbackOptions) -> Result<RollbackSummary, Error> {
+    let chosen = match &opts.to {
+        Some(p) => p.clone(),
+        None => newest_backup(&opts.target, &opts.backup_dir)?,
+    };
+    let restored = check_backup(&chosen)?;
+    ensure_not_in_use(&opts.target)?;
+    let previous =
+        if opts.target.exists() { Some(backup(&opts.target, &opts.backup_dir)?) } else { None };
+    swap_in(&restored.path, &opts.target)?;
+    Ok(RollbackSummary { target: opts.target.clone(), restored, previous })
+}
+
+/// The newest `<stem>-<time>[-N].db` in `dir` for `target`.
+///
+/// # Errors
+/// [`Error::NoBackup`] when there is none (or no such directory).
+pub fn newest_backup(target: &Path, dir: &Path) -> Result<PathBuf, Error> {
+    let stem = backup_stem(target)?;
+    let none = || Error::NoBackup {
+        target: target.into(),
+        dir: dir.into(),
+        pattern: format!("{stem}-YYYYMMDDTHHMMSS.ffffffZ.db"),
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(none()),
+        Err(e) => return Err(Error::Io { action: "list", path: dir.into(), cause: e }),
+    };
+    let mut found: Vec<((String, u32), PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name();
+        if let Some(key) = name.to_str().and_then(|n| backup_key(n, &stem)) {
+            found.push((key, entry.path()));
+        }
+    }
+    found.into_iter().max_by(|a, b| a.0.cmp(&b.0)).map(|(_, p)| p).ok_or_else(none)
+}
+
+/// Checks a backup against its `.sha256` file.
+///
+/// # Errors
+/// [`Error::BackupMissing`], [`Error::SumMissing`], [`Error::SumMalformed`] or
+/// [`Error::SumMismatch`], each naming the backup.
+pub fn check_backup(path: &Path) -> Result<Backup, Error> {
+    if !path.is_file() {
+        return Err(Error::BackupMissing { backup: path.into() });
+    }
+    let sums = sum_path(path);
+    let text = match fs::read_to_string(&sums) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::SumMissing { backup: path.into(), sums });
+        }
+        Err(e) => return Err(Error::Io { action: "read", path: sums, cause: e }),
+    };
+    let recorded = parse_sum_line(&text, path).map_err(|why| Error::SumMalformed {
+        backup: path.into(),
+        sums: sums.clone(),
+        why,
+    })?;
+    let (actual, bytes) = sha256_file(path).map_err(io_err("read", path))?;
+    if actual != recorded {
+        return Err(Error::SumMismatch { backup: path.into(), sums, recorded, actual });
+    }
+    Ok(Backup { path: path.into(), sha256: actual, bytes })
+}
+
+/// The recorded sum from `<64 hex>  <file name>\n` (`*` before the name, binary mode, too).
+fn parse_sum_line(text: &str, backup: &Path) -> Result<String, String> {
+    let line = text.lines().next().unwrap_or("");
+    let (hex, rest) = line.split_once(' ').ok_or("expected '<sha256>  <file name>'")?;
+    let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*')).unwrap_or(rest);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{hex:?} is not a SHA-256 in hex"));
+    }
+    let expected = backup.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    if name != expected {
+        return Err(format!("it names {name:?}, not {expected:?}"));
+    }
+    Ok(hex.to_ascii_lowercase())
+}
+
+/// Copies the checked backup beside the target, then renames it over the target.
+///
+/// Only called after [`ensure_not_in_use`], so the side files left are stale and would
+/// otherwise be replayed into the restored database on its next open.
+fn swap_in(backup: &Path, target: &Path) -> Result<(), Error> {
+    let dir = parent_dir(target);
+    fs::create_dir_all(&dir).map_err(io_err("create the directory", &dir))?;
+    let partial = with_suffix(target, ".partial");
+    fs::copy(backup, &partial).map_err(io_err("copy the backup to", &partial))?;
+    File::open(&partial).and_then(|f| f.sync_all()).map_err(io_err("fsync", &partial))?;
+    remove_side_files(target)?;
+    fs::rename(&partial, target).map_err(io_err("rename the restored file over", target))?;
+    sync_dir(&dir)
+}
+
+/// The online backup of `target` into the (empty) database file `dest`.
+fn copy_database(target: &Path, dest: &Path) -> Result<(), Error> {
+    let conn = open_existing(target)?;
+    conn.backup(rusqlite::MAIN_DB, dest, None::<fn(rusqlite::backup::Progress)>).map_err(
+        |cause| Error::Sqlite { action: "cannot back it up", path: target.into(), cause },
+    )?;
+    close(conn, target)
+}
+
+/// Opens an existing database read-write (never creating one): read-write so that, as the
+/// last connection, closing checkpoints the WAL and removes the side files.
+fn open_existing(path: &Path) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, flags).map_err(|cause| Error::Sqlite {
+        action: "cannot open as a SQLite database",
+        path: path.into(),
+        cause,
+    })
+}
+
+fn close(conn: Connection, path: &Path) -> Result<(), Error> {
+    conn.close().map_err(|(_, cause)| Error::Sqlite {
+        action: "cannot close",
+        path: path.into(),
+        cause,
+    })
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+/// Gives the finished temporary file its name, `<stem>-<time>.db`, or `-2`, `-3`, ... when
+/// that exists; never overwrites a file.
+fn persist_unique(
+    mut tmp: tempfile::NamedTempFile,
+    stem: &str,
+    dir: &Path,
+) -> Result<PathBuf, Error> {
+    let time = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    for n in 1u32.. {
+        let name =
+            if n == 1 { format!("{stem}-{time}.db") } else { format!("{stem}-{time}-{n}.db") };
+        let path = dir.join(name);
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => return Err(Error::Io { action: "name the backup", path, cause: e.error }),
+        }
+    }
+    unreachable!("u32 suffixes do not run out before a free name is found")
+}
+
+/// `<hex>  <file name>\n`, so that `sha256sum -c` run in the backup directory checks it.
+fn write_sum(backup: &Path, sha256: &str) -> Result<(), Error> {
+    let name = backup.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let path = sum_path(backup);
+    let write = || -> io::Result<()> {
+        let f = File::create(&path)?;
+        io::Write::write_all(&mut &f, format!("{sha256}  {name}\n").as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(io_err("write", &path))
+}
+
+/// The part of backup names that says which target they belong to: the file stem.
+fn backup_stem(target: &Path) -> Result<String, Error> {
+    target.file_stem().map(|s| s.to_string_lossy().into_owned()).ok_or_else(|| Error::Io {
+        action: "use as a database file",
+        path: target.into(),
+        cause: io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"),
+    })
+}
+
+/// The sort key (time, counter) of `name` when it is `<stem>-<time>[-N].db`.
+fn backup_key(name: &str, stem: &str) -> Option<(String, u32)> {
+    let rest = name.strip_prefix(stem)?.strip_prefix('-')?.strip_suffix(".db")?;
+    let (time, n) = match rest.split_at_checked(23)? {
+        (t, "") => (t, 1),
+        (t, suffix) => (t, suffix.strip_prefix('-')?.parse::<u32>().ok().filter(|&n| n >= 2)?),
+    };
+    is_backup_time(time).then(|| (time.to_owned(), n))
+}
+
+/// `YYYYMMDDTHHMMSS.ffffffZ`.
+fn is_backup_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 23
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 => c == b'T',
+            15 => c == b'.',
+            22 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+fn remove_side_files(db: &Path) -> Result<(), Error> {
+    for suffix in SIDE_FILES {
+        let path = side_file(db, suffix);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { action: "remove", path, cause: e }),
+        }
+    }
+    Ok(())
+}
+
+fn side_file(db: &Path, suffix: &str) -> PathBuf {
+    with_suffix(db, suffix)
+}
+
+/// `<backup>.sha256`.
+pub fn sum_path(backup: &Path) -> PathBuf {
+    with_suffix(backup, SUM_SUFFIX)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a rename or a new file in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync the directory", dir))
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {
+    let path = path.to_owned();
+    move |cause| Error::Io { action, path, cause }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_of_the_target_are_recognised_and_others_are_not() {
+        let t = "20240102T030405.123456Z";
+        assert_eq!(backup_key(&format!("app-{t}.db"), "app"), Some((t.into(), 1)));
+        assert_eq!(backup_key(&format!("app-{t}-3.db"), "app"), Some((t.into(), 3)));
+        assert_eq!(backup_key(&format!("app-2-{t}.db"), "app"), None);
+        assert_eq!(backup_key(&format!("app-{t}.db.sha256"), "app"), None);
+        assert_eq!(backup_key(&format!("app-{t}-1.db"), "app"), None);
+        assert_eq!(backup_key("app-20240102T030405Z.db", "app"), None);
+        assert_eq!(backup_key(&format!("app-2-{t}.db"), "app-2"), Some((t.into(), 1)));
+    }
+
+    #[test]
+    fn a_sum_line_must_be_hex_and_name_the_backup() {
+        let hex = "a".repeat(64);
+        let p = Path::new("/b/app-x.db");
+        assert_eq!(parse_sum_line(&format!("{hex}  app-x.db\n"), p), Ok(hex.clone()));
+        assert_eq!(parse_sum_line(&format!("{hex} *app-x.db\n"), p), Ok(hex.clone()));
+        assert!(parse_sum_line(&format!("{hex}  other.db\n"), p).is_err());
+        assert!(parse_sum_line("xyz  app-x.db\n", p).is_err());
+        assert!(parse_sum_line("", p).is_err());
+    }
+}

@@ -36,6 +36,7 @@
 //!   and foreign keys it was part of: with one tenant's rows, `(tenant_id, id)` unique means
 //!   `id` unique, so the rest of each key stays valid.
 
+mod command;
 mod defaults;
 mod expr;
 mod meta;
@@ -54,6 +55,10 @@ use crate::catalog::{QualifiedName, Table};
 use crate::manifest::{Filter, Manifest};
 use crate::transform::{Conversion, SqliteType};
 
+pub use command::{
+    CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, strip_for_export,
+    write_schema,
+};
 pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
 

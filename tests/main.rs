@@ -6,5 +6,8 @@ mod support;
 mod connect;
 mod export;
 mod harness;
+mod import;
+mod rollback;
+mod schema;
 mod tenancy;
 mod verify;

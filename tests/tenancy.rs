@@ -207,3 +207,88 @@ fn rows_whose_path_to_the_tenant_is_null_belong_to_no_one_and_the_plan_says_so()
     let attachments = catalog.tables.iter().find(|t| t.name == "attachments").unwrap();
     assert!(plan.describe(attachments).contains("NULL"), "{}", plan.describe(attachments));
 }
+
+fn import_tenant(db: &TestDb, work: &Path, n: u32) -> PathBuf {
+    let summary = export_tenant(db, work, by_email(n)).unwrap();
+    let target = work.join(format!("user{n}.db"));
+    pg2lite::import::run(&crate::import::import_options(&summary.dir, &target), &Silent).unwrap();
+    target
+}
+
+fn sqlite_count(conn: &rusqlite::Connection, table: &str) -> u64 {
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get::<_, i64>(0))
+        .unwrap() as u64
+}
+
+#[test]
+fn one_user_migrates_into_a_single_user_database() {
+    let db = tenants_db();
+    let work = tempfile::tempdir().unwrap();
+    let target = import_tenant(&db, work.path(), 2);
+    let conn = rusqlite::Connection::open(&target).unwrap();
+    for (table, want) in expected_counts(&db, 2) {
+        let name = if table == "users" { "app_config" } else { table };
+        assert_eq!(sqlite_count(&conn, name), want, "{name}");
+    }
+    // The tenant column is gone from every table.
+    let with_user_id: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema s, pragma_table_info(s.name) c
+              WHERE s.type = 'table' AND c.name = 'user_id'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(with_user_id, 0);
+    // app_config holds the user's own row, settings included.
+    let (email, theme_seed): (String, String) = conn
+        .query_row(
+            "SELECT email, json_extract(settings, '$.theme_seed') FROM app_config",
+            [],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.to_string())),
+        )
+        .unwrap();
+    assert_eq!((email.as_str(), theme_seed.as_str()), ("user2@example.com", "2"));
+    assert!(
+        !conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'users'", [], |r| r
+                .get::<_, i64>(0))
+            .map(|n| n > 0)
+            .unwrap()
+    );
+    let check: String =
+        conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).unwrap_or_default();
+    assert_eq!(check, "");
+}
+
+#[test]
+fn neither_the_export_nor_the_sqlite_file_holds_a_byte_of_another_user() {
+    let db = tenants_db();
+    let work = tempfile::tempdir().unwrap();
+    let target = import_tenant(&db, work.path(), 4);
+    // grep the bytes: the export directory and the database file (WAL checkpointed on close).
+    assert_no_needles(&files_under(work.path()), &foreign_needles(&db, 4, 5), "u4-");
+    assert!(target.exists());
+}
+
+#[test]
+fn tenancy_can_be_kept_and_the_tenant_table_renamed() {
+    let db = tenants_db();
+    let work = tempfile::tempdir().unwrap();
+    let summary = export_tenant(&db, work.path(), by_email(1)).unwrap();
+    let keep = work.path().join("keep.db");
+    let mut opts = crate::import::import_options(&summary.dir, &keep);
+    opts.tenancy = pg2lite::import::Tenancy::Keep;
+    pg2lite::import::run(&opts, &Silent).unwrap();
+    let conn = rusqlite::Connection::open(&keep).unwrap();
+    assert_eq!(sqlite_count(&conn, "users"), 1);
+    let uid: String =
+        conn.query_row("SELECT DISTINCT user_id FROM clients", [], |r| r.get(0)).unwrap();
+    assert_eq!(uid, user_uuid(&db, 1));
+    let renamed = work.path().join("renamed.db");
+    let mut opts = crate::import::import_options(&summary.dir, &renamed);
+    opts.tenant_table_as = Some("me".into());
+    pg2lite::import::run(&opts, &Silent).unwrap();
+    let conn = rusqlite::Connection::open(&renamed).unwrap();
+    assert_eq!(sqlite_count(&conn, "me"), 1);
+}

@@ -3,6 +3,9 @@
 //! library, and prints.
 
 mod export;
+mod import;
+mod rollback;
+mod schema;
 mod ui;
 mod verify;
 
@@ -40,6 +43,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Check an export offline: manifest, file list, sizes, checksums (and with --deep, every line).
     Verify(VerifyArgs),
+    /// Build a SQLite file from an export, in one transaction; the old file is backed up first.
+    Import(ImportArgs),
+    /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
+    Schema(SchemaArgs),
+    /// Put back the newest backup of a target (or --to one), after checking its checksum.
+    Rollback(RollbackArgs),
 }
 
 /// Where to read from: `--source` or `DATABASE_URL`, then the libpq `PG*` variables.
@@ -112,6 +121,93 @@ pub struct VerifyArgs {
     pub deep: bool,
 }
 
+/// How the SQLite schema is planned (shared by import, schema and migrate).
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// numeric columns: auto (INTEGER or REAL only when exact, else TEXT), text, or real.
+    #[arg(long, default_value = "auto", value_name = "auto|text|real")]
+    pub numeric: pg2lite::schema::NumericPolicy,
+    /// Create STRICT tables.
+    #[arg(long)]
+    pub strict: bool,
+    /// Rename a table or column: schema.table=name or schema.table.column=name (repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    pub rename: Vec<pg2lite::schema::Rename>,
+    /// Drop the tenant column and foreign keys to the tenants table, keeping the tenant's row
+    /// in a single-row table. The default for a tenant-scoped export.
+    #[arg(long, conflicts_with = "keep_tenancy")]
+    pub strip_tenancy: bool,
+    /// Keep a tenant-scoped export's tenant column and tenants table as they are.
+    #[arg(long)]
+    pub keep_tenancy: bool,
+    /// The name of the single-row table holding the tenant's own row (default app_config).
+    #[arg(long, value_name = "NAME")]
+    pub tenant_table_as: Option<String>,
+}
+
+/// Where the SQLite file goes, and what happens to the one there.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// The SQLite file to create or replace.
+    #[arg(long, value_name = "FILE.db")]
+    pub target: PathBuf,
+    /// Where the replaced file is backed up.
+    #[arg(long, default_value = "backups", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+    /// Replace an existing target without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Replace an existing target without backing it up.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Leave out the _pg2lite_export and _pg2lite_columns tables.
+    #[arg(long)]
+    pub no_meta: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export directory (migration_data/<id>).
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Load into the tables this SQL creates (a schema you wrote or edited) instead.
+    #[arg(long, value_name = "FILE.sql")]
+    pub schema_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Read the tables from this export directory (migration_data/<id>); its manifest's
+    /// checksum is checked. Without it, the tables are read from the source database.
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The file to write. Default: schema/<database>.sql.
+    #[arg(long, value_name = "FILE.sql")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The SQLite file to put a backup back into.
+    #[arg(long, value_name = "FILE.db")]
+    pub target: PathBuf,
+    /// Where the backups are (import and migrate write them there); the current target is
+    /// backed up there too before it is replaced.
+    #[arg(long, default_value = "backups", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+    /// Restore this backup file instead of the newest backup of the target.
+    #[arg(long, value_name = "BACKUP_FILE")]
+    pub to: Option<PathBuf>,
+}
+
 /// Runs the chosen command. `Ok` carries the exit code (0, or 1 when a check found a
 /// difference); `Err` is printed and exits 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -119,6 +215,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Export(args) => export::run(&args, &ui),
         Command::Verify(args) => verify::run(&args, &ui),
+        Command::Import(args) => import::run(&args, &ui),
+        Command::Schema(args) => schema::run(&args, &ui),
+        Command::Rollback(args) => rollback::run(&args, &ui),
     }
 }
 

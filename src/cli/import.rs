@@ -1,0 +1,134 @@
+//! `pg2lite import`: builds import options, asks before replacing a target, prints the summary.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pg2lite::import::{self, ImportOptions, ImportSummary, Tenancy};
+use pg2lite::schema::SchemaOptions;
+use serde_json::json;
+
+use super::{ImportArgs, PlanArgs, TargetArgs, Ui};
+
+pub fn run(args: &ImportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let mut opts = options(&args.from, &args.target, &args.plan);
+    opts.schema_file = args.schema_file.clone();
+    opts.replace = confirm_replace(&args.target)?;
+    let summary = import::run(&opts, ui).context("import failed")?;
+    for note in &summary.notes {
+        ui.info(&format!("note: {note}"));
+    }
+    ui.result(&human(&summary), &to_json(&summary))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Import options from the arguments (shared with `migrate`); `replace` is left false.
+pub fn options(from: &Path, target: &TargetArgs, plan: &PlanArgs) -> ImportOptions {
+    ImportOptions {
+        from: from.to_owned(),
+        target: target.target.clone(),
+        schema: schema_options(plan),
+        tenancy: tenancy(plan),
+        tenant_table_as: plan.tenant_table_as.clone(),
+        schema_file: None,
+        backup_dir: target.backup_dir.clone(),
+        backup: !target.no_backup,
+        meta: !target.no_meta,
+        replace: false,
+    }
+}
+
+pub fn schema_options(plan: &PlanArgs) -> SchemaOptions {
+    SchemaOptions {
+        numeric: plan.numeric,
+        strict: plan.strict,
+        renames: plan.rename.clone(),
+        ..SchemaOptions::default()
+    }
+}
+
+pub fn tenancy(plan: &PlanArgs) -> Tenancy {
+    match (plan.strip_tenancy, plan.keep_tenancy) {
+        (true, _) => Tenancy::Strip,
+        (_, true) => Tenancy::Keep,
+        _ => Tenancy::Auto,
+    }
+}
+
+/// Whether an existing target may be replaced: `--yes`, or the user's answer on a terminal.
+/// Without a terminal and without `--yes` the answer is no, and import says why.
+pub fn confirm_replace(target: &TargetArgs) -> anyhow::Result<bool> {
+    if target.yes || !target.target.exists() {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(false);
+    }
+    let backup = if target.no_backup {
+        "it will NOT be backed up (--no-backup)".to_owned()
+    } else {
+        format!("it is backed up to {} first", target.backup_dir.display())
+    };
+    eprint!("{} exists; replace it? ({backup}) [y/N] ", target.target.display());
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
+fn human(s: &ImportSummary) -> String {
+    let rows: u64 = s.tables.iter().map(|t| t.rows).sum();
+    let mut out = format!(
+        "imported {} tables, {rows} rows into {} in {:.1} s (export {})\n",
+        s.tables.len(),
+        s.target.display(),
+        s.seconds,
+        s.export_id
+    );
+    for t in &s.tables {
+        for (column, loss) in &t.lossy {
+            let detail = loss.describe().unwrap_or_default();
+            out.push_str(&format!("lossy: {}.{column}: {detail}\n", t.name));
+        }
+    }
+    for skipped in &s.skipped {
+        out.push_str(&format!(
+            "skipped: {}.{}: {}\n",
+            skipped.source.schema, skipped.source.name, skipped.why
+        ));
+    }
+    if let Some(b) = &s.backup {
+        out.push_str(&format!(
+            "previous file backed up to {} (sha256 {})\n",
+            b.path.display(),
+            b.sha256
+        ));
+    }
+    out
+}
+
+fn to_json(s: &ImportSummary) -> serde_json::Value {
+    json!({
+        "target": s.target,
+        "export_id": s.export_id,
+        "manifest_sha256": s.manifest_sha256,
+        "seconds": s.seconds,
+        "tables": s.tables.iter().map(|t| json!({
+            "source": t.source,
+            "table": t.name,
+            "rows": t.rows,
+            "seconds": t.seconds,
+            "lossy": t.lossy.iter().map(|(c, l)| json!({
+                "column": c, "values": l.total(), "detail": l.describe(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "skipped": s.skipped.iter().map(|k| json!({
+            "table": format!("{}.{}", k.source.schema, k.source.name), "why": k.why,
+        })).collect::<Vec<_>>(),
+        "notes": s.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "backup": s.backup.as_ref().map(|b| json!({
+            "path": b.path, "sha256": b.sha256, "bytes": b.bytes,
+        })),
+    })
+}

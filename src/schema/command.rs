@@ -1,0 +1,195 @@
+//! `pg2lite schema`: plans the SQLite schema of an export (from its sealed manifest) or of a
+//! live database (from its catalog), and writes the DDL [`super::ddl`] produces to a file.
+//!
+//! Reads: `<export>/manifest.json` (its seal checked) or the Postgres catalog. Writes: the
+//! output file only, through `<out>.partial` and a rename, so a half-written schema never
+//! has the final name. Planning from an export and from the database it was made from gives
+//! the same DDL but for the header lines that name the origin.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::import::Tenancy;
+use crate::manifest::{self, Manifest};
+use crate::pg::{self, Source};
+use crate::{catalog, catalog::Table};
+
+use super::{Header, Plan, SchemaOptions, Strip, ddl, plan};
+
+/// Where the tables come from.
+#[derive(Debug, Clone)]
+pub enum SchemaFrom {
+    /// An export directory (`--from`).
+    Export(PathBuf),
+    /// A live database (`--source`).
+    Database(Box<Source>),
+}
+
+/// What `pg2lite schema` is asked to do.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub from: SchemaFrom,
+    /// The file to write; `None` for `schema/<database>.sql`.
+    pub out: Option<PathBuf>,
+    /// Mapping options; `header` and `strip` are filled in from the origin.
+    pub schema: SchemaOptions,
+    /// `--strip-tenancy` / `--keep-tenancy`, decided as import decides it.
+    pub tenancy: Tenancy,
+    /// `--tenant-table-as NAME`.
+    pub tenant_table_as: Option<String>,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub plan: Plan,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error(transparent)]
+    Source(#[from] pg::Error),
+    #[error(transparent)]
+    Plan(#[from] super::Error),
+    #[error(
+        "--strip-tenancy: {dir} is not a tenant-scoped export (it was made without \
+         --tenant-column), so there is no tenant column to strip"
+    )]
+    NotTenantScoped { dir: PathBuf },
+    #[error(
+        "--strip-tenancy needs --from a tenant-scoped export: a database read with --source \
+         has no tenant filter"
+    )]
+    StripNeedsExport,
+    #[error("{path}: cannot {action}: {cause}")]
+    Io { action: &'static str, path: PathBuf, cause: io::Error },
+}
+
+/// Plans the schema and writes its DDL.
+///
+/// # Errors
+/// A changed or unreadable manifest, a connection or catalog error, a planning error (name
+/// collisions, bad renames), an impossible `--strip-tenancy`, or an I/O error naming the file.
+/// The output file is left untouched on any error.
+pub fn write_schema(opts: &WriteOptions) -> Result<Written, CommandError> {
+    let (database, plan) = match &opts.from {
+        SchemaFrom::Export(dir) => plan_export(dir, opts)?,
+        SchemaFrom::Database(source) => plan_database(source, opts)?,
+    };
+    let path = opts.out.clone().unwrap_or_else(|| default_out(&database));
+    let text = ddl(&plan);
+    write_atomically(&path, text.as_bytes())?;
+    Ok(Written { path, bytes: text.len() as u64, plan })
+}
+
+/// The plan of the tables an export holds, as import makes it.
+///
+/// # Errors
+/// See [`write_schema`].
+pub fn plan_export(dir: &Path, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
+    let m = Manifest::load(dir)?;
+    let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
+    let mut schema = opts.schema.clone();
+    schema.header = Header::from_manifest(&m);
+    schema.strip = strip_for_export(&m, dir, opts.tenancy, opts.tenant_table_as.as_deref())?;
+    Ok((m.source.database.clone(), plan(&tables, &schema)?))
+}
+
+/// The stripping an export gets, as import decides it: [`Strip::from_manifest`] for a
+/// tenant-scoped export unless `--keep-tenancy`, its table renamed by `--tenant-table-as`.
+///
+/// # Errors
+/// [`CommandError::NotTenantScoped`] for `--strip-tenancy` on an export of whole tables.
+pub fn strip_for_export(
+    m: &Manifest,
+    dir: &Path,
+    tenancy: Tenancy,
+    table_as: Option<&str>,
+) -> Result<Option<Strip>, CommandError> {
+    match (tenancy, Strip::from_manifest(m)) {
+        (Tenancy::Keep, _) | (Tenancy::Auto, None) => Ok(None),
+        (Tenancy::Strip, None) => Err(CommandError::NotTenantScoped { dir: dir.into() }),
+        (_, Some(mut strip)) => {
+            if let Some(name) = table_as {
+                name.clone_into(&mut strip.table_as);
+            }
+            Ok(Some(strip))
+        }
+    }
+}
+
+fn plan_database(source: &Source, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
+    if opts.tenancy == Tenancy::Strip {
+        return Err(CommandError::StripNeedsExport);
+    }
+    let catalog = read_catalog(source)?;
+    let mut schema = opts.schema.clone();
+    schema.header = Header { source: Some(source.to_string()), export_id: None };
+    schema.strip = None;
+    Ok((catalog.database, plan(&catalog.tables, &schema)?))
+}
+
+fn read_catalog(source: &Source) -> Result<catalog::Catalog, CommandError> {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|cause| {
+            CommandError::Io { action: "start the async runtime", path: PathBuf::from("."), cause }
+        })?;
+    rt.block_on(async {
+        let client = source.connect().await?;
+        Ok(catalog::read(&client, source).await?)
+    })
+}
+
+/// `schema/<database>.sql`, the database name made safe as a file name.
+pub fn default_out(database: &str) -> PathBuf {
+    let mut name: String = database
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    Path::new("schema").join(format!("{name}.sql"))
+}
+
+/// Writes `<path>.partial`, fsyncs it and renames it to `path`; removes the partial file on
+/// failure.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io_err("create the directory", dir))?;
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = File::create(&partial)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(io_err("write", &partial))
+        .and_then(|()| fs::rename(&partial, path).map_err(io_err("rename onto", path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    written
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CommandError + use<> {
+    let path = path.to_owned();
+    move |cause| CommandError::Io { action, path, cause }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_output_is_named_after_the_database_and_safe_as_a_file_name() {
+        assert_eq!(default_out("pagila"), Path::new("schema/pagila.sql"));
+        assert_eq!(default_out("a/b c"), Path::new("schema/a_b_c.sql"));
+        assert_eq!(default_out(".."), Path::new("schema/_...sql"));
+        assert_eq!(default_out(""), Path::new("schema/_.sql"));
+    }
+}

@@ -1,0 +1,387 @@
+//! Backups and `pg2lite rollback` on real SQLite files: the restored target dumps (with the
+//! real `sqlite3`) exactly as the original did; checksums are checked before anything
+//! changes, and `sha256sum -c` agrees with them; a target in use is refused; a WAL file's
+//! un-checkpointed changes are in the backup.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pg2lite::rollback::{self, Backup};
+use rusqlite::Connection;
+
+use crate::support::cli::{Outcome, pg2lite};
+
+/// A working directory with a target `app.db` and a `backups` directory.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        Work { dir: tempfile::tempdir().expect("a temporary directory") }
+    }
+
+    fn target(&self) -> PathBuf {
+        self.dir.path().join("app.db")
+    }
+
+    fn backups(&self) -> PathBuf {
+        self.dir.path().join("backups")
+    }
+
+    /// `pg2lite rollback --target app.db --backup-dir backups [extra...]`, run in the directory.
+    fn rollback(&self, extra: &[&str]) -> Outcome {
+        let mut args = vec!["rollback", "--target", "app.db", "--backup-dir", "backups"];
+        args.extend_from_slice(extra);
+        pg2lite(&args).cwd(self.dir.path()).run()
+    }
+
+    fn backup(&self) -> Backup {
+        rollback::backup(&self.target(), &self.backups()).expect("backup succeeds")
+    }
+
+    /// The files in the backup directory, sorted.
+    fn backup_files(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.backups()) else { return vec![] };
+        let mut names: Vec<String> =
+            entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+}
+
+/// A WAL-mode database with a few related tables, an index, a view and some blobs.
+fn create_target(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL
+                            REFERENCES author (id), title TEXT, price REAL, cover BLOB);
+         CREATE INDEX book_author ON book (author_id, title);
+         CREATE VIEW cheap AS SELECT title FROM book WHERE price < 10;",
+    )
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    for a in 1..=20 {
+        tx.execute("INSERT INTO author (id, name) VALUES (?1, ?2)", (a, format!("author {a}")))
+            .unwrap();
+        for b in 0..25 {
+            tx.execute(
+                "INSERT INTO book (author_id, title, price, cover) VALUES (?1, ?2, ?3, ?4)",
+                (a, format!("book {a}/{b} ✓"), f64::from(b) * 1.25, vec![a as u8; 300]),
+            )
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// Changes the target in every way: rows added, changed and removed, a table dropped.
+fn change_target(path: &Path, tag: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO author (name) VALUES ('{tag}');
+         UPDATE book SET title = '{tag}' WHERE id % 7 = 0;
+         DELETE FROM book WHERE id % 5 = 0;
+         DROP VIEW IF EXISTS cheap;"
+    ))
+    .unwrap();
+}
+
+/// `sqlite3 FILE .dump`, with the real CLI.
+fn dump(path: &Path) -> String {
+    let out = Command::new("sqlite3").arg(path).arg(".dump").output().expect("sqlite3 runs");
+    assert!(out.status.success(), "sqlite3 {} .dump: {out:?}", path.display());
+    let text = String::from_utf8(out.stdout).expect("a dump is UTF-8");
+    assert!(text.contains("CREATE TABLE"), "an empty dump of {}:\n{text}", path.display());
+    text
+}
+
+/// The dump of a backup, taken from a copy, so that the backup file itself is never opened.
+fn dump_copy(path: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    fs::copy(path, &copy).unwrap();
+    dump(&copy)
+}
+
+fn assert_same(what: &str, expected: &str, got: &str) {
+    if expected != got {
+        panic!("{what}\n--- expected ---\n{expected}\n--- got ---\n{got}\n---");
+    }
+}
+
+#[test]
+fn a_rollback_puts_back_the_newest_backup_exactly_as_sqlite_dumps_it() {
+    let w = Work::new();
+    create_target(&w.target());
+    let original = dump(&w.target());
+    let b = w.backup();
+    change_target(&w.target(), "changed");
+    let changed = dump(&w.target());
+    assert_ne!(original, changed);
+
+    let got = w.rollback(&[]).assert_code(0);
+    assert_same("the target after rollback", &original, &dump(&w.target()));
+    let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(got.stdout.contains(&name), "stdout names the restored backup:\n{got}");
+    let previous = rollback::newest_backup(&w.target(), &w.backups()).unwrap();
+    assert_ne!(previous, b.path, "the replaced target was backed up anew");
+    let previous_name = previous.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(got.stdout.contains(&previous_name), "stdout says where the old target went:\n{got}");
+    rollback::check_backup(&previous).expect("the new backup has a valid .sha256");
+    assert_same("the backup of the replaced target", &changed, &dump_copy(&previous));
+    assert!(!w.dir.path().join("app.db.partial").exists(), "no partial file is left");
+}
+
+#[test]
+fn a_second_rollback_restores_what_the_first_replaced() {
+    let w = Work::new();
+    create_target(&w.target());
+    let first = dump(&w.target());
+    w.backup();
+    change_target(&w.target(), "second state");
+    let second = dump(&w.target());
+
+    w.rollback(&[]).assert_code(0);
+    assert_same("after one rollback", &first, &dump(&w.target()));
+    w.rollback(&[]).assert_code(0);
+    assert_same("after the rollback of the rollback", &second, &dump(&w.target()));
+    w.rollback(&[]).assert_code(0);
+    assert_same("after a third rollback", &first, &dump(&w.target()));
+}
+
+#[test]
+fn a_backup_with_one_changed_byte_is_refused_naming_it_and_the_target_is_untouched() {
+    let w = Work::new();
+    create_target(&w.target());
+    let b = w.backup();
+    change_target(&w.target(), "current");
+    let mut bytes = fs::read(&b.path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&b.path, &bytes).unwrap();
+    let before = fs::read(w.target()).unwrap();
+    let files_before = w.backup_files();
+
+    let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
+    w.rollback(&[]).assert_code(2).assert_stderr_contains(&name).assert_stderr_contains("changed");
+    assert!(fs::read(w.target()).unwrap() == before, "the target is byte-identical");
+    assert_eq!(w.backup_files(), files_before, "no backup was made or removed");
+}
+
+#[test]
+fn a_backup_without_its_sha256_file_is_refused() {
+    let w = Work::new();
+    create_target(&w.target());
+    let b = w.backup();
+    change_target(&w.target(), "current");
+    fs::remove_file(rollback::sum_path(&b.path)).unwrap();
+    let before = fs::read(w.target()).unwrap();
+
+    let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
+    w.rollback(&[]).assert_code(2).assert_stderr_contains(&name).assert_stderr_contains(".sha256");
+    assert!(fs::read(w.target()).unwrap() == before, "the target is byte-identical");
+}
+
+#[test]
+fn a_sha256_file_naming_another_file_is_refused() {
+    let w = Work::new();
+    create_target(&w.target());
+    let b = w.backup();
+    let sums = rollback::sum_path(&b.path);
+    fs::write(&sums, format!("{}  other.db\n", b.sha256)).unwrap();
+    w.rollback(&[]).assert_code(2).assert_stderr_contains("other.db");
+}
+
+#[test]
+fn rollback_to_a_given_backup_restores_that_one() {
+    let w = Work::new();
+    create_target(&w.target());
+    let a = dump(&w.target());
+    let backup_a = w.backup();
+    change_target(&w.target(), "b");
+    w.backup();
+    change_target(&w.target(), "c");
+
+    w.rollback(&["--to", backup_a.path.to_str().unwrap()]).assert_code(0);
+    assert_same("after --to the first backup", &a, &dump(&w.target()));
+}
+
+#[test]
+fn with_no_backup_rollback_exits_2_saying_where_it_looked() {
+    let w = Work::new();
+    create_target(&w.target());
+    let before = fs::read(w.target()).unwrap();
+    let got = w.rollback(&[]).assert_code(2);
+    let got = got.assert_stderr_contains("no backup of app.db").assert_stderr_contains("backups");
+    got.assert_stderr_contains("import and migrate");
+    assert!(fs::read(w.target()).unwrap() == before);
+
+    // Backups of another target whose name starts the same are not this target's.
+    let other = w.dir.path().join("app-2.db");
+    create_target(&other);
+    rollback::backup(&other, &w.backups()).unwrap();
+    w.rollback(&[]).assert_code(2).assert_stderr_contains("no backup of app.db");
+}
+
+#[test]
+fn a_missing_to_file_is_refused_naming_it() {
+    let w = Work::new();
+    create_target(&w.target());
+    w.rollback(&["--to", "backups/nope.db"])
+        .assert_code(2)
+        .assert_stderr_contains("backups/nope.db");
+}
+
+#[test]
+fn a_rollback_onto_a_missing_target_restores_it_and_backs_up_nothing() {
+    let w = Work::new();
+    create_target(&w.target());
+    let original = dump(&w.target());
+    let b = w.backup();
+    fs::remove_file(w.target()).unwrap();
+
+    let got = pg2lite(&["--json", "rollback", "--target", "app.db", "--backup-dir", "backups"])
+        .cwd(w.dir.path())
+        .assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&got.stdout).expect("--json prints JSON");
+    assert_eq!(json["previous"], serde_json::Value::Null, "{got}");
+    assert_eq!(json["restored"]["sha256"], b.sha256.as_str(), "{got}");
+    assert_eq!(json["restored"]["bytes"], b.bytes, "{got}");
+    assert_same("the restored target", &original, &dump(&w.target()));
+    assert_eq!(w.backup_files().len(), 2, "still one backup and its .sha256");
+}
+
+#[test]
+fn a_target_a_writer_holds_is_refused_and_left_unchanged() {
+    let w = Work::new();
+    create_target(&w.target());
+    w.backup();
+    change_target(&w.target(), "current");
+    let before = fs::read(w.target()).unwrap();
+    let files_before = w.backup_files();
+
+    let holder = Connection::open(w.target()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let got = w.rollback(&[]).assert_code(2);
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+
+    let got = got.assert_stderr_contains("app.db is in use");
+    got.assert_stderr_contains("close the program using it and retry");
+    assert!(fs::read(w.target()).unwrap() == before, "the target is byte-identical");
+    assert_eq!(w.backup_files(), files_before, "no backup was made");
+    w.rollback(&[]).assert_code(0);
+}
+
+#[test]
+fn a_wal_target_another_connection_keeps_open_is_refused() {
+    let w = Work::new();
+    create_target(&w.target());
+    w.backup();
+    change_target(&w.target(), "current");
+    let expected = dump(&w.target());
+
+    let reader = Connection::open(w.target()).unwrap();
+    let n: i64 = reader.query_row("SELECT count(*) FROM book", [], |r| r.get(0)).unwrap();
+    assert!(n > 0);
+    let got = w.rollback(&[]).assert_code(2);
+    drop(reader);
+
+    got.assert_stderr_contains("app.db is in use").assert_stderr_contains("-wal");
+    assert_same("the target after the refused rollback", &expected, &dump(&w.target()));
+}
+
+#[test]
+fn sha256sum_checks_a_backup_with_its_sha256_file() {
+    let w = Work::new();
+    create_target(&w.target());
+    let b = w.backup();
+    let sums = rollback::sum_path(&b.path);
+    let out = Command::new("sha256sum")
+        .arg("-c")
+        .arg(sums.file_name().unwrap())
+        .current_dir(w.backups())
+        .output()
+        .expect("sha256sum runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sha256sum -c failed: {out:?}");
+    let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(stdout, format!("{name}: OK\n"));
+    assert_eq!(fs::metadata(&b.path).unwrap().len(), b.bytes);
+}
+
+#[test]
+fn backup_names_carry_the_utc_time_in_microseconds_and_sort_by_it() {
+    let w = Work::new();
+    create_target(&w.target());
+    let names: Vec<String> = (0..3)
+        .map(|_| w.backup().path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for name in &names {
+        let time = name.strip_prefix("app-").and_then(|n| n.strip_suffix(".db")).unwrap_or("");
+        let parsed = chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%S%.6fZ");
+        assert!(parsed.is_ok() && time.len() == 23, "{name} is not app-<UTC time>.db");
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, names, "three backups, distinct names, in time order");
+    let newest = rollback::newest_backup(&w.target(), &w.backups()).unwrap();
+    assert!(newest.ends_with(&names[2]));
+}
+
+#[test]
+fn a_backup_of_a_wal_database_holds_the_changes_not_yet_checkpointed() {
+    let w = Work::new();
+    create_target(&w.target());
+    let writer = Connection::open(w.target()).unwrap();
+    writer.execute_batch("PRAGMA wal_autocheckpoint = 0").unwrap();
+    writer
+        .execute_batch("INSERT INTO author (name) VALUES ('only in the wal'); DELETE FROM book;")
+        .unwrap();
+    let wal = fs::metadata(w.dir.path().join("app.db-wal")).unwrap().len();
+    assert!(wal > 0, "the changes sit in the -wal file");
+    let main_file_only = count_where_immutable(&w.target());
+    assert_eq!(main_file_only, 0, "the main file alone does not hold them yet");
+
+    let b = w.backup();
+    drop(writer);
+    let copy = tempfile::tempdir().unwrap();
+    let path = copy.path().join("b.db");
+    fs::copy(&b.path, &path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let (authors, books): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM author WHERE name = 'only in the wal'), \
+             (SELECT count(*) FROM book)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((authors, books), (1, 0), "the backup has the WAL's changes");
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+/// Rows of the marker author in the main database file alone, ignoring its WAL.
+fn count_where_immutable(path: &Path) -> i64 {
+    let uri = format!("file:{}?immutable=1", path.display());
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(uri, flags).unwrap();
+    conn.query_row("SELECT count(*) FROM author WHERE name = 'only in the wal'", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_not_backed_up() {
+    let w = Work::new();
+    fs::write(w.target(), "just some text, long enough to look like a header, not SQLite\n")
+        .unwrap();
+    let err = rollback::backup(&w.target(), &w.backups()).unwrap_err();
+    assert!(err.to_string().contains("app.db"), "{err}");
+    assert_eq!(w.backup_files(), Vec::<String>::new(), "nothing is left in backups");
+}
