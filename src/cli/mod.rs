@@ -4,6 +4,7 @@
 
 mod export;
 mod import;
+mod migrate;
 mod rollback;
 mod schema;
 mod ui;
@@ -45,6 +46,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Build a SQLite file from an export, in one transaction; the old file is backed up first.
     Import(ImportArgs),
+    /// Export, import and validate in one command (--dry-run prints the plan, writes nothing).
+    Migrate(MigrateArgs),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
     Schema(SchemaArgs),
     /// Put back the newest backup of a target (or --to one), after checking its checksum.
@@ -119,6 +122,41 @@ pub struct VerifyArgs {
     /// Also parse every line, count rows, and check every value against its column's type.
     #[arg(long)]
     pub deep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Directory that receives the export's folder.
+    #[arg(long, default_value = "migration_data", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub tenancy: TenantArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Load into the tables this SQL creates instead of the planned schema.
+    #[arg(long, value_name = "FILE.sql")]
+    pub schema_file: Option<PathBuf>,
+    /// Connect, read the catalog and print the plan; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Re-import an existing export (with --from) instead of exporting again.
+    #[arg(long, requires = "from")]
+    pub skip_export: bool,
+    /// The existing export to use with --skip-export.
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: Option<PathBuf>,
+    /// Do not validate the result.
+    #[arg(long)]
+    pub skip_validate: bool,
+    /// Where to write the validation report (default: beside the export).
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
 }
 
 /// How the SQLite schema is planned (shared by import, schema and migrate).
@@ -216,6 +254,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&args, &ui),
         Command::Verify(args) => verify::run(&args, &ui),
         Command::Import(args) => import::run(&args, &ui),
+        Command::Migrate(args) => migrate::run(&args, &ui),
         Command::Schema(args) => schema::run(&args, &ui),
         Command::Rollback(args) => rollback::run(&args, &ui),
     }

@@ -1,0 +1,239 @@
+//! `pg2lite migrate`: export, import and validate in one command, or `--dry-run` to print the
+//! plan and write nothing.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pg2lite::catalog::Table;
+use pg2lite::export::{self, ExportPlan, ExportSummary};
+use pg2lite::import::{self, ImportSummary, Tenancy};
+use pg2lite::schema::{self, Plan, Strip};
+use serde_json::json;
+
+use super::{MigrateArgs, Ui, export as export_cli, import as import_cli};
+
+pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    if args.dry_run {
+        return dry_run(args, ui);
+    }
+    let replace = import_cli::confirm_replace(&args.target)?;
+    if !replace {
+        anyhow::bail!(
+            "{} exists; pass --yes to replace it (it is first backed up to {}), or choose another \
+             --target. Nothing was exported.",
+            args.target.target.display(),
+            args.target.backup_dir.display()
+        );
+    }
+    let export = match (&args.from, args.skip_export) {
+        (Some(dir), true) => Exported::Existing(dir.clone()),
+        (None, true) => anyhow::bail!("--skip-export needs --from EXPORT_DIR"),
+        _ => {
+            let opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+            Exported::New(export::run(&opts, ui).context("export failed")?)
+        }
+    };
+    let mut opts = import_cli::options(export.dir(), &args.target, &args.plan);
+    opts.schema_file = args.schema_file.clone();
+    opts.replace = true;
+    let imported = import::run(&opts, ui).context("import failed")?;
+    for note in &imported.notes {
+        ui.info(&format!("note: {note}"));
+    }
+    let summary = Summary { export: &export, import: &imported };
+    ui.result(&summary.human(), &summary.json())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The export a migration used: made now, or given with `--skip-export --from`.
+enum Exported {
+    New(ExportSummary),
+    Existing(PathBuf),
+}
+
+impl Exported {
+    fn dir(&self) -> &std::path::Path {
+        match self {
+            Exported::New(s) => &s.dir,
+            Exported::Existing(d) => d,
+        }
+    }
+
+    fn table(&self, source: &str) -> Option<&export::TableSummary> {
+        match self {
+            Exported::New(s) => s.tables.iter().find(|t| t.name == source),
+            Exported::Existing(_) => None,
+        }
+    }
+}
+
+/// The closing report, in the manner of pgloader's: per table rows read, rows written, lossy
+/// values and seconds, then totals and where everything is.
+struct Summary<'a> {
+    export: &'a Exported,
+    import: &'a ImportSummary,
+}
+
+impl Summary<'_> {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<40} {:>12} {:>12} {:>8} {:>9}",
+            "table", "read", "written", "lossy", "seconds"
+        );
+        let (mut read, mut written, mut lossy, mut secs) = (0u64, 0u64, 0u64, 0f64);
+        for t in &self.import.tables {
+            let exported = self.export.table(&t.source);
+            let r = exported.map_or(t.rows, |e| e.rows);
+            let l: u64 = t.lossy.iter().map(|(_, loss)| loss.total()).sum();
+            let s = t.seconds + exported.map_or(0.0, |e| e.seconds);
+            let _ = writeln!(out, "{:<40} {r:>12} {:>12} {l:>8} {s:>9.2}", t.source, t.rows);
+            (read, written, lossy, secs) = (read + r, written + t.rows, lossy + l, secs + s);
+        }
+        let _ = writeln!(out, "{:<40} {read:>12} {written:>12} {lossy:>8} {secs:>9.2}", "total");
+        let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
+        let _ = writeln!(out, "target:  {}", self.import.target.display());
+        if let Some(b) = &self.import.backup {
+            let _ = writeln!(out, "backup:  {} (sha256 {})", b.path.display(), b.sha256);
+        }
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "export": self.export.dir(),
+            "target": self.import.target,
+            "backup": self.import.backup.as_ref().map(|b| json!({"path": b.path, "sha256": b.sha256})),
+            "tables": self.import.tables.iter().map(|t| {
+                let exported = self.export.table(&t.source);
+                json!({
+                    "table": t.source,
+                    "sqlite_table": t.name,
+                    "rows_read": exported.map_or(t.rows, |e| e.rows),
+                    "rows_written": t.rows,
+                    "lossy": t.lossy.iter().map(|(_, l)| l.total()).sum::<u64>(),
+                    "seconds": t.seconds + exported.map_or(0.0, |e| e.seconds),
+                })
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Connects, reads the catalog and prints the plan: tables, estimated rows, the tenancy
+/// filter, the type mapping per column with what may be lossy, and the DDL. Writes nothing.
+fn dry_run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+    let plan = export::plan(&opts).context("cannot plan the migration")?;
+    let mut schema_opts = import_cli::schema_options(&args.plan);
+    schema_opts.strip =
+        dry_run_strip(&plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
+    let schema =
+        schema::plan(&plan.tables, &schema_opts).context("cannot plan the SQLite schema")?;
+    let human = describe(&opts.source.to_string(), args, &plan, &schema);
+    ui.result(&human, &dry_run_json(&plan, &schema))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stripping import would do, from the plan rather than a manifest.
+fn dry_run_strip(
+    plan: &ExportPlan,
+    tenancy: Tenancy,
+    table_as: &Option<String>,
+) -> anyhow::Result<Option<Strip>> {
+    let Some(tenant) = &plan.tenant else {
+        anyhow::ensure!(tenancy != Tenancy::Strip, "--strip-tenancy needs --tenant-column");
+        return Ok(None);
+    };
+    if tenancy == Tenancy::Keep {
+        return Ok(None);
+    }
+    let mut strip = Strip::new(&tenant.plan.column, Some(tenant.plan.tenants_table.clone()));
+    if let Some(name) = table_as {
+        strip.table_as = name.clone();
+    }
+    Ok(Some(strip))
+}
+
+fn describe(source: &str, args: &MigrateArgs, plan: &ExportPlan, schema: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan: {source} (PostgreSQL {}) to {}",
+        plan.server_version,
+        args.target.target.display()
+    );
+    if let Some(t) = &plan.tenant {
+        let tt = &t.plan.tenants_table;
+        let _ = writeln!(
+            out,
+            "tenant: {} = {} (tenants table {}.{})",
+            t.plan.column, t.value, tt.schema, tt.name
+        );
+    }
+    let _ = writeln!(out, "\n{} tables:", plan.tables.len());
+    for t in &plan.tables {
+        describe_table(&mut out, plan, schema, t);
+    }
+    for note in &schema.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let _ = writeln!(out, "\n-- the SQLite schema\n{}", schema::ddl(schema));
+    let _ = writeln!(out, "dry run: nothing was exported or written");
+    out
+}
+
+fn describe_table(out: &mut String, plan: &ExportPlan, schema: &Plan, t: &Table) {
+    let rows = t.estimated_rows.map_or("? rows".to_owned(), |n| format!("~{n} rows"));
+    let Some(tp) = schema.table(&t.schema, &t.name) else {
+        let _ = writeln!(out, "  {} ({rows}): not created in SQLite", t.display_name());
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "  {} -> {} ({rows}); rows: {}",
+        t.display_name(),
+        tp.name,
+        plan.describe_filter(t)
+    );
+    for c in &tp.columns {
+        let loss =
+            c.conversion.possible_loss().map(|l| format!("; may lose: {l}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "      {:<28} {:<28} -> {:<7} {}{loss}",
+            c.name,
+            c.pg_type,
+            c.declared.as_str(),
+            c.conversion.describe()
+        );
+    }
+    for d in &tp.dropped {
+        let _ = writeln!(out, "      {:<28} dropped (tenant column)", d.name);
+    }
+}
+
+fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
+    json!({
+        "dry_run": true,
+        "database": plan.database,
+        "tenant": plan.tenant.as_ref().map(|t| json!({"column": t.plan.column, "value": t.value})),
+        "tables": plan.tables.iter().map(|t| {
+            let tp = schema.table(&t.schema, &t.name);
+            json!({
+                "table": t.display_name(),
+                "sqlite_table": tp.map(|p| p.name.clone()),
+                "estimated_rows": t.estimated_rows,
+                "rows": plan.describe_filter(t),
+                "columns": tp.map(|p| p.columns.iter().map(|c| json!({
+                    "column": c.name, "pg_type": c.pg_type, "sqlite_type": c.declared.as_str(),
+                    "mapping": c.conversion.describe(), "may_lose": c.conversion.possible_loss(),
+                })).collect::<Vec<_>>()),
+            })
+        }).collect::<Vec<_>>(),
+        "notes": schema.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "ddl": schema::ddl(schema),
+    })
+}
