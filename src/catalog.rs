@@ -267,12 +267,15 @@ pub async fn read(client: &Client, source: &Source) -> pg::Result<Catalog> {
     let mut tables = read_tables(client).await.map_err(q)?;
     let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
     let mut types = TypeResolver::default();
-    let columns = read_columns(client, &oids, &mut types).await.map_err(q)?;
-    let constraints = read_constraints(client, &oids).await.map_err(q)?;
-    let indexes = read_indexes(client, &oids).await.map_err(q)?;
-    let mut columns = columns;
-    let mut constraints = constraints;
-    let mut indexes = indexes;
+    let mut columns = read_columns(client, &oids, &mut types).await.map_err(q)?;
+    let mut constraints = read_constraints(client, &oids).await.map_err(q)?;
+    let mut indexes = read_indexes(client, &oids).await.map_err(q)?;
+    for t in &tables {
+        if t.kind == TableKind::Partitioned {
+            let fks = partition_foreign_keys(client, t).await.map_err(q)?;
+            constraints.entry(t.oid).or_default().foreign_keys.extend(fks);
+        }
+    }
     for t in &mut tables {
         t.columns = columns.remove(&t.oid).unwrap_or_default();
         if let Some(cons) = constraints.remove(&t.oid) {
@@ -580,6 +583,112 @@ async fn read_constraints(
         }
     }
     Ok(out)
+}
+
+/// Foreign keys declared on the leaf partitions of `root` but not on `root` itself, with the
+/// partitions that declare each (by signature: columns, referenced table and columns).
+const PARTITION_FKS_SQL: &str = "
+SELECT pc.relname::text, pn.nspname::text, con.conname::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+              ORDER BY k.i),
+       fn.nspname::text, fc.relname::text,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+              ORDER BY k.i),
+       con.confupdtype, con.confdeltype, con.condeferrable, con.condeferred,
+       pg_catalog.pg_get_constraintdef(con.oid)
+  FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) pt
+  JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+  JOIN pg_catalog.pg_constraint con ON con.conrelid = pt.relid AND con.contype = 'f'
+  JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+ WHERE pt.isleaf AND con.conparentid = 0
+ ORDER BY pc.relname, con.conname";
+
+const LEAVES_SQL: &str = "
+SELECT pn.nspname::text, pc.relname::text
+  FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) pt
+  JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+ WHERE pt.isleaf ORDER BY pc.relname";
+
+type FkSignature = (Vec<String>, QualifiedName, Vec<String>);
+
+/// Foreign keys some leaf partitions of `root` declare but the root does not (Pagila's
+/// `payment` is one). Each is adopted by the root when every leaf either declares it or
+/// holds only rows that satisfy it (checked in the caller's snapshot), so the SQLite table
+/// gets the relationship and nothing the data breaks.
+async fn partition_foreign_keys(
+    client: &Client,
+    root: &Table,
+) -> Result<Vec<ForeignKey>, tokio_postgres::Error> {
+    let leaves: Vec<(String, String)> = client
+        .query(LEAVES_SQL, &[&root.oid])
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    // By (columns, referenced table, referenced columns): the key and the partitions declaring it.
+    let mut by_signature: BTreeMap<FkSignature, (ForeignKey, Vec<String>)> = BTreeMap::new();
+    for r in client.query(PARTITION_FKS_SQL, &[&root.oid]).await? {
+        let partition: String = r.try_get(0)?;
+        let fk = ForeignKey {
+            name: String::new(),
+            columns: r.try_get(3)?,
+            references: QualifiedName { schema: r.try_get(4)?, name: r.try_get(5)? },
+            referenced_columns: r.try_get(6)?,
+            on_update: FkAction::from_code(r.try_get(7)?),
+            on_delete: FkAction::from_code(r.try_get(8)?),
+            deferrable: r.try_get(9)?,
+            initially_deferred: r.try_get(10)?,
+            definition: r.try_get(11)?,
+        };
+        let key = (fk.columns.clone(), fk.references.clone(), fk.referenced_columns.clone());
+        by_signature.entry(key).or_insert_with(|| (fk, Vec::new())).1.push(partition);
+    }
+    let mut adopted = Vec::new();
+    for (_, (mut fk, declared_on)) in by_signature {
+        let undeclared: Vec<&(String, String)> =
+            leaves.iter().filter(|(_, name)| !declared_on.contains(name)).collect();
+        if satisfied_by(client, &fk, &undeclared).await? {
+            fk.name = format!("{}_{}_fkey", root.name, fk.columns.join("_"));
+            adopted.push(fk);
+        }
+    }
+    Ok(adopted)
+}
+
+/// Whether every row of `leaves` satisfies `fk` (rows with a NULL in the key are exempt, as
+/// in SQL's MATCH SIMPLE).
+async fn satisfied_by(
+    client: &Client,
+    fk: &ForeignKey,
+    leaves: &[&(String, String)],
+) -> Result<bool, tokio_postgres::Error> {
+    for (schema, name) in leaves {
+        let not_null: Vec<String> =
+            fk.columns.iter().map(|c| format!("l.{} IS NOT NULL", pg::quote_ident(c))).collect();
+        let joins: Vec<String> = fk
+            .columns
+            .iter()
+            .zip(&fk.referenced_columns)
+            .map(|(c, r)| format!("r.{} = l.{}", pg::quote_ident(r), pg::quote_ident(c)))
+            .collect();
+        let sql = format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM ONLY {} AS l WHERE {} AND NOT EXISTS \
+             (SELECT 1 FROM {} AS r WHERE {}))",
+            pg::quote_qualified(schema, name),
+            not_null.join(" AND "),
+            pg::quote_qualified(&fk.references.schema, &fk.references.name),
+            joins.join(" AND ")
+        );
+        if !client.query_one(&sql, &[]).await?.try_get::<_, bool>(0)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 const INDEXES_SQL: &str = "

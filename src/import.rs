@@ -58,17 +58,7 @@ pub struct ImportOptions {
     pub replace: bool,
 }
 
-/// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Tenancy {
-    /// Strip when the export is tenant-scoped.
-    #[default]
-    Auto,
-    /// Strip; an export of whole tables is an error.
-    Strip,
-    /// Keep the tenant column and the tenants table as they are.
-    Keep,
-}
+pub use crate::schema::Tenancy;
 
 /// What an import did.
 #[derive(Debug, Clone)]
@@ -135,11 +125,6 @@ pub enum Error {
     SchemaFile { file: String, problem: String },
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
-    #[error(
-        "--strip-tenancy needs a tenant-scoped export (made with --tenant-column); {dir} holds \
-         whole tables"
-    )]
-    NotTenantScoped { dir: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -196,36 +181,13 @@ pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummar
     })
 }
 
-/// The schema options with the header and tenancy stripping this export implies.
+/// The schema options this export and these import options imply; see
+/// [`SchemaOptions::for_export`].
+///
+/// # Errors
+/// [`Error::Schema`] when `--strip-tenancy` is asked of an export of whole tables.
 pub fn schema_options(manifest: &Manifest, opts: &ImportOptions) -> Result<SchemaOptions> {
-    let mut schema = opts.schema.clone();
-    schema.header = schema::Header::from_manifest(manifest);
-    let scoped = schema::Strip::from_manifest(manifest);
-    schema.strip = match (opts.tenancy, scoped) {
-        (Tenancy::Keep, _) | (Tenancy::Auto, None) => None,
-        (Tenancy::Strip, None) => {
-            return Err(Error::NotTenantScoped { dir: opts.from.display().to_string() });
-        }
-        (_, Some(mut strip)) => {
-            if let Some(name) = &opts.tenant_table_as {
-                strip.table_as = name.clone();
-            }
-            strip.tenant_value = tenant_json(manifest, &strip.tenant_column);
-            Some(strip)
-        }
-    };
-    Ok(schema)
-}
-
-/// The tenant's key as it appears in the NDJSON: a bare number for integer columns, a JSON
-/// string otherwise (uuid, text, and numeric, which is exported as a string).
-fn tenant_json(manifest: &Manifest, column: &str) -> Option<String> {
-    let value = manifest.options.tenant.as_ref()?.get("value")?.as_str()?.to_owned();
-    let ty = manifest.tables.iter().find_map(|t| t.table.column(column))?.ty.base()?.to_owned();
-    match ty.as_str() {
-        "int2" | "int4" | "int8" | "oid" => Some(value),
-        _ => serde_json::to_string(&value).ok(),
-    }
+    Ok(opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?)
 }
 
 /// Verifies sizes and checksums of every file the manifest lists (one progress line, not

@@ -132,6 +132,10 @@ pub struct TableEntry {
     /// export stays lossless. Absent when there are none, which is almost always.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub json_nulls: BTreeMap<String, Vec<u64>>,
+    /// Per float or numeric column holding NaN, how many: SQLite cannot store NaN, so the
+    /// schema needs to know before any row is loaded. Absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nan_values: BTreeMap<String, u64>,
     #[serde(flatten)]
     pub table: Table,
 }

@@ -48,6 +48,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -56,8 +57,7 @@ use crate::manifest::{Filter, Manifest};
 use crate::transform::{Conversion, SqliteType};
 
 pub use command::{
-    CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, strip_for_export,
-    write_schema,
+    CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, write_schema,
 };
 pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
@@ -81,6 +81,11 @@ pub enum Error {
     UnknownTenantsTable { table: String },
     #[error("--strip-tenancy: no table of the export has the tenant column {column:?}")]
     UnknownTenantColumn { column: String },
+    #[error(
+        "--strip-tenancy needs a tenant-scoped export (made with --tenant-column); this one holds \
+         whole tables"
+    )]
+    NotTenantScoped,
 }
 
 /// How numeric columns are stored (`--numeric`).
@@ -118,6 +123,71 @@ pub struct SchemaOptions {
     pub strip: Option<Strip>,
     /// Where the schema comes from, for the DDL's header comment.
     pub header: Header,
+    /// Columns whose data holds NaN (the manifest's `nan_values`), with how many. SQLite has
+    /// no NaN; where the mapping stores it as NULL, such a column cannot stay NOT NULL.
+    pub nan_columns: BTreeMap<(QualifiedName, String), u64>,
+}
+
+/// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tenancy {
+    /// Strip when the export is tenant-scoped.
+    #[default]
+    Auto,
+    /// Strip; an export of whole tables is an error.
+    Strip,
+    /// Keep the tenant column and the tenants table as they are.
+    Keep,
+}
+
+impl SchemaOptions {
+    /// These options completed for one export: its header, the stripping its tenancy implies
+    /// (with the tenant's key, so no other tenant's row can slip in once the column is gone),
+    /// and the columns its data says hold NaN.
+    ///
+    /// # Errors
+    /// [`Error::NotTenantScoped`] for [`Tenancy::Strip`] on an export of whole tables.
+    pub fn for_export(
+        &self,
+        m: &Manifest,
+        tenancy: Tenancy,
+        table_as: Option<&str>,
+    ) -> Result<SchemaOptions, Error> {
+        let mut opts = self.clone();
+        opts.header = Header::from_manifest(m);
+        opts.strip = match (tenancy, Strip::from_manifest(m)) {
+            (Tenancy::Keep, _) | (Tenancy::Auto, None) => None,
+            (Tenancy::Strip, None) => return Err(Error::NotTenantScoped),
+            (_, Some(mut strip)) => {
+                if let Some(name) = table_as {
+                    name.clone_into(&mut strip.table_as);
+                }
+                strip.tenant_value = tenant_json(m, &strip.tenant_column);
+                Some(strip)
+            }
+        };
+        opts.nan_columns = m
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let q =
+                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
+            })
+            .collect();
+        Ok(opts)
+    }
+}
+
+/// The tenant's key as it appears in the NDJSON: a bare number for integer columns, a JSON
+/// string otherwise (uuid, text, and numeric, which is exported as a string).
+fn tenant_json(m: &Manifest, column: &str) -> Option<String> {
+    let value = m.options.tenant.as_ref()?.get("value")?.as_str()?.to_owned();
+    let ty = m.tables.iter().find_map(|t| t.table.column(column))?.ty.base()?.to_owned();
+    match ty.as_str() {
+        "int2" | "int4" | "int8" | "oid" => Some(value),
+        _ => serde_json::to_string(&value).ok(),
+    }
 }
 
 /// `--strip-tenancy` (DESIGN "Tenancy"): the tenant column leaves every table but the

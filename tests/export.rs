@@ -524,3 +524,33 @@ fn json_null_values_are_told_apart_from_sql_null_in_the_manifest() {
     assert!(none.table("public", "j").unwrap().json_nulls.is_empty());
     assert!(text.contains("\"json_nulls\""), "recorded in the manifest itself");
 }
+
+/// Foreign keys declared on partitions, not on their root (as Pagila's payment has them), are
+/// adopted by the root only when every partition's rows satisfy them.
+#[test]
+fn a_partitioned_root_adopts_its_partitions_foreign_keys_only_when_all_rows_satisfy_them() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE cust (id int PRIMARY KEY);
+         CREATE TABLE shop (id int PRIMARY KEY);
+         INSERT INTO cust VALUES (1), (2); INSERT INTO shop VALUES (1);
+         CREATE TABLE pay (id int, month int, cust_id int, shop_id int) PARTITION BY LIST (month);
+         CREATE TABLE pay_1 PARTITION OF pay FOR VALUES IN (1);
+         CREATE TABLE pay_2 PARTITION OF pay FOR VALUES IN (2);
+         ALTER TABLE pay_1 ADD FOREIGN KEY (cust_id) REFERENCES cust, ADD FOREIGN KEY (shop_id) REFERENCES shop;
+         INSERT INTO pay VALUES (1, 1, 1, 1), (2, 2, 2, NULL), (3, 2, 1, 7);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let m = Manifest::load(&export_db(&db, out.path()).dir).unwrap();
+    let fks: Vec<(String, String)> = m
+        .table("public", "pay")
+        .unwrap()
+        .table
+        .foreign_keys
+        .iter()
+        .map(|f| (f.columns.join(","), f.references.name.clone()))
+        .collect();
+    // pay_2 holds cust_id 2 and 1 (both exist): adopted. It holds shop_id 7 (no such shop):
+    // not adopted, since SQLite would then refuse the data Postgres let in.
+    assert_eq!(fks, [("cust_id".to_owned(), "cust".to_owned())]);
+}

@@ -7,6 +7,7 @@ mod connect;
 mod export;
 mod harness;
 mod import;
+mod import_values;
 mod rollback;
 mod schema;
 mod tenancy;

@@ -142,6 +142,7 @@ fn entry(dir: &Path, table: Table, rows: &str) -> TableEntry {
         sha256,
         filter: Filter::Whole,
         json_nulls: Default::default(),
+        nan_values: Default::default(),
         table,
     }
 }

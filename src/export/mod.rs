@@ -316,7 +316,7 @@ fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> S
 struct TableResult {
     table: Table,
     filter: Filter,
-    json_nulls: BTreeMap<String, Vec<u64>>,
+    seen: Seen,
     file: String,
     rows: u64,
     bytes: u64,
@@ -452,10 +452,10 @@ async fn export_table(
     let path = dir.join(&job.file);
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
-    let mut json_nulls = BTreeMap::new();
+    let mut seen = Seen::default();
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err)?;
-        encode_row(&row, job, count + 1, out.buffer(), &mut json_nulls)?;
+        encode_row(&row, job, count + 1, out.buffer(), &mut seen)?;
         out.flush_if_full()?;
         count += 1;
         if count % PROGRESS_EVERY == 0 {
@@ -468,7 +468,7 @@ async fn export_table(
     Ok(TableResult {
         table: job.table.clone(),
         filter: job.filter.clone(),
-        json_nulls,
+        seen,
         file: job.file.clone(),
         rows: count,
         bytes,
@@ -477,14 +477,38 @@ async fn export_table(
     })
 }
 
-/// Appends one row as a JSON line. A json/jsonb value that is the JSON `null` is noted in
-/// `json_nulls`, since the line cannot tell it from SQL NULL.
+/// What the NDJSON itself cannot say about a table's values, noticed while encoding: json
+/// values that are the JSON `null` (not SQL NULL), and NaN counts (SQLite has no NaN, and a
+/// NOT NULL column cannot take the NULL it becomes).
+#[derive(Debug, Default)]
+struct Seen {
+    json_nulls: BTreeMap<String, Vec<u64>>,
+    nan_values: BTreeMap<String, u64>,
+}
+
+impl Seen {
+    /// Looks at one value just encoded (`encoded`, not SQL NULL) of `column` in `row`.
+    fn value(&mut self, codec: &codec::Codec, column: &str, row: u64, encoded: &[u8]) {
+        use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
+        match codec {
+            Json | Jsonb if encoded == b"null" => {
+                self.json_nulls.entry(column.to_owned()).or_default().push(row);
+            }
+            Float4 | Float8 | Numeric if encoded == b"\"NaN\"" => {
+                *self.nan_values.entry(column.to_owned()).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Appends one row as a JSON line, telling `seen` what the line alone cannot say.
 fn encode_row(
     row: &BinaryCopyOutRow,
     job: &Job,
     row_number: u64,
     out: &mut Vec<u8>,
-    json_nulls: &mut BTreeMap<String, Vec<u64>>,
+    seen: &mut Seen,
 ) -> Result<()> {
     out.push(b'{');
     for (i, (key, codec)) in job.plan.columns.iter().enumerate() {
@@ -496,17 +520,15 @@ fn encode_row(
         let raw = row.raw(i);
         let present = matches!(raw, Ok(Some(_)));
         let encoded = raw.and_then(|raw| codec::encode(codec, raw, row, out));
+        let column = &job.table.columns[i].name;
         encoded.map_err(|source| Error::Encode {
             table: job.table.display_name(),
             row: row_number,
-            column: job.table.columns[i].name.clone(),
+            column: column.clone(),
             source,
         })?;
-        if present
-            && matches!(codec, codec::Codec::Json | codec::Codec::Jsonb)
-            && out[start..] == *b"null"
-        {
-            json_nulls.entry(job.table.columns[i].name.clone()).or_default().push(row_number);
+        if present {
+            seen.value(codec, column, row_number, &out[start..]);
         }
     }
     out.extend_from_slice(b"}\n");
@@ -608,7 +630,8 @@ fn build_manifest(
                 bytes: r.bytes,
                 sha256: r.sha256.clone(),
                 filter: r.filter.clone(),
-                json_nulls: r.json_nulls.clone(),
+                json_nulls: r.seen.json_nulls.clone(),
+                nan_values: r.seen.nan_values.clone(),
                 table: r.table.clone(),
             })
             .collect(),

@@ -10,12 +10,12 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::import::Tenancy;
+use super::Tenancy;
 use crate::manifest::{self, Manifest};
 use crate::pg::{self, Source};
 use crate::{catalog, catalog::Table};
 
-use super::{Header, Plan, SchemaOptions, Strip, ddl, plan};
+use super::{Header, Plan, SchemaOptions, ddl, plan};
 
 /// Where the tables come from.
 #[derive(Debug, Clone)]
@@ -94,33 +94,14 @@ pub fn write_schema(opts: &WriteOptions) -> Result<Written, CommandError> {
 pub fn plan_export(dir: &Path, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
     let m = Manifest::load(dir)?;
     let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
-    let mut schema = opts.schema.clone();
-    schema.header = Header::from_manifest(&m);
-    schema.strip = strip_for_export(&m, dir, opts.tenancy, opts.tenant_table_as.as_deref())?;
+    let schema = opts
+        .schema
+        .for_export(&m, opts.tenancy, opts.tenant_table_as.as_deref())
+        .map_err(|e| match e {
+            super::Error::NotTenantScoped => CommandError::NotTenantScoped { dir: dir.into() },
+            other => CommandError::Plan(other),
+        })?;
     Ok((m.source.database.clone(), plan(&tables, &schema)?))
-}
-
-/// The stripping an export gets, as import decides it: [`Strip::from_manifest`] for a
-/// tenant-scoped export unless `--keep-tenancy`, its table renamed by `--tenant-table-as`.
-///
-/// # Errors
-/// [`CommandError::NotTenantScoped`] for `--strip-tenancy` on an export of whole tables.
-pub fn strip_for_export(
-    m: &Manifest,
-    dir: &Path,
-    tenancy: Tenancy,
-    table_as: Option<&str>,
-) -> Result<Option<Strip>, CommandError> {
-    match (tenancy, Strip::from_manifest(m)) {
-        (Tenancy::Keep, _) | (Tenancy::Auto, None) => Ok(None),
-        (Tenancy::Strip, None) => Err(CommandError::NotTenantScoped { dir: dir.into() }),
-        (_, Some(mut strip)) => {
-            if let Some(name) = table_as {
-                name.clone_into(&mut strip.table_as);
-            }
-            Ok(Some(strip))
-        }
-    }
 }
 
 fn plan_database(source: &Source, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {

@@ -270,6 +270,8 @@ impl<'a> Planner<'a> {
                 continue;
             };
             let conv = conversion(&col.ty, self.opts.numeric);
+            let relaxed = self.relax_for_nan(i, col, conv, notes);
+            let col = relaxed.as_ref().unwrap_or(col);
             let rowid = self.prep[i].rowid == Some(position);
             let default = self.default(i, col, conv, rowid, notes);
             self.column_notes(i, col, rowid, notes);
@@ -291,6 +293,43 @@ impl<'a> Planner<'a> {
             });
         }
         out
+    }
+
+    /// A NOT NULL column whose data holds NaN, mapped so that NaN becomes NULL, loses NOT
+    /// NULL (with a note): otherwise the import could not load it.
+    fn relax_for_nan(
+        &self,
+        i: usize,
+        col: &Column,
+        conv: Conversion,
+        notes: &mut Vec<Note>,
+    ) -> Option<Column> {
+        let nan_to_null = matches!(
+            conv,
+            Conversion::Float | Conversion::Numeric(NumericTarget::Integer | NumericTarget::Real)
+        );
+        let t = &self.tables[i];
+        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let count = *self.opts.nan_columns.get(&(q, col.name.clone()))?;
+        if col.nullable || !nan_to_null || count == 0 {
+            return None;
+        }
+        let why = format!(
+            "it holds {count} NaN value(s), which SQLite cannot store: they become NULL (counted \
+             as lossy){}",
+            if matches!(conv, Conversion::Float) {
+                ""
+            } else {
+                "; --numeric text keeps them as 'NaN'"
+            }
+        );
+        notes.push(self.note(
+            i,
+            Some(format!("column {}", pg_ident(&col.name))),
+            "NOT NULL dropped".into(),
+            why,
+        ));
+        Some(Column { nullable: true, ..col.clone() })
     }
 
     fn default(
