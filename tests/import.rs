@@ -465,3 +465,25 @@ fn a_schema_file_is_loaded_into_and_must_fit_the_export() {
     }
     assert!(leftovers(work.path()).is_empty());
 }
+
+/// CHECK constraints are not evaluated row by row while loading; the check after loading
+/// must still refuse data that breaks one (here an edited, resealed export).
+#[test]
+fn data_that_breaks_a_check_constraint_is_refused_after_loading_and_nothing_is_written() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, qty int CONSTRAINT qty_positive CHECK (qty > 0));
+         INSERT INTO t VALUES (1, 5), (2, 3);",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let export = export_db(&db, work.path());
+    let file = export.dir.join("tables/public.t.ndjson");
+    let text = std::fs::read_to_string(&file).unwrap().replace("\"qty\":3", "\"qty\":-3");
+    std::fs::write(&file, text).unwrap();
+    reseal(&export.dir, |_| {});
+    let target = work.path().join("app.db");
+    let err = import::run(&import_options(&export.dir, &target), &Silent).unwrap_err().to_string();
+    assert!(err.contains("CHECK constraint failed") && err.contains("in t"), "{err}");
+    assert!(!target.exists());
+    assert!(leftovers(work.path()).is_empty());
+}

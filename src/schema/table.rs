@@ -3,7 +3,7 @@
 //! its parent: [`prepare`] names every table and column and finds the keys SQLite will hold;
 //! [`Planner::draft`] then builds each table.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use super::defaults::{self, Outcome};
 use super::expr::{self, Class, Scope, ScopeColumn};
@@ -68,8 +68,6 @@ pub(super) struct Prepared {
 #[derive(Debug)]
 pub(super) struct KeySet {
     pub columns: BTreeSet<String>,
-    /// The unique index providing it, when no constraint does.
-    pub index: Option<String>,
 }
 
 impl Prepared {
@@ -112,11 +110,11 @@ fn prepare_one(t: &Table, opts: &SchemaOptions, renames: &Renames) -> Prepared {
     };
     let mut keys = Vec::new();
     for k in t.primary_key.iter().chain(&t.unique) {
-        keys.push(KeySet { columns: keep(&k.columns), index: None });
+        keys.push(KeySet { columns: keep(&k.columns) });
     }
     for i in t.indexes.iter().filter(|i| plain_unique(i)) {
         let cols: Vec<String> = i.columns.iter().filter_map(|c| c.column.clone()).collect();
-        keys.push(KeySet { columns: keep(&cols), index: Some(i.name.clone()) });
+        keys.push(KeySet { columns: keep(&cols) });
     }
     keys.retain(|k| !k.columns.is_empty());
     let rowid = rowid_column(t, &keep, opts.numeric);
@@ -165,8 +163,6 @@ pub(super) struct Planner<'a> {
     opts: &'a SchemaOptions,
     renames: &'a Renames,
     by_name: HashMap<(&'a str, &'a str), usize>,
-    /// Unique indexes (table, index name) declared inline because a foreign key targets them.
-    promoted: HashSet<(usize, String)>,
 }
 
 /// A foreign key that survives, in SQLite names.
@@ -174,8 +170,6 @@ struct Fk<'a> {
     parent: usize,
     columns: Vec<String>,
     parent_columns: Vec<String>,
-    /// The unique index that makes the parent columns a key, when no constraint does.
-    key_index: Option<String>,
     source: &'a ForeignKey,
 }
 
@@ -200,25 +194,7 @@ impl<'a> Planner<'a> {
             .enumerate()
             .map(|(i, t)| ((t.schema.as_str(), t.name.as_str()), i))
             .collect();
-        let mut planner =
-            Planner { tables, prep, opts, renames, by_name, promoted: HashSet::new() };
-        planner.promoted = planner.promoted_indexes();
-        planner
-    }
-
-    /// Unique indexes that a kept foreign key targets: SQLite checks a foreign key against a
-    /// unique index that must exist while rows are loaded, so these are declared inline as
-    /// `UNIQUE` rather than built after the data.
-    fn promoted_indexes(&self) -> HashSet<(usize, String)> {
-        let mut out = HashSet::new();
-        for (i, t) in self.tables.iter().enumerate() {
-            for fk in &t.foreign_keys {
-                if let Ok(Fk { parent, key_index: Some(name), .. }) = self.foreign_key(i, fk) {
-                    out.insert((parent, name));
-                }
-            }
-        }
-        out
+        Planner { tables, prep, opts, renames, by_name }
     }
 
     fn note(&self, i: usize, object: Option<String>, what: String, why: String) -> Note {
@@ -239,11 +215,16 @@ impl<'a> Planner<'a> {
         }
         let scope = Scope { columns: &cols.scope };
         let mut lines = cols.lines;
-        lines.extend(self.keys(i, notes));
+        let (key_lines, unique) = self.keys(i, notes);
+        lines.extend(key_lines);
         lines.extend(self.checks(i, &scope, notes));
         let (fk_lines, deps) = self.foreign_keys(i, notes);
         lines.extend(fk_lines);
-        let (create_indexes, index_names) = self.indexes(i, &scope, notes);
+        let (indexes, more_names) = self.indexes(i, &scope, notes);
+        let (mut create_indexes, mut index_names): (Vec<String>, Vec<Named>) =
+            unique.into_iter().unzip();
+        create_indexes.extend(indexes);
+        index_names.extend(more_names);
         let name = self.prep[i].name.clone();
         let plan = TablePlan {
             source: QualifiedName { schema: t.schema.clone(), name: t.name.clone() },
@@ -375,40 +356,61 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// PRIMARY KEY (unless it is the rowid), UNIQUE constraints, and the unique indexes that
-    /// foreign keys need inline; each key set once.
-    fn keys(&self, i: usize, notes: &mut Vec<Note>) -> Vec<String> {
+    /// The PRIMARY KEY line (unless it is the rowid), and each UNIQUE constraint as a
+    /// `CREATE UNIQUE INDEX` to run after the rows are loaded: an index sorted once is far
+    /// cheaper than one grown row by row in random key order, and it enforces the same thing
+    /// (foreign keys are checked after loading too, so parents need no index earlier). Each
+    /// key set once.
+    fn keys(&self, i: usize, notes: &mut Vec<Note>) -> (Vec<String>, Vec<(String, Named)>) {
         let (t, p) = (&self.tables[i], &self.prep[i]);
         let mut seen: Vec<BTreeSet<String>> = Vec::new();
         if let Some(r) = p.rowid {
             seen.push(BTreeSet::from([t.columns[r].name.clone()]));
         }
-        let promoted = t.indexes.iter().filter(|x| self.promoted.contains(&(i, x.name.clone())));
-        let promoted: Vec<(String, Vec<String>)> = promoted
-            .map(|x| (x.name.clone(), x.columns.iter().filter_map(|c| c.column.clone()).collect()))
-            .collect();
-        let keys = t.primary_key.iter().map(|k| ("PRIMARY KEY", &k.name, &k.columns));
-        let keys = keys.chain(t.unique.iter().map(|k| ("UNIQUE", &k.name, &k.columns)));
-        let keys = keys.chain(promoted.iter().map(|(n, c)| ("UNIQUE", n, c)));
-        let mut lines = Vec::new();
-        for (kind, name, columns) in keys {
-            let kept: Vec<&str> = columns.iter().filter_map(|c| p.sqlite_column(t, c)).collect();
+        let keys = t.primary_key.iter().map(|k| ("PRIMARY KEY", k));
+        let keys = keys.chain(t.unique.iter().map(|k| ("UNIQUE", k)));
+        let (mut lines, mut unique) = (Vec::new(), Vec::new());
+        for (kind, key) in keys {
+            let kept: Vec<&str> =
+                key.columns.iter().filter_map(|c| p.sqlite_column(t, c)).collect();
             let set: BTreeSet<String> =
-                columns.iter().filter(|c| !p.stripped(t, c)).cloned().collect();
+                key.columns.iter().filter(|c| !p.stripped(t, c)).cloned().collect();
             if kept.is_empty() {
                 let why = "it is on the tenant column alone, which --strip-tenancy removes (the table holds one tenant's rows)";
                 notes.push(self.note(
                     i,
-                    Some(format!("constraint {}", pg_ident(name))),
+                    Some(format!("constraint {}", pg_ident(&key.name))),
                     format!("{kind} dropped"),
                     why.into(),
                 ));
             } else if !seen.contains(&set) {
                 seen.push(set);
-                lines.push(format!("{kind} ({})", quoted_list(&kept)));
+                if kind == "PRIMARY KEY" {
+                    lines.push(format!("{kind} ({})", quoted_list(&kept)));
+                } else {
+                    unique.push(self.unique_index(i, &key.name, &kept));
+                }
             }
         }
-        lines
+        (lines, unique)
+    }
+
+    fn unique_index(&self, i: usize, constraint: &str, columns: &[&str]) -> (String, Named) {
+        let (t, p) = (&self.tables[i], &self.prep[i]);
+        let name = names::index_name(&t.schema, constraint, self.renames);
+        let statement = format!(
+            "CREATE UNIQUE INDEX {} ON {} ({});",
+            quote_ident(&name),
+            quote_ident(&p.name),
+            quoted_list(columns)
+        );
+        let named = Named {
+            kind: "index",
+            source: format!("{}.{}", pg_ident(&t.schema), pg_ident(constraint)),
+            sqlite: name,
+            fix: Fix::Rename(vec![t.schema.clone(), constraint.to_owned()]),
+        };
+        (statement, named)
     }
 
     fn checks(&self, i: usize, scope: &Scope<'_>, notes: &mut Vec<Note>) -> Vec<String> {
@@ -457,18 +459,13 @@ impl<'a> Planner<'a> {
         }
         let pairs = self.kept_pairs(i, parent, fk)?;
         let set: BTreeSet<String> = pairs.iter().map(|(_, pc)| (*pc).to_owned()).collect();
-        let key = self.prep[parent]
-            .keys
-            .iter()
-            .filter(|k| k.columns == set)
-            .min_by_key(|k| k.index.is_some());
-        let Some(key) = key else {
+        if !self.prep[parent].keys.iter().any(|k| k.columns == set) {
             return Err(
                 "SQLite requires the referenced columns to be the parent's primary key or \
                         unique, and in SQLite they are not"
                     .into(),
             );
-        };
+        }
         let (t, pt) = (&self.tables[i], &self.tables[parent]);
         Ok(Fk {
             parent,
@@ -482,7 +479,6 @@ impl<'a> Planner<'a> {
                 .filter_map(|(_, pc)| self.prep[parent].sqlite_column(pt, pc))
                 .map(str::to_owned)
                 .collect(),
-            key_index: key.index.clone(),
             source: fk,
         })
     }
@@ -520,10 +516,7 @@ impl<'a> Planner<'a> {
         let t = &self.tables[i];
         let (mut sql, mut names) = (Vec::new(), Vec::new());
         for idx in &t.indexes {
-            if idx.primary
-                || backs_key_constraint(t, idx)
-                || self.promoted.contains(&(i, idx.name.clone()))
-            {
+            if idx.primary || backs_key_constraint(t, idx) {
                 continue;
             }
             let object = || Some(format!("index {}", pg_ident(&idx.name)));

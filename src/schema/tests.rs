@@ -299,10 +299,14 @@ fn create_table_is_readable_one_column_per_line_and_runs_in_sqlite() -> Result {
     \"doc\" TEXT CHECK (json_valid(\"doc\")),
     \"email\" TEXT COLLATE NOCASE,
     \"last_update\" TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
-    UNIQUE (\"title\"),
     CONSTRAINT \"film_price_check\" CHECK (\"price\" >= 0)
 );";
     assert_eq!(p.tables[0].create_table, expected);
+    // The unique constraint is built after the rows are loaded.
+    assert_eq!(
+        p.tables[0].create_indexes,
+        ["CREATE UNIQUE INDEX \"film_title_key\" ON \"film\" (\"title\");"]
+    );
     assert!(p.notes.is_empty(), "{:?}", p.notes);
     let conn = sqlite_with(&ddl(&p))?;
     conn.execute("INSERT INTO film (title) VALUES ('x')", [])?;
@@ -514,19 +518,27 @@ fn foreign_keys_keep_actions_and_deferral_and_those_outside_the_plan_are_noted()
 }
 
 #[test]
-fn a_unique_index_targeted_by_a_foreign_key_is_declared_inline_so_loading_works() -> Result {
+fn a_unique_index_targeted_by_a_foreign_key_keeps_the_key_and_is_built_after_loading() -> Result {
     let mut parent = table("public", "codes", vec![not_null(col("code", ty("text")))]);
     parent.indexes.push(Index { unique: true, ..index("codes_code_idx", &["code"]) });
     let mut child = table("public", "uses", vec![col("code", ty("text"))]);
     child.foreign_keys.push(fk("uses_code_fk", &["code"], ("public", "codes"), &["code"]));
     let p = plan_of(&[child, parent]);
     let codes = p.table("public", "codes").unwrap();
-    assert!(codes.create_table.contains("UNIQUE (\"code\")"), "{}", codes.create_table);
-    assert!(codes.create_indexes.is_empty());
-    // Tables only, as import runs them before loading: the parent key must already be unique.
+    assert!(!codes.create_table.contains("UNIQUE"), "{}", codes.create_table);
+    assert_eq!(
+        codes.create_indexes,
+        ["CREATE UNIQUE INDEX \"codes_code_idx\" ON \"codes\" (\"code\");"]
+    );
+    let uses = p.table("public", "uses").unwrap();
+    assert!(uses.create_table.contains("REFERENCES \"codes\""), "{}", uses.create_table);
+    // As import runs it: tables, rows, then indexes; then the key is enforced.
     let tables: Vec<&str> = p.tables.iter().map(|t| t.create_table.as_str()).collect();
     let conn = sqlite_with(&tables.join("\n"))?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
     conn.execute_batch("INSERT INTO codes VALUES ('a'); INSERT INTO uses VALUES ('a');")?;
+    conn.execute_batch(&codes.create_indexes.join("\n"))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
     assert!(conn.execute("INSERT INTO uses VALUES ('b')", []).is_err(), "the key is enforced");
     Ok(())
 }
