@@ -1,1 +1,564 @@
-//! (being written)
+//! `validate`: proves that a SQLite file holds exactly what an export holds, and (with
+//! `--source`) that the export still matches Postgres under the filter it used.
+//!
+//! Reads: the export directory (manifest, NDJSON files), the target file (read-only), and
+//! optionally Postgres (read-only session). Writes: nothing but a scratch database in a
+//! temporary directory beside the target, removed when done. Returns a
+//! [`ValidationReport`]; differences found are the report's result (exit 1), and
+//! [`Error`] is only for a validation that cannot be done at all (exit 2).
+//!
+//! Checks, per table unless said otherwise:
+//! 1. **export** (file): the export's own integrity, `verify` at checksum level;
+//! 2. **counts**: rows in the manifest, lines in the file, rows in SQLite, and rows in
+//!    Postgres now under the export's filter;
+//! 3. **keys**: primary-key sets, export vs SQLite, both ways (without a primary key, the
+//!    multiset of whole rows);
+//! 4. **content**: a digest of every row's converted values, export vs SQLite (see
+//!    `digest`): the export's lines are converted with the very plan import used;
+//! 5. **foreign keys**: `PRAGMA foreign_key_check`, each row named by key and parent;
+//! 6. **json**: `json_valid` for every value of every JSON column;
+//! 7. **integrity** (file): `PRAGMA integrity_check`;
+//! 8. **tenancy** (tenant-scoped exports): no other tenant's key anywhere in the export;
+//! 9. **origin** (file): the target's `_pg2lite_export` names this export.
+//!
+//! Memory stays bounded whatever the tables' sizes: rows are streamed from both sides into
+//! the scratch database and compared there with set operations that spill to disk.
+//!
+//! The plan is rebuilt from the same options import takes; when the target records its
+//! column mapping (`_pg2lite_columns`) and it disagrees, validation stops with an error
+//! naming the option to pass, rather than report every row as different.
+
+mod compare;
+mod digest;
+mod scratch;
+mod sides;
+mod source;
+mod target;
+mod tenancy;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::catalog::Table;
+use crate::import::{self, ImportOptions, Tenancy};
+use crate::manifest::{self, Filter, MANIFEST_FILE, Manifest, TableEntry};
+use crate::pg::{self, Source};
+use crate::progress::Progress;
+use crate::report::{
+    ContentCheck, CountsCheck, FileCheck, FileChecks, KeysCheck, ListCheck, Status, TableChecks,
+    TableReport, ValidationReport,
+};
+use crate::schema::{self, Plan, SchemaOptions, TablePlan};
+use crate::transform::{Conversion, JsonNulls};
+use crate::verify::{self, Level, VerifyOptions};
+
+use scratch::Scratch;
+use sides::{ExportSide, SqliteSide, TableSpec};
+use target::{Target, Violations};
+use tenancy::Scope;
+
+/// What to validate, and the plan options the import was given.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// The export directory.
+    pub from: PathBuf,
+    /// The SQLite file import built from it.
+    pub target: PathBuf,
+    /// Re-count every table in Postgres, under the export's filters.
+    pub source: Option<Source>,
+    /// As import's: numeric policy, STRICT, renames.
+    pub schema: SchemaOptions,
+    pub tenancy: Tenancy,
+    pub tenant_table_as: Option<String>,
+}
+
+impl ValidateOptions {
+    /// Validation of `target` against `from` with import's default options and no Postgres.
+    pub fn new(from: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Self {
+        ValidateOptions {
+            from: from.into(),
+            target: target.into(),
+            source: None,
+            schema: SchemaOptions::default(),
+            tenancy: Tenancy::Auto,
+            tenant_table_as: None,
+        }
+    }
+
+    /// Validation of what `import` built, with the same plan options (for `migrate`).
+    pub fn for_import(import: &ImportOptions) -> Self {
+        ValidateOptions {
+            schema: import.schema.clone(),
+            tenancy: import.tenancy,
+            tenant_table_as: import.tenant_table_as.clone(),
+            ..ValidateOptions::new(&import.from, &import.target)
+        }
+    }
+
+    pub fn with_source(mut self, source: Source) -> Self {
+        self.source = Some(source);
+        self
+    }
+}
+
+/// Why validation could not be done at all. Differences are not errors: they are the report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: no such export directory (validate takes --from migration_data/<id>)")]
+    ExportMissing { path: String },
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error(transparent)]
+    Verify(#[from] verify::Error),
+    #[error(transparent)]
+    Import(#[from] import::Error),
+    #[error(transparent)]
+    Schema(#[from] schema::Error),
+    #[error("{path}: no such file (validate takes the SQLite file import wrote, --target)")]
+    TargetMissing { path: String },
+    #[error("{what}: {source}")]
+    Sqlite { what: String, source: rusqlite::Error },
+    #[error(
+        "{target} was imported with other options than these, so its rows cannot be compared:\n  \
+         {}\npass validate the same options you gave import (here: {hint})",
+        problems.join("\n  ")
+    )]
+    OptionsMismatch { target: String, problems: Vec<String>, hint: String },
+    #[error(transparent)]
+    Pg(#[from] pg::Error),
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sqlite_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Sqlite { what, source }
+}
+
+/// Validates `opts.target` against the export `opts.from`.
+///
+/// # Errors
+/// [`Error`] when the export or the target cannot be read, the plan cannot be made, the
+/// target was imported with other options, or Postgres cannot be reached (with `--source`).
+pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<ValidationReport> {
+    let (started, started_at) = (Instant::now(), now());
+    let manifest = read_manifest(&opts.from)?;
+    let plan = plan_for(&manifest, opts)?;
+    let target = Target::open(&opts.target)?;
+    check_options(&target, &plan, &opts.target)?;
+    let target_sha256 = manifest::sha256_file(&opts.target)
+        .map_err(|source| Error::Io { path: opts.target.display().to_string(), source })?
+        .0;
+    let export = export_check(&opts.from, progress)?;
+    let recount = match &opts.source {
+        Some(s) => Some(source::recount(s, &manifest)?),
+        None => None,
+    };
+    let scratch = Scratch::create(&scratch_dir(&opts.target))
+        .or_else(|_| Scratch::create(&std::env::temp_dir()))?;
+    let violations = target.foreign_key_violations()?;
+    let ctx = Context {
+        opts,
+        manifest: &manifest,
+        plan: &plan,
+        target: &target,
+        scratch: &scratch,
+        scope: Scope::from_manifest(&manifest),
+        recount,
+        violations,
+        progress,
+    };
+    let tables = manifest.tables.iter().enumerate().map(|(i, e)| ctx.check_table(i, e));
+    let tables = tables.collect::<Result<Vec<_>>>()?;
+    let file_checks =
+        FileChecks { integrity: integrity_check(&target)?, export, origin: ctx.origin_check() };
+    let mut report = ValidationReport {
+        tool: format!("pg2lite {}", env!("CARGO_PKG_VERSION")),
+        export_id: manifest.export_id.clone(),
+        export_dir: opts.from.clone(),
+        manifest_sha256: manifest.manifest_sha256.clone(),
+        exported_at: manifest.created_at.clone(),
+        target: opts.target.clone(),
+        target_sha256,
+        source: opts.source.as_ref().map(ToString::to_string),
+        tenant: ctx.scope.as_ref().map(|s| format!("{} = {}", s.column, s.value)),
+        started_at,
+        seconds: started.elapsed().as_secs_f64(),
+        tables,
+        file_checks,
+        passed: false,
+    };
+    report.seal();
+    Ok(report)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The manifest, parsed but not required to be sealed: a broken seal is one of the export
+/// check's findings, not a reason to stop.
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    if !dir.is_dir() {
+        return Err(Error::ExportMissing { path: dir.display().to_string() });
+    }
+    let path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| manifest::Error::Read { path: path.clone(), source })?;
+    Ok(Manifest::parse(&text, &path)?)
+}
+
+/// The plan import made with these options. Stripped columns lose their `must_equal`, so
+/// another tenant's row is found by the tenancy check instead of stopping the conversion.
+fn plan_for(manifest: &Manifest, opts: &ValidateOptions) -> Result<Plan> {
+    let schema = opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?;
+    let tables: Vec<Table> = manifest.tables.iter().map(|t| t.table.clone()).collect();
+    let mut plan = schema::plan(&tables, &schema)?;
+    for t in &mut plan.tables {
+        t.dropped.iter_mut().for_each(|d| d.must_equal = None);
+    }
+    Ok(plan)
+}
+
+fn check_options(target: &Target, plan: &Plan, path: &Path) -> Result<()> {
+    let Some(meta) = target.meta_columns()? else { return Ok(()) };
+    match target::options_mismatch(&meta, plan) {
+        None => Ok(()),
+        Some((problems, hint)) => {
+            Err(Error::OptionsMismatch { target: path.display().to_string(), problems, hint })
+        }
+    }
+}
+
+fn export_check(dir: &Path, progress: &dyn Progress) -> Result<FileCheck> {
+    let report = verify::run(&VerifyOptions::new(dir).with_level(Level::Checksums), progress)?;
+    let problems = report.problems.iter().map(ToString::to_string).collect();
+    Ok(FileCheck::new(Status::of(report.is_clean()), problems))
+}
+
+fn integrity_check(target: &Target) -> Result<FileCheck> {
+    let problems = target.integrity_problems()?;
+    Ok(FileCheck::new(Status::of(problems.is_empty()), problems))
+}
+
+/// The directory that holds the scratch database: the target's, so it is on a disk that
+/// holds a database of that size (the system's temporary directory when it is read-only).
+fn scratch_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Each side of a table as read, or why it could not be.
+type Sides = (Result<ExportSide, String>, Result<SqliteSide, String>);
+
+/// What every table's checks share.
+struct Context<'a> {
+    opts: &'a ValidateOptions,
+    manifest: &'a Manifest,
+    plan: &'a Plan,
+    target: &'a Target,
+    scratch: &'a Scratch,
+    scope: Option<Scope>,
+    /// Per manifest table, with `--source`.
+    recount: Option<source::Recount>,
+    violations: Violations,
+    progress: &'a dyn Progress,
+}
+
+impl Context<'_> {
+    fn check_table(&self, index: usize, entry: &TableEntry) -> Result<TableReport> {
+        let t = &entry.table;
+        let Some(plan) = self.plan.table(&t.schema, &t.name) else {
+            return Ok(self.not_imported(index, entry));
+        };
+        let spec = self.spec(entry, plan);
+        if self.target.table(&plan.name).is_none() {
+            return Ok(self.missing_table(index, entry, plan));
+        }
+        let sqlite_count = self.target.count(&plan.name);
+        let (export, sqlite) = self.load_sides(&spec)?;
+        let counts = self.counts(index, entry, export.as_ref().ok(), sqlite_count);
+        let (keys, content) = match (&export, &sqlite) {
+            (Ok(e), Ok(s)) => {
+                let src = compare::Sources {
+                    dir: &self.opts.from,
+                    target: &self.target.conn,
+                    scratch: self.scratch,
+                };
+                compare::keys_and_content(&src, &spec, e, s)?
+            }
+            (Err(why), _) | (_, Err(why)) => unreadable(why),
+        };
+        let checks = TableChecks {
+            counts,
+            keys,
+            content,
+            foreign_keys: self.foreign_keys(&spec),
+            json: self.json(&spec),
+            tenancy: self.tenancy(&spec, &export),
+        };
+        Ok(TableReport { source: t.display_name(), table: Some(plan.name.clone()), checks })
+    }
+
+    fn spec<'p>(&self, entry: &'p TableEntry, plan: &'p TablePlan) -> TableSpec<'p> {
+        let pk = entry.table.primary_key.as_ref().map(|k| k.columns.as_slice()).unwrap_or(&[]);
+        let key = pk
+            .iter()
+            .filter_map(|name| plan.columns.iter().position(|c| &c.source == name))
+            .collect();
+        TableSpec {
+            entry,
+            plan,
+            key,
+            watch: self.scope.as_ref().map(|s| s.watch(entry)).unwrap_or_default(),
+            json_nulls: JsonNulls::new(plan, &entry.json_nulls),
+        }
+    }
+
+    /// Both sides into the scratch database, then indexed for comparison.
+    fn load_sides(&self, spec: &TableSpec<'_>) -> Result<Sides> {
+        self.scratch.begin()?;
+        let sides = sides::with_inserts(self.scratch, |e, s| {
+            let export = sides::scan_export(&self.opts.from, spec, e, self.progress)?;
+            Ok((export, sides::scan_sqlite(&self.target.conn, spec, s)?))
+        })?;
+        self.scratch.finish_load()?;
+        Ok(sides)
+    }
+
+    fn counts(
+        &self,
+        index: usize,
+        entry: &TableEntry,
+        export: Option<&ExportSide>,
+        sqlite: Result<u64, String>,
+    ) -> CountsCheck {
+        let rows = entry.rows;
+        let mut details = Vec::new();
+        let lines = export.map(|e| e.lines);
+        if let Some(l) = lines.filter(|l| *l != rows) {
+            details.push(format!("the export's file has {l} rows, its manifest says {rows}"));
+        }
+        match &sqlite {
+            Ok(n) if *n != rows => {
+                details.push(format!("SQLite has {n} rows, the export has {rows}"))
+            }
+            Err(e) => details.push(e.clone()),
+            Ok(_) => {}
+        }
+        let postgres = self.recount.as_ref().and_then(|r| r.get(index));
+        match postgres {
+            Some(Ok(n)) if *n != rows => details.push(format!(
+                "Postgres now has {n} rows, the export has {rows} (the data may have changed \
+                 since the export at {})",
+                self.manifest.created_at
+            )),
+            Some(Err(e)) => details.push(format!("cannot count the rows in Postgres: {e}")),
+            _ => {}
+        }
+        CountsCheck {
+            status: Status::of(details.is_empty()),
+            export: rows,
+            export_lines: lines,
+            sqlite: sqlite.ok(),
+            postgres: postgres.and_then(|p| p.as_ref().ok().copied()),
+            details,
+        }
+    }
+
+    fn foreign_keys(&self, spec: &TableSpec<'_>) -> ListCheck {
+        let name = &spec.plan.name;
+        let declared = self.target.foreign_keys_of(name);
+        let (count, found) = match self.violations.get(&name.to_ascii_lowercase()) {
+            Some((count, first)) => (*count, first.as_slice()),
+            None => (0, &[][..]),
+        };
+        if declared.is_empty() && count == 0 {
+            return ListCheck::skipped("no foreign keys");
+        }
+        let keys = spec.key_names();
+        let first = found.iter().map(|v| self.target.describe_violation(v, &keys)).collect();
+        ListCheck::found(declared, count, first)
+    }
+
+    fn json(&self, spec: &TableSpec<'_>) -> ListCheck {
+        let columns: Vec<(&str, bool)> = spec
+            .plan
+            .columns
+            .iter()
+            .filter_map(|c| match c.conversion {
+                Conversion::Json => Some((c.name.as_str(), false)),
+                Conversion::Structured => Some((c.name.as_str(), true)),
+                _ => None,
+            })
+            .collect();
+        if columns.is_empty() {
+            return ListCheck::skipped("no JSON columns");
+        }
+        let keys = spec.key_names();
+        let (mut found, mut first, mut errors) = (0, Vec::new(), Vec::new());
+        for (column, structured) in &columns {
+            match self.target.invalid_json(&spec.plan.name, column, *structured, &keys) {
+                Ok((n, shown)) => {
+                    found += n;
+                    first.extend(shown);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        first.truncate(scratch::SHOWN);
+        let checked = columns.iter().map(|(c, _)| (*c).to_owned()).collect();
+        let mut check = ListCheck::found(checked, found, first);
+        if !errors.is_empty() {
+            check.status = Status::Fail;
+            check.details.extend(errors);
+        }
+        check
+    }
+
+    fn tenancy(&self, spec: &TableSpec<'_>, export: &Result<ExportSide, String>) -> ListCheck {
+        let Some(scope) = &self.scope else {
+            return ListCheck::skipped("not a tenant-scoped export");
+        };
+        if spec.watch.is_empty() {
+            return ListCheck::skipped(match &spec.entry.filter {
+                Filter::Path { .. } => {
+                    "no tenant column: owned through foreign keys, which the foreign_keys check \
+                     proves in SQLite"
+                }
+                _ => "no tenant column: exported whole (a shared table)",
+            });
+        }
+        let Ok(export) = export else {
+            return ListCheck::skipped("the export's file could not be read (see content)");
+        };
+        let file = &spec.entry.file;
+        let first = export
+            .first_leaks
+            .iter()
+            .map(|l| {
+                format!(
+                    "{file} line {}, column {}: {} is not the tenant's key ({})",
+                    l.line, l.column, l.value, scope.value
+                )
+            })
+            .collect();
+        let checked = spec.watch.iter().map(|w| w.column.clone()).collect();
+        ListCheck::found(checked, export.leaks, first)
+    }
+
+    /// A table of the export that import did not create (it has no columns).
+    fn not_imported(&self, index: usize, entry: &TableEntry) -> TableReport {
+        let t = &entry.table;
+        let why = self
+            .plan
+            .skipped
+            .iter()
+            .find(|s| s.source.schema == t.schema && s.source.name == t.name)
+            .map_or_else(|| "not planned".to_owned(), |s| format!("not imported: {}", s.why));
+        let mut checks = all_skipped(entry, &why);
+        if let Some(Ok(n)) = self.recount.as_ref().and_then(|r| r.get(index)) {
+            checks.counts.postgres = Some(*n);
+        }
+        TableReport { source: t.display_name(), table: None, checks }
+    }
+
+    /// A planned table the target does not have.
+    fn missing_table(&self, index: usize, entry: &TableEntry, plan: &TablePlan) -> TableReport {
+        let why = format!("table {} is not in the target", plan.name);
+        let mut checks = all_skipped(entry, &why);
+        checks.counts.status = Status::Fail;
+        checks.counts.postgres =
+            self.recount.as_ref().and_then(|r| r.get(index)).and_then(|r| r.as_ref().ok().copied());
+        TableReport { source: entry.table.display_name(), table: Some(plan.name.clone()), checks }
+    }
+
+    fn origin_check(&self) -> FileCheck {
+        let (id, sha) = match self.target.export_meta() {
+            None => {
+                let why = format!(
+                    "the target has no {} table (imported with --no-meta)",
+                    schema::EXPORT_TABLE
+                );
+                return FileCheck::new(Status::Skip, vec![why]);
+            }
+            Some(Err(e)) => return FileCheck::new(Status::Fail, vec![e]),
+            Some(Ok(meta)) => meta,
+        };
+        let m = self.manifest;
+        if sha == m.manifest_sha256 {
+            return FileCheck::new(Status::Pass, Vec::new());
+        }
+        FileCheck::new(
+            Status::Fail,
+            vec![format!(
+                "the target was imported from export {id} (manifest sha256 {sha}), not from \
+                 this one, {} (manifest sha256 {})",
+                m.export_id, m.manifest_sha256
+            )],
+        )
+    }
+}
+
+/// Every check skipped for the same reason; counts keep the manifest's number.
+fn all_skipped(entry: &TableEntry, why: &str) -> TableChecks {
+    TableChecks {
+        counts: CountsCheck {
+            status: Status::Skip,
+            export: entry.rows,
+            export_lines: None,
+            sqlite: None,
+            postgres: None,
+            details: vec![why.to_owned()],
+        },
+        keys: KeysCheck {
+            status: Status::Skip,
+            compared_by: String::new(),
+            missing: 0,
+            extra: 0,
+            first_missing: Vec::new(),
+            first_extra: Vec::new(),
+            details: vec![why.to_owned()],
+        },
+        content: ContentCheck {
+            status: Status::Skip,
+            digest_export: None,
+            digest_sqlite: None,
+            different: 0,
+            first_different: Vec::new(),
+            details: vec![why.to_owned()],
+        },
+        foreign_keys: ListCheck::skipped(why),
+        json: ListCheck::skipped(why),
+        tenancy: ListCheck::skipped(why),
+    }
+}
+
+/// The keys and content checks of a table one side of which could not be read.
+fn unreadable(why: &str) -> (KeysCheck, ContentCheck) {
+    let keys = KeysCheck {
+        status: Status::Skip,
+        compared_by: String::new(),
+        missing: 0,
+        extra: 0,
+        first_missing: Vec::new(),
+        first_extra: Vec::new(),
+        details: vec![format!("not compared: {why}")],
+    };
+    let content = ContentCheck {
+        status: Status::Fail,
+        digest_export: None,
+        digest_sqlite: None,
+        different: 0,
+        first_different: Vec::new(),
+        details: vec![why.to_owned()],
+    };
+    (keys, content)
+}

@@ -11,4 +11,5 @@ mod import_values;
 mod rollback;
 mod schema;
 mod tenancy;
+mod validate;
 mod verify;

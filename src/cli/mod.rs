@@ -8,6 +8,7 @@ mod migrate;
 mod rollback;
 mod schema;
 mod ui;
+mod validate;
 mod verify;
 
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Put back the newest backup of a target (or --to one), after checking its checksum.
     Rollback(RollbackArgs),
+    /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
+    Validate(ValidateArgs),
 }
 
 /// Where to read from: `--source` or `DATABASE_URL`, then the libpq `PG*` variables.
@@ -246,6 +249,26 @@ pub struct RollbackArgs {
     pub to: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The export directory (migration_data/<id>) the target was imported from.
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// The SQLite file to check (opened read-only).
+    #[arg(long, value_name = "FILE.db")]
+    pub target: PathBuf,
+    /// Also count every table in this PostgreSQL, now, under the export's filters. Only when
+    /// given (DATABASE_URL is not read here); the PG* variables fill in what it leaves out.
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// Write the JSON report to this file.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// The options import was given: validation converts the export the same way.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
 /// Runs the chosen command. `Ok` carries the exit code (0, or 1 when a check found a
 /// difference); `Err` is printed and exits 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -257,6 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&args, &ui),
         Command::Schema(args) => schema::run(&args, &ui),
         Command::Rollback(args) => rollback::run(&args, &ui),
+        Command::Validate(args) => validate::run(&args, &ui),
     }
 }
 

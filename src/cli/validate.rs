@@ -1,0 +1,51 @@
+//! `pg2lite validate`: builds validate options (the plan options as import takes them),
+//! prints the report table (or the JSON with `--json`), writes `--report FILE.json`, and
+//! exits 0 when every check passed, 1 when one failed; an error exits 2 through main.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pg2lite::pg::Source;
+use pg2lite::report::ValidationReport;
+use pg2lite::validate::{self, ValidateOptions};
+
+use super::{Ui, ValidateArgs, env_map, import as import_cli};
+
+pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let opts = options(args)?;
+    if let Some(source) = &opts.source {
+        ui.info(&format!("re-counting rows in {source}"));
+    }
+    let report = validate::run(&opts, ui).context("validation could not be done")?;
+    let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
+    if let Some(path) = &args.report {
+        write_report(path, &json)?;
+        ui.info(&format!("report written to {}", path.display()));
+    }
+    ui.result(&report.render(), &json)?;
+    Ok(exit_code(&report))
+}
+
+fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
+    let mut opts = ValidateOptions::new(&args.from, &args.target);
+    opts.schema = import_cli::schema_options(&args.plan);
+    opts.tenancy = import_cli::tenancy(&args.plan);
+    opts.tenant_table_as = args.plan.tenant_table_as.clone();
+    if let Some(url) = &args.source {
+        opts.source = Some(Source::resolve(Some(url), &env_map())?);
+    }
+    Ok(opts)
+}
+
+/// 0 when every check passed (or was skipped, with its reason), 1 when one failed.
+pub fn exit_code(report: &ValidationReport) -> ExitCode {
+    if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn write_report(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(json).context("cannot render the report")?;
+    text.push('\n');
+    std::fs::write(path, text)
+        .with_context(|| format!("cannot write the report to {}", path.display()))
+}

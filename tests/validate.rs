@@ -1,0 +1,501 @@
+//! `validate` on real exports and real imports: a fresh import validates clean (also against
+//! Postgres), and each kind of change to the SQLite file, the export or Postgres is found,
+//! named by table and key, and fails the validation (exit 1); a validation that cannot be
+//! done at all exits 2 saying what to fix.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pg2lite::export::tenancy::{TenantOptions, TenantRef};
+use pg2lite::export::{self, ExportSummary};
+use pg2lite::import::{self, ImportOptions, Tenancy};
+use pg2lite::manifest::{self, Manifest};
+use pg2lite::pg::Source;
+use pg2lite::progress::Silent;
+use pg2lite::report::{Status, ValidationReport};
+use pg2lite::schema::{NumericPolicy, SchemaOptions};
+use pg2lite::validate::{self, ValidateOptions};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+use crate::export::{export_db, options};
+use crate::support::cli::{Outcome, pg2lite};
+use crate::support::pg::TestDb;
+use crate::tenancy::{tenants_db, user_uuid};
+
+/// Imports `export` into `target` as `pg2lite import --yes --no-backup` would.
+fn import_into(export: &Path, target: &Path, schema: SchemaOptions, tenancy: Tenancy) {
+    let opts = ImportOptions {
+        from: export.to_owned(),
+        target: target.to_owned(),
+        schema,
+        tenancy,
+        tenant_table_as: None,
+        schema_file: None,
+        backup_dir: target.with_extension("backups"),
+        backup: false,
+        meta: true,
+        replace: true,
+    };
+    if let Err(e) = import::run(&opts, &Silent) {
+        panic!("import of {} into {} failed:\n{e}", export.display(), target.display());
+    }
+}
+
+fn validate_with(
+    export: &Path,
+    target: &Path,
+    tweak: impl FnOnce(&mut ValidateOptions),
+) -> ValidationReport {
+    let mut opts = ValidateOptions::new(export, target);
+    tweak(&mut opts);
+    validate::run(&opts, &Silent)
+        .unwrap_or_else(|e| panic!("validation of {} could not be done:\n{e}", target.display()))
+}
+
+fn validate(export: &Path, target: &Path) -> ValidationReport {
+    validate_with(export, target, |_| {})
+}
+
+fn source(db: &TestDb) -> Source {
+    Source::resolve(Some(&db.url()), &Default::default()).expect("test URLs are valid")
+}
+
+/// Every failed check as `(table, check)`, file checks as `("file", check)`.
+fn failures(report: &ValidationReport) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for t in &report.tables {
+        for (name, status, _) in t.checks.named() {
+            if status == Status::Fail {
+                out.push((t.source.clone(), name));
+            }
+        }
+    }
+    for (name, check) in report.file_checks.named() {
+        if check.status == Status::Fail {
+            out.push(("file".to_owned(), name));
+        }
+    }
+    out
+}
+
+fn expect_failures(report: &ValidationReport, want: &[(&str, &'static str)]) {
+    let want: Vec<(String, &str)> = want.iter().map(|(t, c)| ((*t).to_owned(), *c)).collect();
+    let got = failures(report);
+    assert_eq!(got, want, "\nexpected failures: {want:?}\ngot:\n{}", report.render());
+    assert_eq!(report.passed, want.is_empty(), "passed");
+}
+
+fn table<'r>(report: &'r ValidationReport, source: &str) -> &'r pg2lite::report::TableReport {
+    report.tables.iter().find(|t| t.source == source).unwrap_or_else(|| {
+        panic!("{source} is not in the report:\n{}", report.render());
+    })
+}
+
+/// Pagila in Postgres, exported and imported.
+struct Pagila {
+    db: TestDb,
+    dir: TempDir,
+    export: PathBuf,
+    target: PathBuf,
+}
+
+fn pagila() -> Pagila {
+    let db = TestDb::new();
+    db.load_pagila();
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(&db, &dir.path().join("exports")).dir;
+    let target = dir.path().join("pagila.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    Pagila { db, dir, export, target }
+}
+
+impl Pagila {
+    /// A copy of the imported file with `sql` run on it (foreign keys and CHECKs off, so the
+    /// change goes in as written).
+    fn changed(&self, name: &str, sql: &str) -> PathBuf {
+        changed_copy(&self.target, &self.dir.path().join(name), sql)
+    }
+}
+
+fn changed_copy(from: &Path, to: &Path, sql: &str) -> PathBuf {
+    fs::copy(from, to).unwrap();
+    let conn = Connection::open(to).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON;").unwrap();
+    conn.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().unwrap();
+    to.to_owned()
+}
+
+fn validate_cli(export: &Path, target: &Path) -> crate::support::cli::Run {
+    pg2lite(&["validate", "--from"]).arg(export).arg("--target").arg(target)
+}
+
+fn json_of(out: &Outcome) -> serde_json::Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+#[test]
+fn a_fresh_import_of_pagila_validates_clean_and_a_later_postgres_insert_fails_the_recount() {
+    let p = pagila();
+    let report_file = p.dir.path().join("report.json");
+    let out = validate_cli(&p.export, &p.target).arg("--report").arg(&report_file).assert_code(0);
+    assert!(out.stdout.contains("every check passed"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report_file).unwrap()).unwrap();
+    let manifest = Manifest::load(&p.export).unwrap();
+    let listed: Vec<&str> = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["source"].as_str().unwrap())
+        .collect();
+    let exported: Vec<String> = manifest.tables.iter().map(|t| t.table.display_name()).collect();
+    assert_eq!(listed, exported, "every exported table is in the report");
+    for t in report["tables"].as_array().unwrap() {
+        for check in ["counts", "keys", "content"] {
+            assert_eq!(t["checks"][check]["status"], "pass", "{} {check}: {t:#}", t["source"]);
+        }
+        for check in ["foreign_keys", "json", "tenancy"] {
+            assert_ne!(t["checks"][check]["status"], "fail", "{} {check}", t["source"]);
+        }
+        assert_eq!(
+            t["checks"]["content"]["digest_export"],
+            t["checks"]["content"]["digest_sqlite"]
+        );
+    }
+    for check in ["integrity", "export", "origin"] {
+        assert_eq!(report["file_checks"][check]["status"], "pass", "{check}");
+    }
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["manifest_sha256"], manifest.manifest_sha256);
+    let film = report["tables"].as_array().unwrap().iter().find(|t| t["source"] == "public.film");
+    assert_eq!(film.unwrap()["checks"]["json"]["status"], "pass", "special_features is checked");
+
+    let with_source =
+        validate_cli(&p.export, &p.target).arg("--source").arg(p.db.url()).arg("--json");
+    let json = json_of(&with_source.assert_code(0));
+    for t in json["tables"].as_array().unwrap() {
+        assert_eq!(t["checks"]["counts"]["postgres"], t["checks"]["counts"]["export"], "{t:#}");
+    }
+    assert!(!json["source"].as_str().unwrap().contains("password"));
+
+    p.db.execute("INSERT INTO actor (first_name, last_name) VALUES ('LATE', 'ARRIVAL')");
+    let out = validate_cli(&p.export, &p.target).arg("--source").arg(p.db.url()).assert_code(1);
+    let want = format!(
+        "FAIL public.actor counts: Postgres now has 201 rows, the export has 200 (the data may \
+         have changed since the export at {})",
+        manifest.created_at
+    );
+    assert!(out.stdout.contains(&want), "expected:\n{want}\n\ngot:\n{out}");
+    assert!(!out.stdout.contains("FAIL public.film"), "only actor changed:\n{out}");
+}
+
+#[test]
+fn each_change_to_the_sqlite_file_is_found_named_by_table_and_key_and_fails() {
+    let p = pagila();
+
+    let changed =
+        p.changed("value.db", "UPDATE actor SET last_name = 'CHANGED' WHERE actor_id = 7");
+    let r = validate(&p.export, &changed);
+    expect_failures(&r, &[("public.actor", "content")]);
+    let content = &table(&r, "public.actor").checks.content;
+    assert_eq!(content.different, 1);
+    assert!(
+        content.first_different[0].starts_with("(actor_id=7)")
+            && content.first_different[0].contains("last_name: export 'MOSTEL', SQLite 'CHANGED'"),
+        "{:?}",
+        content.first_different
+    );
+
+    let deleted =
+        p.changed("deleted.db", "DELETE FROM film_actor WHERE actor_id = 1 AND film_id = 1");
+    let r = validate(&p.export, &deleted);
+    let film_actor = "public.film_actor";
+    expect_failures(&r, &[(film_actor, "counts"), (film_actor, "keys"), (film_actor, "content")]);
+    let keys = &table(&r, film_actor).checks.keys;
+    assert_eq!((keys.missing, keys.extra), (1, 0));
+    assert_eq!(keys.first_missing, ["(actor_id=1, film_id=1)"]);
+    let counts = &table(&r, film_actor).checks.counts;
+    assert_eq!(counts.sqlite, Some(counts.export - 1));
+
+    let added = p.changed(
+        "added.db",
+        "INSERT INTO category (category_id, name, last_update) \
+         VALUES (99, 'Extra', '2022-02-15T09:46:27.000000Z')",
+    );
+    let out = validate_cli(&p.export, &added).assert_code(1);
+    assert!(
+        out.stdout.contains(
+            "FAIL public.category keys: 1 key in SQLite not in the export: (category_id=99)"
+        ),
+        "{out}"
+    );
+    let r = validate(&p.export, &added);
+    let category = "public.category";
+    expect_failures(&r, &[(category, "counts"), (category, "keys"), (category, "content")]);
+    assert_eq!(table(&r, category).checks.keys.first_extra, ["(category_id=99)"]);
+
+    let json = p
+        .changed("json.db", "UPDATE film SET special_features = '{\"Trailers\"' WHERE film_id = 3");
+    let r = validate(&p.export, &json);
+    expect_failures(&r, &[("public.film", "content"), ("public.film", "json")]);
+    let check = &table(&r, "public.film").checks.json;
+    assert_eq!(check.found, 1);
+    assert_eq!(check.first, ["special_features at (film_id=3)"]);
+
+    let fk = p.changed("fk.db", "UPDATE address SET city_id = 9999 WHERE address_id = 5");
+    let r = validate(&p.export, &fk);
+    expect_failures(&r, &[("public.address", "content"), ("public.address", "foreign_keys")]);
+    let check = &table(&r, "public.address").checks.foreign_keys;
+    assert_eq!(
+        check.first,
+        ["(address_id=5) rowid 5: (city_id=9999) references a missing row of city"]
+    );
+}
+
+#[test]
+fn a_table_without_a_primary_key_is_compared_as_a_multiset_of_rows() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE log (at timestamptz NOT NULL, msg text, n int);
+         INSERT INTO log VALUES ('2024-01-01 00:00:00+00', 'a', 1), ('2024-01-01 00:00:00+00', 'a', 1),
+                                ('2024-01-02 00:00:00+00', 'b', 2), ('2024-01-03 00:00:00+00', NULL, 3);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(&db, dir.path()).dir;
+    let target = dir.path().join("log.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let clean = validate(&export, &target);
+    expect_failures(&clean, &[]);
+    assert!(table(&clean, "public.log").checks.keys.compared_by.contains("no primary key"));
+
+    let dup = "INSERT INTO log SELECT * FROM log WHERE n = 2";
+    let r = validate(&export, &changed_copy(&target, &dir.path().join("dup.db"), dup));
+    expect_failures(
+        &r,
+        &[("public.log", "counts"), ("public.log", "keys"), ("public.log", "content")],
+    );
+    let keys = &table(&r, "public.log").checks.keys;
+    assert_eq!((keys.missing, keys.extra), (0, 1));
+    assert!(keys.first_extra[0].contains("msg='b'"), "{:?}", keys.first_extra);
+
+    let edit = "UPDATE log SET msg = 'changed' WHERE n = 3";
+    let r = validate(&export, &changed_copy(&target, &dir.path().join("edit.db"), edit));
+    expect_failures(&r, &[("public.log", "keys"), ("public.log", "content")]);
+    let keys = &table(&r, "public.log").checks.keys;
+    assert_eq!((keys.missing, keys.extra), (1, 1));
+    assert!(
+        keys.first_missing[0].starts_with("line 4: ") && keys.first_missing[0].contains("msg=NULL")
+    );
+    assert!(keys.first_extra[0].contains("msg='changed'"), "{:?}", keys.first_extra);
+
+    // Same count and the same set of distinct rows, but one duplicate moved: only a multiset
+    // comparison sees it.
+    let swap = "DELETE FROM log WHERE rowid = (SELECT min(rowid) FROM log WHERE n = 1); \
+                INSERT INTO log SELECT * FROM log WHERE n = 2";
+    let r = validate(&export, &changed_copy(&target, &dir.path().join("swap.db"), swap));
+    expect_failures(&r, &[("public.log", "keys"), ("public.log", "content")]);
+    let keys = &table(&r, "public.log").checks.keys;
+    assert_eq!((keys.missing, keys.extra), (1, 1));
+}
+
+fn export_tenant(db: &TestDb, out: &Path, user: u32) -> ExportSummary {
+    let mut opts = options(&db.url(), out);
+    let tenant =
+        TenantRef::Key { column: "email".into(), value: format!("user{user}@example.com") };
+    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    export::run(&opts, &Silent).expect("tenant export succeeds")
+}
+
+#[test]
+fn a_tenant_export_validates_clean_against_postgres_and_a_broken_json_value_is_found() {
+    let db = tenants_db();
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_tenant(&db, dir.path(), 2).dir;
+    let target = dir.path().join("me.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let r = validate_with(&export, &target, |o| o.source = Some(source(&db)));
+    expect_failures(&r, &[]);
+    for t in &r.tables {
+        assert_eq!(t.checks.counts.postgres, Some(t.checks.counts.export), "{}", t.source);
+    }
+    let clients = &table(&r, "public.clients").checks.tenancy;
+    assert_eq!(
+        (clients.status, clients.checked.as_slice()),
+        (Status::Pass, &["user_id".to_owned()][..])
+    );
+    assert_eq!(table(&r, "public.users").checks.tenancy.status, Status::Pass);
+    assert_eq!(table(&r, "public.users").table.as_deref(), Some("app_config"));
+    assert_eq!(r.tenant.as_deref(), Some(format!("user_id = {}", user_uuid(&db, 2)).as_str()));
+
+    let broken = changed_copy(
+        &target,
+        &dir.path().join("json.db"),
+        "UPDATE charts SET data = '{\"sun\": ' WHERE id = (SELECT min(id) FROM charts)",
+    );
+    let first_id: String = Connection::open(&broken)
+        .unwrap()
+        .query_row("SELECT min(id) FROM charts", [], |r| r.get(0))
+        .unwrap();
+    let r = validate(&export, &broken);
+    expect_failures(&r, &[("public.charts", "content"), ("public.charts", "json")]);
+    assert_eq!(
+        table(&r, "public.charts").checks.json.first,
+        [format!("data at (id='{first_id}')")]
+    );
+}
+
+/// Rewrites a data file, then reseals the manifest and SHA256SUMS around it, as someone who
+/// wanted the change to pass `verify` would.
+fn rewrite_and_reseal(export: &Path, table: &str, edit: impl FnOnce(String) -> String) {
+    let mut m = Manifest::load(export).unwrap();
+    let entry = m.tables.iter_mut().find(|t| t.table.name == table).unwrap();
+    let path = export.join(&entry.file);
+    let text = edit(fs::read_to_string(&path).unwrap());
+    fs::write(&path, &text).unwrap();
+    let (sha, bytes) = manifest::sha256_file(&path).unwrap();
+    (entry.sha256, entry.bytes, entry.rows) = (sha, bytes, text.lines().count() as u64);
+    m.write(export).unwrap();
+    let resealed = fs::read_to_string(export.join(manifest::MANIFEST_FILE)).unwrap();
+    assert_eq!(resealed, m.to_sealed_json());
+}
+
+#[test]
+fn another_tenants_key_in_a_resealed_export_is_caught_by_the_tenancy_check_naming_file_line_and_column()
+ {
+    let db = tenants_db();
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_tenant(&db, dir.path(), 3).dir;
+    let (me, other) = (user_uuid(&db, 3), user_uuid(&db, 2));
+    // The other user's row goes into the tenants table too, so that foreign keys hold and
+    // the import (which keeps tenancy) accepts the export.
+    rewrite_and_reseal(&export, "users", |text| {
+        let other_row = text
+            .replace(&me, &other)
+            .replace("user3@example.com", "user2@example.com")
+            .replace("\"user3\"", "\"user2\"");
+        format!("{text}{other_row}")
+    });
+    rewrite_and_reseal(&export, "clients", |text| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[1] = lines[1].replace(&me, &other);
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    });
+    assert!(
+        pg2lite::verify::run(&pg2lite::verify::VerifyOptions::new(&export), &Silent)
+            .unwrap()
+            .is_clean()
+    );
+    let target = dir.path().join("leaky.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Keep);
+    let r = validate_with(&export, &target, |o| o.tenancy = Tenancy::Keep);
+    expect_failures(&r, &[("public.clients", "tenancy"), ("public.users", "tenancy")]);
+    let clients = &table(&r, "public.clients").checks.tenancy;
+    assert_eq!(clients.found, 1);
+    assert_eq!(
+        clients.first,
+        [format!(
+            "tables/public.clients.ndjson line 2, column user_id: \"{other}\" is not the \
+             tenant's key ({me})"
+        )]
+    );
+    let users = &table(&r, "public.users").checks.tenancy;
+    assert!(
+        users.first[0].starts_with("tables/public.users.ndjson line 2, column id:"),
+        "{users:?}"
+    );
+}
+
+/// A small database with a numeric column, exported and imported with `--numeric text`.
+fn numeric_fixture() -> (TestDb, TempDir, PathBuf, PathBuf) {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE prices (id int PRIMARY KEY, amount numeric(12,2) NOT NULL, note text);
+         CREATE INDEX prices_note ON prices (note);
+         INSERT INTO prices VALUES (1, 12.50, 'a'), (2, 0.10, NULL), (3, 99999.99, 'c');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(&db, &dir.path().join("exports")).dir;
+    let target = dir.path().join("prices.db");
+    let text = SchemaOptions { numeric: NumericPolicy::Text, ..SchemaOptions::default() };
+    import_into(&export, &target, text, Tenancy::Auto);
+    (db, dir, export, target)
+}
+
+#[test]
+fn validating_with_other_options_than_the_import_had_fails_early_telling_which_to_pass() {
+    let (_db, _dir, export, target) = numeric_fixture();
+    let err = validate::run(&ValidateOptions::new(&export, &target), &Silent).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("pass validate the same options you gave import (here: --numeric text)"),
+        "{text}"
+    );
+    assert!(text.contains("public.prices.amount is TEXT"), "{text}");
+    validate_cli(&export, &target).assert_code(2).assert_stderr_contains("--numeric text");
+    let out = validate_cli(&export, &target).arg("--numeric").arg("text").assert_code(0);
+    assert!(out.stdout.contains("every check passed"), "{out}");
+}
+
+#[test]
+fn validation_that_cannot_be_done_exits_2_naming_the_problem() {
+    let (_db, dir, export, target) = numeric_fixture();
+    let missing = dir.path().join("nope.db");
+    validate_cli(&export, &missing)
+        .arg("--numeric")
+        .arg("text")
+        .assert_code(2)
+        .assert_stderr_contains("nope.db: no such file");
+    validate_cli(&dir.path().join("no-export"), &target)
+        .arg("--numeric")
+        .arg("text")
+        .assert_code(2)
+        .assert_stderr_contains("no-export: no such export directory");
+    let port = crate::support::pg::free_port();
+    validate_cli(&export, &target)
+        .arg("--numeric")
+        .arg("text")
+        .arg("--source")
+        .arg(format!("postgresql://postgres@127.0.0.1:{port}/x"))
+        .assert_code(2)
+        .assert_stderr_contains("cannot reach");
+}
+
+#[test]
+fn a_changed_export_and_an_export_the_target_was_not_imported_from_are_found() {
+    let (db, dir, export, target) = numeric_fixture();
+    let again = export_db(&db, &dir.path().join("exports")).dir;
+    let r = validate_with(&again, &target, |o| o.schema.numeric = NumericPolicy::Text);
+    expect_failures(&r, &[("file", "origin")]);
+    assert!(r.file_checks.origin.details[0].contains("was imported from export"), "{r:#?}");
+
+    let file = export.join("tables/public.prices.ndjson");
+    let text = fs::read_to_string(&file).unwrap().replace("\"12.50\"", "\"12.51\"");
+    fs::write(&file, text).unwrap();
+    let r = validate_with(&export, &target, |o| o.schema.numeric = NumericPolicy::Text);
+    expect_failures(&r, &[("public.prices", "content"), ("file", "export")]);
+    assert!(r.file_checks.export.details[0].contains("public.prices.ndjson"), "{r:#?}");
+    let content = &table(&r, "public.prices").checks.content;
+    assert_eq!(
+        content.first_different,
+        ["(id=1) (line 1): amount: export '12.51', SQLite '12.50'"]
+    );
+}
+
+#[test]
+fn a_file_whose_index_disagrees_with_its_table_fails_the_integrity_check() {
+    let (_db, dir, export, target) = numeric_fixture();
+    // The index's definition now says `amount`, its entries still hold `note`: the rows read
+    // back the same, only SQLite's own integrity check can tell.
+    let corrupt = changed_copy(
+        &target,
+        &dir.path().join("corrupt.db"),
+        "PRAGMA writable_schema = ON; \
+         UPDATE sqlite_schema SET sql = replace(sql, '(\"note\")', '(\"amount\")') \
+         WHERE type = 'index' AND name = 'prices_note';",
+    );
+    let r = validate_with(&export, &corrupt, |o| o.schema.numeric = NumericPolicy::Text);
+    expect_failures(&r, &[("file", "integrity")]);
+    assert!(r.file_checks.integrity.details.iter().any(|d| d.contains("prices_note")), "{r:#?}");
+}
