@@ -8,6 +8,7 @@ mod export;
 mod harness;
 mod import;
 mod import_values;
+mod migrate;
 mod rollback;
 mod schema;
 mod tenancy;

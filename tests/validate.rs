@@ -339,7 +339,11 @@ fn a_tenant_export_validates_clean_against_postgres_and_a_broken_json_value_is_f
         .query_row("SELECT min(id) FROM charts", [], |r| r.get(0))
         .unwrap();
     let r = validate(&export, &broken);
-    expect_failures(&r, &[("public.charts", "content"), ("public.charts", "json")]);
+    // The row also breaks the column's CHECK (json_valid(..)), which integrity_check reports.
+    expect_failures(
+        &r,
+        &[("public.charts", "content"), ("public.charts", "json"), ("file", "integrity")],
+    );
     assert_eq!(
         table(&r, "public.charts").checks.json.first,
         [format!("data at (id='{first_id}')")]

@@ -12,7 +12,12 @@ use pg2lite::import::{self, ImportSummary, Tenancy};
 use pg2lite::schema::{self, Plan, Strip};
 use serde_json::json;
 
-use super::{MigrateArgs, Ui, export as export_cli, import as import_cli};
+use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
+use pg2lite::validate::{self, ValidateOptions};
+
+use super::{
+    MigrateArgs, Ui, export as export_cli, import as import_cli, validate as validate_cli,
+};
 
 pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if args.dry_run {
@@ -42,9 +47,36 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     for note in &imported.notes {
         ui.info(&format!("note: {note}"));
     }
-    let summary = Summary { export: &export, import: &imported };
+    let validated =
+        if args.skip_validate { None } else { Some(validate(args, &opts, &export, ui)?) };
+    let summary = Summary { export: &export, import: &imported, validation: validated.as_ref() };
     ui.result(&summary.human(), &summary.json())?;
-    Ok(ExitCode::SUCCESS)
+    let passed = validated.as_ref().is_none_or(|(report, _)| report.passed);
+    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Validates the new file against its export and, when the export was made now, against
+/// Postgres; writes the JSON report (default: beside the export directory, not inside it,
+/// where it would be an unlisted file).
+fn validate(
+    args: &MigrateArgs,
+    import_opts: &import::ImportOptions,
+    export: &Exported,
+    ui: &Ui,
+) -> anyhow::Result<(ValidationReport, PathBuf)> {
+    let mut opts = ValidateOptions::for_import(import_opts);
+    if let Exported::New(_) = export {
+        opts = opts.with_source(export_cli::resolve_source(&args.source)?);
+    }
+    let report = validate::run(&opts, ui).context("validation could not be done")?;
+    let path = args.report.clone().unwrap_or_else(|| {
+        let mut name = export.dir().file_name().unwrap_or_default().to_os_string();
+        name.push(".validation.json");
+        export.dir().with_file_name(name)
+    });
+    let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
+    validate_cli::write_report(&path, &json)?;
+    Ok((report, path))
 }
 
 /// The export a migration used: made now, or given with `--skip-export --from`.
@@ -70,40 +102,78 @@ impl Exported {
 }
 
 /// The closing report, in the manner of pgloader's: per table rows read, rows written, lossy
-/// values and seconds, then totals and where everything is.
+/// values, seconds and whether validation passed, then totals and where everything is.
 struct Summary<'a> {
     export: &'a Exported,
     import: &'a ImportSummary,
+    validation: Option<&'a (ValidationReport, PathBuf)>,
 }
 
 impl Summary<'_> {
+    /// "pass", "FAIL", or "-" without validation, for one table.
+    fn validated(&self, source: &str) -> &'static str {
+        match self.validation {
+            None => "-",
+            Some((r, _)) => match r.tables.iter().find(|t| t.source == source) {
+                Some(t) if t.checks.failed() => "FAIL",
+                Some(_) => "pass",
+                None => "-",
+            },
+        }
+    }
+
     fn human(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<40} {:>12} {:>12} {:>8} {:>9}",
-            "table", "read", "written", "lossy", "seconds"
-        );
-        let (mut read, mut written, mut lossy, mut secs) = (0u64, 0u64, 0u64, 0f64);
+        let mut table =
+            TextTable::new(&["table", "rows read", "rows written", "lossy", "seconds", "valid"]);
+        for i in 1..=4 {
+            table.align(i, Align::Right);
+        }
+        let mut totals = (0u64, 0u64, 0u64, 0f64);
         for t in &self.import.tables {
             let exported = self.export.table(&t.source);
-            let r = exported.map_or(t.rows, |e| e.rows);
-            let l: u64 = t.lossy.iter().map(|(_, loss)| loss.total()).sum();
-            let s = t.seconds + exported.map_or(0.0, |e| e.seconds);
-            let _ = writeln!(out, "{:<40} {r:>12} {:>12} {l:>8} {s:>9.2}", t.source, t.rows);
-            (read, written, lossy, secs) = (read + r, written + t.rows, lossy + l, secs + s);
+            let read = exported.map_or(t.rows, |e| e.rows);
+            let lossy: u64 = t.lossy.iter().map(|(_, loss)| loss.total()).sum();
+            let secs = t.seconds + exported.map_or(0.0, |e| e.seconds);
+            table.row(vec![
+                t.source.clone(),
+                grouped(read),
+                grouped(t.rows),
+                grouped(lossy),
+                format!("{secs:.2}"),
+                self.validated(&t.source).into(),
+            ]);
+            totals = (totals.0 + read, totals.1 + t.rows, totals.2 + lossy, totals.3 + secs);
         }
-        let _ = writeln!(out, "{:<40} {read:>12} {written:>12} {lossy:>8} {secs:>9.2}", "total");
+        table.rule();
+        let valid = match self.validation {
+            None => "skipped",
+            Some((r, _)) if r.passed => "pass",
+            Some(_) => "FAIL",
+        };
+        let (read, written, lossy, secs) = totals;
+        let total = vec!["total".into(), grouped(read), grouped(written), grouped(lossy)];
+        table.row([total, vec![format!("{secs:.2}"), valid.into()]].concat());
+        let mut out = table.render();
+        if let Some((report, _)) = self.validation.filter(|(r, _)| !r.passed) {
+            out.push('\n');
+            out.push_str(&report.failure_text());
+        }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());
         if let Some(b) = &self.import.backup {
             let _ = writeln!(out, "backup:  {} (sha256 {})", b.path.display(), b.sha256);
+        }
+        if let Some((_, path)) = self.validation {
+            let _ = writeln!(out, "report:  {}", path.display());
         }
         out
     }
 
     fn json(&self) -> serde_json::Value {
         json!({
+            "passed": self.validation.is_none_or(|(r, _)| r.passed),
+            "report": self.validation.map(|(_, p)| p),
+            "validation": self.validation.map(|(r, _)| serde_json::to_value(r).unwrap_or_default()),
             "export": self.export.dir(),
             "target": self.import.target,
             "backup": self.import.backup.as_ref().map(|b| json!({"path": b.path, "sha256": b.sha256})),

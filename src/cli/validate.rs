@@ -43,7 +43,7 @@ pub fn exit_code(report: &ValidationReport) -> ExitCode {
     if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
-fn write_report(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
+pub fn write_report(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(json).context("cannot render the report")?;
     text.push('\n');
     std::fs::write(path, text)

@@ -2,7 +2,11 @@
 //! foreign_key_check`, `json_valid` per JSON column, `PRAGMA integrity_check`, and the
 //! `_pg2lite_*` tables through which it says how it was imported.
 //!
-//! Validation never writes to the target: it is opened with `SQLITE_OPEN_READ_ONLY`.
+//! Validation never writes to the target: the connection has `PRAGMA query_only`. It is
+//! opened read-write all the same, because a read-only connection to a WAL database leaves
+//! its `-wal` and `-shm` files behind when it closes, and those make the next import think
+//! another program is using the file. When the file is already open elsewhere, or the
+//! directory is not writable, it falls back to a read-only connection.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -55,8 +59,12 @@ impl Target {
             return Err(Error::TargetMissing { path: path.display().to_string() });
         }
         let what = format!("cannot open {} as a SQLite database", path.display());
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(sqlite_err(&what))?;
+        let read_write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, read_write)
+            .and_then(|c| c.execute_batch("PRAGMA query_only = ON").map(|()| c))
+            .or_else(|_| Connection::open_with_flags(path, read_only))
+            .map_err(sqlite_err(&what))?;
         let names: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
