@@ -22,11 +22,12 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
+use crate::export::feed::Fed;
 use crate::manifest::{self, Manifest, TableEntry};
 use crate::progress::{Progress, Silent};
 use crate::rollback::{self, Backup};
@@ -128,6 +129,8 @@ pub enum Error {
     SchemaFile { file: String, problem: String },
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error("the export stopped before it finished, so the import fed from it did too")]
+    FeedEnded,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -259,10 +262,7 @@ fn build(
     opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<Vec<TableImport>> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-    let mut conn = Connection::open_with_flags(partial, flags)
-        .map_err(sqlite("cannot create the database"))?;
-    conn.execute_batch(LOAD_PRAGMAS).map_err(sqlite("cannot configure the database"))?;
+    let mut conn = open_partial(partial)?;
     let tx = conn.transaction().map_err(sqlite("cannot begin the load"))?;
     create_schema(&tx, plan, opts)?;
     let mut loaded = Vec::with_capacity(plan.tables.len());
@@ -272,26 +272,54 @@ fn build(
             .expect("the plan was made from the manifest's tables");
         loaded.push(load_table(&tx, &opts.from, entry, table, opts.meta, progress)?);
     }
-    if opts.schema_file.is_none() {
-        create_indexes(&tx, plan)?;
-    }
-    check_foreign_keys(&tx)?;
-    if opts.meta {
-        schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))
-            .map_err(sqlite("cannot record the export"))?;
-    }
-    tx.commit().map_err(sqlite("cannot commit the load"))?;
+    complete(tx, plan, manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     finish_file(partial)?;
     Ok(loaded)
 }
 
-/// Checks the loaded file (with CHECK constraints on again), switches it to WAL, and syncs.
-fn finish_file(partial: &Path) -> Result<()> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+fn open_partial(partial: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
     let conn = Connection::open_with_flags(partial, flags)
-        .map_err(sqlite("cannot reopen the database"))?;
-    check_integrity(&conn)?;
+        .map_err(sqlite("cannot create the database"))?;
+    conn.execute_batch(LOAD_PRAGMAS).map_err(sqlite("cannot configure the database"))?;
+    Ok(conn)
+}
+
+/// Once every row is in: indexes, the record of the export, commit. (Foreign keys and the
+/// rest are checked next, by [`finish_file`], before anything is renamed.)
+fn complete(
+    tx: rusqlite::Transaction<'_>,
+    plan: &Plan,
+    manifest: &Manifest,
+    opts: &ImportOptions,
+) -> Result<()> {
+    if opts.schema_file.is_none() {
+        create_indexes(&tx, plan)?;
+    }
+    if opts.meta {
+        schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))
+            .map_err(sqlite("cannot record the export"))?;
+    }
+    tx.commit().map_err(sqlite("cannot commit the load"))
+}
+
+/// Checks the loaded file, its foreign keys and its pages and constraints at once, on two
+/// connections (they only read, and each takes a core), then switches it to WAL and syncs.
+fn finish_file(partial: &Path) -> Result<()> {
+    let open = || {
+        Connection::open_with_flags(partial, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(sqlite("cannot reopen the database"))
+    };
+    let conn = open()?;
+    let fk_conn = open()?;
+    let (keys, pages) = std::thread::scope(|s| {
+        let keys = s.spawn(move || check_foreign_keys(&fk_conn));
+        let pages = check_integrity(&conn);
+        (keys.join().expect("the foreign-key check does not panic"), pages)
+    });
+    keys?;
+    pages?;
     conn.execute_batch("PRAGMA journal_mode = WAL").map_err(sqlite("cannot switch to WAL"))?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     File::open(partial).and_then(|f| f.sync_all()).map_err(io_at(partial))
@@ -556,4 +584,180 @@ fn replace_target(partial: &Path, opts: &ImportOptions) -> Result<Option<Backup>
     let dir = opts.target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_at(dir))?;
     Ok(backup)
+}
+
+/// Imports while an export runs, fed its lines as they are written ([`crate::export::feed`]),
+/// with the same conversion, checks and atomic replace as [`run`]. The lines come from the
+/// process that wrote and hashed the files, so they are not verified again.
+///
+/// # Errors
+/// As [`run`], and [`Error::FeedEnded`] when the export fails or stops. The target is
+/// untouched in every case; the caller may then import from the export's files.
+pub fn run_fed(
+    opts: &ImportOptions,
+    feed: Receiver<Fed>,
+    progress: &dyn Progress,
+) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let Ok(Fed::Begin(draft)) = feed.recv() else {
+        return Err(Error::FeedEnded);
+    };
+    let tables: Vec<_> = draft.tables.iter().map(|t| t.table.clone()).collect();
+    let plan = schema::plan(&tables, &schema_options(&draft, opts)?)?;
+    check_target(opts)?;
+    let partial = partial_path(&opts.target);
+    remove_partial(&partial)?;
+    let built = build_fed(&partial, &plan, opts, feed, progress);
+    let (loaded, manifest) = match built {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = remove_partial(&partial);
+            return Err(e);
+        }
+    };
+    let backup = match replace_target(&partial, opts) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = remove_partial(&partial);
+            return Err(e);
+        }
+    };
+    Ok(ImportSummary {
+        target: opts.target.clone(),
+        export_id: manifest.export_id.clone(),
+        manifest_sha256: manifest.manifest_sha256.clone(),
+        tables: loaded,
+        skipped: plan.skipped.clone(),
+        notes: plan.notes.clone(),
+        backup,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A table being loaded from the feed.
+struct Feeding<'p> {
+    task: Box<dyn crate::progress::Task + 'p>,
+    started: Instant,
+    rows: u64,
+    lossy: Lossy,
+}
+
+/// Converted lines on their way to the writer, or the end of the feed.
+enum Converted {
+    Rows { table: usize, batch: ConvertedBatch, json_nulls: JsonNulls },
+    End(Box<Manifest>),
+}
+
+/// Converts fed lines on one thread (in parallel, by rayon) while this one inserts them.
+fn build_fed(
+    partial: &Path,
+    plan: &Plan,
+    opts: &ImportOptions,
+    feed: Receiver<Fed>,
+    progress: &dyn Progress,
+) -> Result<(Vec<TableImport>, Manifest)> {
+    let mut conn = open_partial(partial)?;
+    let tx = conn.transaction().map_err(sqlite("cannot begin the load"))?;
+    create_schema(&tx, plan, opts)?;
+    let mut feeding: Vec<Option<Feeding<'_>>> = plan.tables.iter().map(|_| None).collect();
+    let manifest = std::thread::scope(|s| -> Result<Manifest> {
+        let (to_writer, converted) = mpsc::sync_channel::<Result<Converted>>(2);
+        s.spawn(move || convert_fed(feed, plan, to_writer));
+        for message in converted {
+            match message? {
+                Converted::Rows { table, batch, json_nulls } => {
+                    let tp = &plan.tables[table];
+                    let state = feeding[table].get_or_insert_with(|| Feeding {
+                        task: progress.start("import", &tp.display_name(), None),
+                        started: Instant::now(),
+                        rows: 0,
+                        lossy: Lossy::new(tp.columns.len()),
+                    });
+                    let mut insert = tx
+                        .prepare_cached(&tp.insert_sql())
+                        .map_err(sqlite(format!("cannot insert into {}", tp.name)))?;
+                    insert_batch(&mut insert, &batch, &json_nulls, tp)?;
+                    state.lossy.merge(batch.lossy());
+                    state.rows += batch.len() as u64;
+                    state.task.add(batch.len() as u64, batch.bytes());
+                }
+                Converted::End(manifest) => return Ok(*manifest),
+            }
+        }
+        Err(Error::FeedEnded)
+    })?;
+    let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
+    complete(tx, plan, &manifest, opts)?;
+    conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
+    finish_file(partial)?;
+    Ok((loaded, manifest))
+}
+
+fn convert_fed(feed: Receiver<Fed>, plan: &Plan, out: mpsc::SyncSender<Result<Converted>>) {
+    for message in feed {
+        let converted = match message {
+            Fed::Begin(_) => continue,
+            Fed::End(manifest) => Ok(Converted::End(manifest)),
+            Fed::Rows { table, batch, json_nulls } => {
+                let Some(i) = plan.tables.iter().position(|t| t.source == table) else {
+                    continue; // a table SQLite does not get (no columns)
+                };
+                let tp = &plan.tables[i];
+                let mut recorded: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+                for (column, line) in json_nulls {
+                    recorded.entry(column).or_default().push(line);
+                }
+                transform::convert_batch(batch, tp).map_err(Error::from).map(|batch| {
+                    Converted::Rows { table: i, batch, json_nulls: JsonNulls::new(tp, &recorded) }
+                })
+            }
+        };
+        let stop = !matches!(converted, Ok(Converted::Rows { .. }));
+        if out.send(converted).is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Row counts against the final manifest, and the column records, per table.
+fn finish_fed(
+    conn: &Connection,
+    plan: &Plan,
+    manifest: &Manifest,
+    opts: &ImportOptions,
+    feeding: Vec<Option<Feeding<'_>>>,
+) -> Result<Vec<TableImport>> {
+    let mut loaded = Vec::with_capacity(plan.tables.len());
+    for (tp, state) in plan.tables.iter().zip(feeding) {
+        let entry = manifest
+            .table(&tp.source.schema, &tp.source.name)
+            .expect("the feed's manifest lists the tables it fed");
+        let (rows, lossy, seconds) = match &state {
+            Some(s) => (s.rows, s.lossy.clone(), s.started.elapsed().as_secs_f64()),
+            None => (0, Lossy::new(tp.columns.len()), 0.0),
+        };
+        if rows != entry.rows {
+            return Err(Error::RowCount {
+                table: tp.display_name(),
+                found: rows,
+                expected: entry.rows,
+            });
+        }
+        if opts.meta {
+            schema::insert_columns(conn, tp, &lossy)
+                .map_err(sqlite("cannot record the column mapping"))?;
+        }
+        if let Some(s) = state {
+            s.task.finish(rows, entry.bytes);
+        }
+        let lossy = lossy_columns(tp, &lossy);
+        loaded.push(TableImport {
+            source: tp.display_name(),
+            name: tp.name.clone(),
+            rows,
+            lossy,
+            seconds,
+        });
+    }
+    Ok(loaded)
 }

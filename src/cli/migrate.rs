@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pg2lite::catalog::Table;
+use pg2lite::export::feed::Feeder;
 use pg2lite::export::{self, ExportPlan, ExportSummary};
 use pg2lite::import::{self, ImportSummary, Tenancy};
 use pg2lite::schema::{self, Plan, Strip};
@@ -32,18 +33,18 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             args.target.backup_dir.display()
         );
     }
-    let export = match (&args.from, args.skip_export) {
-        (Some(dir), true) => Exported::Existing(dir.clone()),
-        (None, true) => anyhow::bail!("--skip-export needs --from EXPORT_DIR"),
-        _ => {
-            let opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
-            Exported::New(export::run(&opts, ui).context("export failed")?)
-        }
-    };
-    let mut opts = import_cli::options(export.dir(), &args.target, &args.plan);
+    let mut opts = import_cli::options(std::path::Path::new(""), &args.target, &args.plan);
     opts.schema_file = args.schema_file.clone();
     opts.replace = true;
-    let imported = import::run(&opts, ui).context("import failed")?;
+    let (export, imported) = match (&args.from, args.skip_export) {
+        (Some(dir), true) => {
+            opts.from = dir.clone();
+            let imported = import::run(&opts, ui).context("import failed")?;
+            (Exported::Existing(dir.clone()), imported)
+        }
+        (None, true) => anyhow::bail!("--skip-export needs --from EXPORT_DIR"),
+        _ => export_and_import(args, &mut opts, ui)?,
+    };
     for note in &imported.notes {
         ui.info(&format!("note: {note}"));
     }
@@ -77,6 +78,38 @@ fn validate(
     let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
     validate_cli::write_report(&path, &json)?;
     Ok((report, path))
+}
+
+/// Exports and imports at once: the import is fed the export's lines as they are written
+/// (no second read, verification or parse of the files). Should that import fail for any
+/// reason, the files are complete and verified, so it is done again from them, the ordinary
+/// way, which gives the same result or names the problem exactly as `import` would.
+fn export_and_import(
+    args: &MigrateArgs,
+    opts: &mut import::ImportOptions,
+    ui: &Ui,
+) -> anyhow::Result<(Exported, ImportSummary)> {
+    let export_opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let feeder = Feeder::new(tx);
+    let (exported, fed) = std::thread::scope(|s| {
+        let importer = s.spawn(|| import::run_fed(opts, rx, ui));
+        let exported = export::run_feeding(&export_opts, ui, Some(&feeder));
+        drop(feeder);
+        (exported, importer.join().expect("the import thread does not panic"))
+    });
+    let exported = exported.context("export failed")?;
+    opts.from = exported.dir.clone();
+    let imported = match fed {
+        Ok(imported) => imported,
+        Err(e) => {
+            ui.info(&format!(
+                "importing as the export ran did not work ({e}); importing from its files"
+            ));
+            import::run(opts, ui).context("import failed")?
+        }
+    };
+    Ok((Exported::New(exported), imported))
 }
 
 /// The export a migration used: made now, or given with `--skip-export --from`.

@@ -9,6 +9,7 @@
 //! interrupted export never looks finished.
 
 pub mod codec;
+pub mod feed;
 pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -25,11 +26,12 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 
-use crate::catalog::{self, Table, TableKind};
+use crate::catalog::{self, QualifiedName, Table, TableKind};
 use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
 use codec::{EncodeError, Fields, SelectPlan};
+use feed::{Fed, Feeder};
 
 /// What to export and where.
 #[derive(Debug, Clone)]
@@ -113,6 +115,18 @@ struct Job {
 /// read (all checked before anything is written), then any failure while reading or writing,
 /// after which the partial directory is removed.
 pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummary> {
+    run_feeding(opts, progress, None)
+}
+
+/// [`run`], handing every table's lines to `feed` as they are written (see [`feed`]).
+///
+/// # Errors
+/// As [`run`]; a feed that goes away is not an error.
+pub fn run_feeding(
+    opts: &ExportOptions,
+    progress: &dyn Progress,
+    feed: Option<&Feeder>,
+) -> Result<ExportSummary> {
     let rt = runtime()?;
     let (client, snapshot, catalog) = rt.block_on(open_snapshot(&opts.source))?;
     let created = chrono::Utc::now();
@@ -127,24 +141,35 @@ pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummar
     let export_id = export_id(&opts.out, &catalog.database, created);
     let partial = opts.out.join(format!(".{export_id}.partial"));
     fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
-    let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &partial, progress);
-    let finished = outcome.and_then(|results| {
-        let manifest = build_manifest(
-            opts,
-            &catalog,
-            &snapshot,
-            created,
-            &export_id,
-            tenant.as_ref(),
-            &results,
-        );
-        finish(&partial, &opts.out.join(&export_id), &manifest, results)
-    });
+    let manifest_of = |results: &[TableResult]| {
+        build_manifest(opts, &catalog, &snapshot, created, &export_id, tenant.as_ref(), results)
+    };
+    if let Some(feed) = feed {
+        let mut draft = manifest_of(&[]);
+        draft.tables = jobs.iter().map(Job::draft_entry).collect();
+        feed.send(Fed::Begin(Box::new(draft)));
+    }
+    let work = Work { dir: &partial, progress, feed };
+    let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &work);
+    let target = opts.out.join(&export_id);
+    let finished =
+        outcome.and_then(|results| finish(&partial, &target, &manifest_of(&results), results));
     if finished.is_err() {
         let _ = fs::remove_dir_all(&partial);
     }
     drop(client);
-    finished
+    let summary = finished?;
+    if let Some(feed) = feed {
+        feed.send(Fed::End(Box::new(Manifest::load(&summary.dir)?)));
+    }
+    Ok(summary)
+}
+
+/// Where the workers write, report and feed.
+struct Work<'a> {
+    dir: &'a Path,
+    progress: &'a dyn Progress,
+    feed: Option<&'a Feeder>,
 }
 
 /// What an export would do, without doing it: for `migrate --dry-run`.
@@ -263,6 +288,22 @@ async fn resolve_tenant(
     Ok(ResolvedTenant { plan, value, named_by })
 }
 
+impl Job {
+    /// The table's manifest entry before its data is known.
+    fn draft_entry(&self) -> TableEntry {
+        TableEntry {
+            file: self.file.clone(),
+            rows: 0,
+            bytes: 0,
+            sha256: String::new(),
+            filter: self.filter.clone(),
+            json_nulls: BTreeMap::new(),
+            nan_values: BTreeMap::new(),
+            table: self.table.clone(),
+        }
+    }
+}
+
 fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Job {
     let plan = codec::plan(&table.columns);
     let condition = tenant.and_then(|t| t.plan.condition(&table, &t.value));
@@ -332,8 +373,7 @@ fn export_tables(
     leader: &Client,
     snapshot: &str,
     mut jobs: Vec<Job>,
-    dir: &Path,
-    progress: &dyn Progress,
+    work: &Work<'_>,
 ) -> Result<Vec<TableResult>> {
     jobs.sort_by_key(|j| std::cmp::Reverse(j.table.estimated_rows.unwrap_or(0)));
     let workers = opts.jobs.max(1).min(jobs.len().max(1));
@@ -341,8 +381,7 @@ fn export_tables(
         queue: Mutex::new(jobs.into()),
         results: Mutex::new(Vec::new()),
         failed: AtomicBool::new(false),
-        dir,
-        progress,
+        work,
     };
     let errors: Vec<Error> = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..workers)
@@ -380,8 +419,7 @@ struct Shared<'a> {
     results: Mutex<Vec<TableResult>>,
     /// Set by the first failure so that the other workers stop taking jobs.
     failed: AtomicBool,
-    dir: &'a Path,
-    progress: &'a dyn Progress,
+    work: &'a Work<'a>,
 }
 
 impl Shared<'_> {
@@ -394,7 +432,7 @@ impl Shared<'_> {
 
     async fn work(&self, client: &Client) -> Result<()> {
         while let Some(job) = self.next_job() {
-            match export_table(client, &job, self.dir, self.progress).await {
+            match export_table(client, &job, self.work).await {
                 Ok(r) => self.results.lock().expect("results lock").push(r),
                 Err(e) => {
                     self.failed.store(true, Ordering::Relaxed);
@@ -432,15 +470,10 @@ impl Fields for BinaryCopyOutRow {
 /// How often progress is reported, in rows.
 const PROGRESS_EVERY: u64 = 8192;
 
-async fn export_table(
-    client: &Client,
-    job: &Job,
-    dir: &Path,
-    progress: &dyn Progress,
-) -> Result<TableResult> {
+async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<TableResult> {
     let started = Instant::now();
     let name = job.table.display_name();
-    let task = progress.start("export", &name, job.table.estimated_rows);
+    let task = work.progress.start("export", &name, job.table.estimated_rows);
     let copy_err = |e: tokio_postgres::Error| Error::Copy {
         table: name.clone(),
         detail: pg::error_detail(&e),
@@ -449,20 +482,25 @@ async fn export_table(
     let types = vec![Type::BYTEA; job.plan.exprs.len()];
     let rows = BinaryCopyOutStream::new(sink, &types);
     pin_mut!(rows);
-    let path = dir.join(&job.file);
+    let path = work.dir.join(&job.file);
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
     let mut seen = Seen::default();
+    let mut fed = TableFeed::new(work.feed, job);
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err)?;
         encode_row(&row, job, count + 1, out.buffer(), &mut seen)?;
-        out.flush_if_full()?;
+        if out.is_full() {
+            fed.lines(out.buffer(), &mut seen);
+            out.flush()?;
+        }
         count += 1;
         if count % PROGRESS_EVERY == 0 {
             task.add(PROGRESS_EVERY, out.bytes() - reported_bytes);
             reported_bytes = out.bytes();
         }
     }
+    fed.lines(out.buffer(), &mut seen);
     let (sha256, bytes) = out.finish()?;
     task.finish(count, bytes);
     Ok(TableResult {
@@ -484,6 +522,8 @@ async fn export_table(
 struct Seen {
     json_nulls: BTreeMap<String, Vec<u64>>,
     nan_values: BTreeMap<String, u64>,
+    /// JSON nulls not yet handed to the feed.
+    unfed_json_nulls: Vec<(String, u64)>,
 }
 
 impl Seen {
@@ -493,11 +533,35 @@ impl Seen {
         match codec {
             Json | Jsonb if encoded == b"null" => {
                 self.json_nulls.entry(column.to_owned()).or_default().push(row);
+                self.unfed_json_nulls.push((column.to_owned(), row));
             }
             Float4 | Float8 | Numeric if encoded == b"\"NaN\"" => {
                 *self.nan_values.entry(column.to_owned()).or_default() += 1;
             }
             _ => {}
+        }
+    }
+}
+
+/// One table's side of the feed: where its lines stand.
+struct TableFeed<'a> {
+    feed: Option<&'a Feeder>,
+    table: QualifiedName,
+    next_line: u64,
+}
+
+impl<'a> TableFeed<'a> {
+    fn new(feed: Option<&'a Feeder>, job: &Job) -> Self {
+        let table =
+            QualifiedName { schema: job.table.schema.clone(), name: job.table.name.clone() };
+        TableFeed { feed, table, next_line: 1 }
+    }
+
+    /// Hands the buffered lines to the feed, if there is one listening.
+    fn lines(&mut self, buf: &[u8], seen: &mut Seen) {
+        let pending = std::mem::take(&mut seen.unfed_json_nulls);
+        if let Some(feed) = self.feed {
+            feed.lines(&self.table, buf, &mut self.next_line, pending);
         }
     }
 }
@@ -562,8 +626,8 @@ impl TableFile {
         self.written + self.buf.len() as u64
     }
 
-    fn flush_if_full(&mut self) -> Result<()> {
-        if self.buf.len() >= Self::FLUSH_AT { self.flush() } else { Ok(()) }
+    fn is_full(&self) -> bool {
+        self.buf.len() >= Self::FLUSH_AT
     }
 
     fn flush(&mut self) -> Result<()> {
