@@ -45,6 +45,27 @@ pub struct Table {
 }
 
 impl Table {
+    /// An ordinary table with these columns and nothing else yet: no keys, constraints or
+    /// indexes (for building tables in code and tests; the catalog reads real ones).
+    pub fn new(schema: impl Into<String>, name: impl Into<String>, columns: Vec<Column>) -> Table {
+        Table {
+            schema: schema.into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            inherits: Vec::new(),
+            columns,
+            primary_key: None,
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            order_by: Vec::new(),
+            oid: 0,
+            estimated_rows: None,
+            readable: true,
+        }
+    }
+
     /// `schema.name`, unquoted, for messages.
     pub fn display_name(&self) -> String {
         format!("{}.{}", self.schema, self.name)
@@ -569,20 +590,27 @@ async fn read_constraints(
             "p" => entry.primary_key = Some(KeyConstraint { name, columns }),
             "u" => entry.unique.push(KeyConstraint { name, columns }),
             "c" => entry.checks.push(Check { name, definition }),
-            _ => entry.foreign_keys.push(ForeignKey {
-                name,
-                columns,
-                references: QualifiedName { schema: r.try_get(4)?, name: r.try_get(5)? },
-                referenced_columns: r.try_get(6)?,
-                on_update: FkAction::from_code(r.try_get(7)?),
-                on_delete: FkAction::from_code(r.try_get(8)?),
-                deferrable: r.try_get(9)?,
-                initially_deferred: r.try_get(10)?,
-                definition,
-            }),
+            _ => entry.foreign_keys.push(foreign_key(&r, name)?),
         }
     }
     Ok(out)
+}
+
+/// A foreign key from a row of [`CONSTRAINTS_SQL`] or [`PARTITION_FKS_SQL`], which share
+/// columns 3 to 11: key columns, referenced schema, table and columns, update and delete
+/// actions, deferrability, definition.
+fn foreign_key(r: &tokio_postgres::Row, name: String) -> Result<ForeignKey, tokio_postgres::Error> {
+    Ok(ForeignKey {
+        name,
+        columns: r.try_get(3)?,
+        references: QualifiedName { schema: r.try_get(4)?, name: r.try_get(5)? },
+        referenced_columns: r.try_get(6)?,
+        on_update: FkAction::from_code(r.try_get(7)?),
+        on_delete: FkAction::from_code(r.try_get(8)?),
+        deferrable: r.try_get(9)?,
+        initially_deferred: r.try_get(10)?,
+        definition: r.try_get(11)?,
+    })
 }
 
 /// Foreign keys declared on the leaf partitions of `root` but not on `root` itself, with the
@@ -634,17 +662,7 @@ async fn partition_foreign_keys(
     let mut by_signature: BTreeMap<FkSignature, (ForeignKey, Vec<String>)> = BTreeMap::new();
     for r in client.query(PARTITION_FKS_SQL, &[&root.oid]).await? {
         let partition: String = r.try_get(0)?;
-        let fk = ForeignKey {
-            name: String::new(),
-            columns: r.try_get(3)?,
-            references: QualifiedName { schema: r.try_get(4)?, name: r.try_get(5)? },
-            referenced_columns: r.try_get(6)?,
-            on_update: FkAction::from_code(r.try_get(7)?),
-            on_delete: FkAction::from_code(r.try_get(8)?),
-            deferrable: r.try_get(9)?,
-            initially_deferred: r.try_get(10)?,
-            definition: r.try_get(11)?,
-        };
+        let fk = foreign_key(&r, String::new())?;
         let key = (fk.columns.clone(), fk.references.clone(), fk.referenced_columns.clone());
         by_signature.entry(key).or_insert_with(|| (fk, Vec::new())).1.push(partition);
     }
@@ -892,22 +910,7 @@ mod tests {
     use super::*;
 
     fn table(schema: &str, name: &str) -> Table {
-        Table {
-            schema: schema.into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            inherits: vec![],
-            columns: vec![],
-            primary_key: None,
-            unique: vec![],
-            foreign_keys: vec![],
-            indexes: vec![],
-            checks: vec![],
-            order_by: vec![],
-            oid: 0,
-            estimated_rows: None,
-            readable: true,
-        }
+        Table::new(schema, name, vec![])
     }
 
     #[test]

@@ -155,33 +155,38 @@ pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummar
     let started = Instant::now();
     let manifest = Manifest::load(&opts.from)?;
     check_export(&opts.from, progress)?;
-    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let plan = schema::plan(&tables, &schema_options(&manifest, opts)?)?;
+    import_with(&manifest, opts, started, |partial, plan| {
+        Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
+    })
+}
+
+/// What [`run`] and [`run_fed`] share: plans the schema from `planned` (the manifest, or the
+/// feed's draft of it), checks the target, has `build` make the partial file (returning what
+/// it loaded and the final manifest), then replaces the target with it. The partial file is
+/// removed on any failure.
+fn import_with(
+    planned: &Manifest,
+    opts: &ImportOptions,
+    started: Instant,
+    build: impl FnOnce(&Path, &Plan) -> Result<(Vec<TableImport>, Manifest)>,
+) -> Result<ImportSummary> {
+    let tables: Vec<_> = planned.tables.iter().map(|t| t.table.clone()).collect();
+    let plan = schema::plan(&tables, &schema_options(planned, opts)?)?;
     check_target(opts)?;
     let partial = partial_path(&opts.target);
     remove_partial(&partial)?;
-    let built = build(&partial, &manifest, &plan, opts, progress);
-    let loaded = match built {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            let _ = remove_partial(&partial);
-            return Err(e);
-        }
-    };
-    let backup = match replace_target(&partial, opts) {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = remove_partial(&partial);
-            return Err(e);
-        }
-    };
+    let done = build(&partial, &plan)
+        .and_then(|(loaded, manifest)| Ok((loaded, manifest, replace_target(&partial, opts)?)));
+    let (tables, manifest, backup) = done.inspect_err(|_| {
+        let _ = remove_partial(&partial);
+    })?;
     Ok(ImportSummary {
         target: opts.target.clone(),
-        export_id: manifest.export_id.clone(),
-        manifest_sha256: manifest.manifest_sha256.clone(),
-        tables: loaded,
-        skipped: plan.skipped.clone(),
-        notes: plan.notes.clone(),
+        export_id: manifest.export_id,
+        manifest_sha256: manifest.manifest_sha256,
+        tables,
+        skipped: plan.skipped,
+        notes: plan.notes,
         backup,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -602,35 +607,8 @@ pub fn run_fed(
     let Ok(Fed::Begin(draft)) = feed.recv() else {
         return Err(Error::FeedEnded);
     };
-    let tables: Vec<_> = draft.tables.iter().map(|t| t.table.clone()).collect();
-    let plan = schema::plan(&tables, &schema_options(&draft, opts)?)?;
-    check_target(opts)?;
-    let partial = partial_path(&opts.target);
-    remove_partial(&partial)?;
-    let built = build_fed(&partial, &plan, opts, feed, progress);
-    let (loaded, manifest) = match built {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = remove_partial(&partial);
-            return Err(e);
-        }
-    };
-    let backup = match replace_target(&partial, opts) {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = remove_partial(&partial);
-            return Err(e);
-        }
-    };
-    Ok(ImportSummary {
-        target: opts.target.clone(),
-        export_id: manifest.export_id.clone(),
-        manifest_sha256: manifest.manifest_sha256.clone(),
-        tables: loaded,
-        skipped: plan.skipped.clone(),
-        notes: plan.notes.clone(),
-        backup,
-        seconds: started.elapsed().as_secs_f64(),
+    import_with(&draft, opts, started, |partial, plan| {
+        build_fed(partial, plan, opts, feed, progress)
     })
 }
 

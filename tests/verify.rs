@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use pg2lite::catalog::{Column, Field, KeyConstraint, PgType, Table, TableKind, TypeKind};
+use pg2lite::catalog::{Column, Field, KeyConstraint, PgType, Table, TypeKind};
 use pg2lite::manifest::{self, Filter, Manifest, Options, SourceInfo, TableEntry, Tool};
 use pg2lite::progress::Silent;
 use pg2lite::verify::{self, Level, Problem, VerifyOptions, VerifyReport};
@@ -150,20 +150,8 @@ fn entry(dir: &Path, table: Table, rows: &str) -> TableEntry {
 fn table(schema: &str, name: &str, columns: Vec<Column>) -> Table {
     let first = columns[0].name.clone();
     Table {
-        schema: schema.into(),
-        name: name.into(),
-        kind: TableKind::Table,
-        inherits: vec![],
-        columns,
         primary_key: Some(KeyConstraint { name: format!("{name}_pkey"), columns: vec![first] }),
-        unique: vec![],
-        foreign_keys: vec![],
-        indexes: vec![],
-        checks: vec![],
-        order_by: vec![],
-        oid: 0,
-        estimated_rows: None,
-        readable: true,
+        ..Table::new(schema, name, columns)
     }
 }
 

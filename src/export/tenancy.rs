@@ -434,11 +434,6 @@ mod tests {
     /// `table("clients", &["id", "user_id"], &[("user_id", "users", "id")])`
     fn table(name: &str, cols: &[&str], fks: &[(&str, &str, &str)]) -> Table {
         Table {
-            schema: "public".into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            inherits: vec![],
-            columns: cols.iter().map(|c| col(c)).collect(),
             primary_key: Some(KeyConstraint {
                 name: format!("{name}_pkey"),
                 columns: vec![cols[0].into()],
@@ -458,12 +453,7 @@ mod tests {
                     definition: String::new(),
                 })
                 .collect(),
-            indexes: vec![],
-            checks: vec![],
-            order_by: vec![],
-            oid: 0,
-            estimated_rows: None,
-            readable: true,
+            ..Table::new("public", name, cols.iter().map(|c| col(c)).collect())
         }
     }
 

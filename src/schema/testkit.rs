@@ -3,7 +3,7 @@
 
 use crate::catalog::{
     Check, Column, FkAction, ForeignKey, Identity, Index, IndexColumn, KeyConstraint, PgType,
-    QualifiedName, Table, TableKind, TypeKind,
+    QualifiedName, Table, TypeKind,
 };
 
 /// A base type named by `pg_type.typname`, displayed as Postgres would for common ones.
@@ -89,22 +89,7 @@ pub(crate) fn identity(mut c: Column) -> Column {
 }
 
 pub(crate) fn table(schema: &str, name: &str, columns: Vec<Column>) -> Table {
-    Table {
-        schema: schema.to_owned(),
-        name: name.to_owned(),
-        kind: TableKind::Table,
-        inherits: vec![],
-        columns,
-        primary_key: None,
-        unique: vec![],
-        foreign_keys: vec![],
-        indexes: vec![],
-        checks: vec![],
-        order_by: vec![],
-        oid: 0,
-        estimated_rows: None,
-        readable: true,
-    }
+    Table::new(schema, name, columns)
 }
 
 pub(crate) fn key(name: &str, columns: &[&str]) -> KeyConstraint {

@@ -35,6 +35,7 @@ pub use problem::{Problem, ProblemKind, Reason};
 
 use crate::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE, TableEntry};
 use crate::progress::Progress;
+use crate::report::grouped;
 
 /// How far to check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -155,19 +156,6 @@ impl VerifyReport {
 
 fn plural(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", grouped(n), if n == 1 { "" } else { "s" })
-}
-
-/// `49636` as `49,636`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Verify could not do its job at all (exit 2): problems *in* the export are not errors.
