@@ -554,3 +554,50 @@ fn a_partitioned_root_adopts_its_partitions_foreign_keys_only_when_all_rows_sati
     // not adopted, since SQLite would then refuse the data Postgres let in.
     assert_eq!(fks, [("cust_id".to_owned(), "cust".to_owned())]);
 }
+
+/// Killed half way (SIGKILL: no chance to clean up), an export leaves only its hidden
+/// `.partial` directory, which no tool takes for an export.
+#[test]
+fn an_export_killed_half_way_never_looks_finished() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE big AS SELECT i AS id, repeat(md5(i::text), 8) AS pad FROM generate_series(1, 500000) i;
+         ALTER TABLE big ADD PRIMARY KEY (id);",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2lite"))
+        .args(["export", "-q", "--source", &db.url(), "--out"])
+        .arg(out.path())
+        .spawn()
+        .unwrap();
+    let mut killed = false;
+    for _ in 0..3000 {
+        let partial = std::fs::read_dir(out.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().ends_with(".partial"));
+        let grown = partial.is_some_and(|p| {
+            std::fs::metadata(p.path().join("tables/public.big.ndjson"))
+                .is_ok_and(|m| m.len() > 8 << 20)
+        });
+        if grown {
+            child.kill().unwrap();
+            killed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(killed, "the export finished before it could be killed");
+    let names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with('.') && names[0].ends_with(".partial"), "{names:?}");
+    let dir = out.path().join(&names[0]);
+    assert!(!dir.join("manifest.json").exists(), "a killed export has no manifest");
+    pg2lite::verify::run(&pg2lite::verify::VerifyOptions::new(&dir), &Silent)
+        .map(|r| assert!(!r.is_clean(), "verify must not accept it"))
+        .unwrap();
+}
