@@ -30,7 +30,10 @@ const CHECKSUM_KEY: &str = "\"manifest_sha256\": \"";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: cannot read the manifest: {source}")]
+    #[error(
+        "{path}: cannot read the manifest: {source}; is this an export directory \
+         (migration_data/<id>, made by pg2lite export)?"
+    )]
     Read { path: PathBuf, source: io::Error },
     #[error("{path}: the manifest is not valid JSON of this format: {source}")]
     Parse { path: PathBuf, source: serde_json::Error },
