@@ -2,10 +2,10 @@
 //! `--source`) that the export still matches Postgres under the filter it used.
 //!
 //! Reads: the export directory (manifest, NDJSON files), the target file (read-only), and
-//! optionally Postgres (read-only session). Writes: nothing but a scratch database in a
-//! temporary directory beside the target, removed when done. Returns a
-//! [`ValidationReport`]; differences found are the report's result (exit 1), and
-//! [`Error`] is only for a validation that cannot be done at all (exit 2).
+//! optionally Postgres (read-only session). Writes: nothing, unless a table's two sides
+//! differ: then a scratch database in a temporary directory beside the target, removed when
+//! done. Returns a [`ValidationReport`]; differences found are the report's result (exit
+//! 1), and [`Error`] is only for a validation that cannot be done at all (exit 2).
 //!
 //! Checks, per table unless said otherwise:
 //! 1. **export** (file): the export's own integrity, `verify` at checksum level;
@@ -21,8 +21,17 @@
 //! 8. **tenancy** (tenant-scoped exports): no other tenant's key anywhere in the export;
 //! 9. **origin** (file): the target's `_pg2lite_export` names this export.
 //!
-//! Memory stays bounded whatever the tables' sizes: rows are streamed from both sides into
-//! the scratch database and compared there with set operations that spill to disk.
+//! Each side of a table is read once, every row digested as it streams past; the sums of
+//! the digests (per bucket of keys, see `digest::Digests`) are all that is kept. When both
+//! sides have as many rows and the same digest, they hold the same rows, so the keys and
+//! content checks pass on that alone. Otherwise both sides are read again, and the rows of
+//! the buckets that differ go to the scratch database, where set operations that spill to
+//! disk name the missing, extra and different keys. Memory stays bounded whatever the
+//! tables' sizes: no structure grows with a table's rows.
+//!
+//! The checks of the whole file (`PRAGMA integrity_check`, the longest, on a thread and
+//! connection of its own; `PRAGMA foreign_key_check`; the export's and the target's
+//! checksums) need nothing from the tables' checks and run beside them.
 //!
 //! The plan is rebuilt from the same options import takes; when the target records its
 //! column mapping (`_pg2lite_columns`) and it disagrees, validation stops with an error
@@ -36,8 +45,10 @@ mod source;
 mod target;
 mod tenancy;
 
+use std::cell::OnceCell;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
 use crate::catalog::Table;
@@ -54,7 +65,7 @@ use crate::transform::{Conversion, JsonNulls};
 use crate::verify::{self, Level, VerifyOptions};
 
 use scratch::Scratch;
-use sides::{ExportSide, SqliteSide, TableSpec};
+use sides::{ExportSide, InvalidJson, JsonColumn, SqliteSide, TableSpec};
 use target::{Target, Violations};
 use tenancy::Scope;
 
@@ -151,32 +162,21 @@ pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<Validation
     let plan = plan_for(&manifest, opts)?;
     let target = Target::open(&opts.target)?;
     check_options(&target, &plan, &opts.target)?;
-    let target_sha256 = manifest::sha256_file(&opts.target)
-        .map_err(|source| Error::Io { path: opts.target.display().to_string(), source })?
-        .0;
-    let export = export_check(&opts.from, progress)?;
     let recount = match &opts.source {
         Some(s) => Some(source::recount(s, &manifest)?),
         None => None,
     };
-    let scratch = Scratch::create(&scratch_dir(&opts.target))
-        .or_else(|_| Scratch::create(&std::env::temp_dir()))?;
-    let violations = target.foreign_key_violations()?;
     let ctx = Context {
         opts,
         manifest: &manifest,
         plan: &plan,
         target: &target,
-        scratch: &scratch,
+        scratch: OnceCell::new(),
         scope: Scope::from_manifest(&manifest),
         recount,
-        violations,
         progress,
     };
-    let tables = manifest.tables.iter().enumerate().map(|(i, e)| ctx.check_table(i, e));
-    let tables = tables.collect::<Result<Vec<_>>>()?;
-    let file_checks =
-        FileChecks { integrity: integrity_check(&target)?, export, origin: ctx.origin_check() };
+    let (tables, file_checks, target_sha256) = ctx.check_all()?;
     let mut report = ValidationReport {
         tool: format!("pg2lite {}", env!("CARGO_PKG_VERSION")),
         export_id: manifest.export_id.clone(),
@@ -195,6 +195,11 @@ pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<Validation
     };
     report.seal();
     Ok(report)
+}
+
+/// The result of a thread, its panic passed on.
+fn join<T>(handle: ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn now() -> String {
@@ -248,9 +253,15 @@ fn export_check(dir: &Path, progress: &dyn Progress) -> Result<FileCheck> {
     Ok(FileCheck::new(Status::of(report.is_clean()), problems))
 }
 
-fn integrity_check(target: &Target) -> Result<FileCheck> {
-    let problems = target.integrity_problems()?;
+fn integrity_check(target: &Path) -> Result<FileCheck> {
+    let problems = target::integrity_problems(target)?;
     Ok(FileCheck::new(Status::of(problems.is_empty()), problems))
+}
+
+fn sha256_of(target: &Path) -> Result<String> {
+    manifest::sha256_file(target)
+        .map(|(sha, _)| sha)
+        .map_err(|source| Error::Io { path: target.display().to_string(), source })
 }
 
 /// The directory that holds the scratch database: the target's, so it is on a disk that
@@ -262,8 +273,13 @@ fn scratch_dir(target: &Path) -> PathBuf {
     }
 }
 
-/// Each side of a table as read, or why it could not be.
-type Sides = (Result<ExportSide, String>, Result<SqliteSide, String>);
+/// A table part-way through its checks.
+enum Stage<'p> {
+    /// Nothing more to read: the table was not imported, or is not in the target.
+    Done(Box<TableReport>),
+    /// Its SQLite side is read; its export side is next.
+    SqliteRead { index: usize, spec: TableSpec<'p>, sqlite: Result<SqliteSide, String> },
+}
 
 /// What every table's checks share.
 struct Context<'a> {
@@ -271,47 +287,97 @@ struct Context<'a> {
     manifest: &'a Manifest,
     plan: &'a Plan,
     target: &'a Target,
-    scratch: &'a Scratch,
+    /// Made the first time a table's sides differ.
+    scratch: OnceCell<Scratch>,
     scope: Option<Scope>,
     /// Per manifest table, with `--source`.
     recount: Option<source::Recount>,
-    violations: Violations,
     progress: &'a dyn Progress,
 }
 
-impl Context<'_> {
-    fn check_table(&self, index: usize, entry: &TableEntry) -> Result<TableReport> {
+impl<'a> Context<'a> {
+    /// Every table's checks and the file checks, and the target's SHA-256.
+    ///
+    /// `PRAGMA integrity_check` needs nothing else and takes longest (it looks every row up
+    /// in every index), so it runs from the start on a thread and connection of its own.
+    /// This thread meanwhile does the work that uses one core (the target's checksum,
+    /// `PRAGMA foreign_key_check`, reading every SQLite table), and last the work that uses
+    /// them all (converting the export's files with rayon), so both cores stay busy until
+    /// the end.
+    fn check_all(&self) -> Result<(Vec<TableReport>, FileChecks, String)> {
+        let path = &self.opts.target;
+        std::thread::scope(|s| {
+            let integrity = s.spawn(move || integrity_check(path));
+            let target_sha256 = sha256_of(path)?;
+            let violations = target::foreign_key_violations(path)?;
+            let stages = self.manifest.tables.iter().enumerate();
+            let stages: Vec<Stage<'a>> = stages.map(|(i, e)| self.read_sqlite(i, e)).collect();
+            let export = export_check(&self.opts.from, self.progress)?;
+            let tables = stages.into_iter().map(|stage| match stage {
+                Stage::Done(report) => Ok(*report),
+                Stage::SqliteRead { index, spec, sqlite } => {
+                    self.finish_table(index, &spec, sqlite, &violations)
+                }
+            });
+            let tables = tables.collect::<Result<Vec<_>>>()?;
+            let integrity = join(integrity)?;
+            let file_checks = FileChecks { integrity, export, origin: self.origin_check() };
+            Ok((tables, file_checks, target_sha256))
+        })
+    }
+
+    /// The table's SQLite side, digested and its JSON checked, unless there is none.
+    fn read_sqlite(&self, index: usize, entry: &'a TableEntry) -> Stage<'a> {
         let t = &entry.table;
         let Some(plan) = self.plan.table(&t.schema, &t.name) else {
-            return Ok(self.not_imported(index, entry));
+            return Stage::Done(Box::new(self.not_imported(index, entry)));
         };
-        let spec = self.spec(entry, plan);
         if self.target.table(&plan.name).is_none() {
-            return Ok(self.missing_table(index, entry, plan));
+            return Stage::Done(Box::new(self.missing_table(index, entry, plan)));
         }
-        let sqlite_count = self.target.count(&plan.name);
-        let (export, sqlite) = self.load_sides(&spec)?;
+        let spec = self.spec(entry, plan);
+        let sqlite = sides::scan_sqlite(&self.target.conn, &spec, None, self.progress);
+        // Without a scratch database to write to, the scan fails only on the table's data.
+        let sqlite = sqlite.unwrap_or_else(|e| Err(e.to_string()));
+        Stage::SqliteRead { index, spec, sqlite }
+    }
+
+    /// The table's export side, digested, then every check of the table.
+    fn finish_table(
+        &self,
+        index: usize,
+        spec: &TableSpec<'_>,
+        sqlite: Result<SqliteSide, String>,
+        violations: &Violations,
+    ) -> Result<TableReport> {
+        let (entry, plan) = (spec.entry, spec.plan);
+        let export = sides::scan_export(&self.opts.from, spec, None, self.progress);
+        let export = export.unwrap_or_else(|e| Err(e.to_string()));
+        let sqlite_count = match &sqlite {
+            Ok(side) => Ok(side.rows),
+            Err(_) => self.target.count(&plan.name),
+        };
         let counts = self.counts(index, entry, export.as_ref().ok(), sqlite_count);
         let (keys, content) = match (&export, &sqlite) {
-            (Ok(e), Ok(s)) => {
-                let src = compare::Sources {
-                    dir: &self.opts.from,
-                    target: &self.target.conn,
-                    scratch: self.scratch,
-                };
-                compare::keys_and_content(&src, &spec, e, s)?
-            }
+            (Ok(e), Ok(s)) => match compare::by_digest(spec, e, s) {
+                Some(checks) => checks,
+                None => self.compare_in_scratch(spec, (e, s))?,
+            },
             (Err(why), _) | (_, Err(why)) => unreadable(why),
         };
         let checks = TableChecks {
             counts,
             keys,
             content,
-            foreign_keys: self.foreign_keys(&spec),
-            json: self.json(&spec),
-            tenancy: self.tenancy(&spec, &export),
+            foreign_keys: self.foreign_keys(&plan.name, &spec.key_names(), violations),
+            json: self.json(spec, sqlite.as_ref().ok()),
+            tenancy: self.tenancy(spec, &export),
         };
-        Ok(TableReport { source: t.display_name(), table: Some(plan.name.clone()), checks })
+        Ok(TableReport {
+            source: entry.table.display_name(),
+            table: Some(plan.name.clone()),
+            checks,
+        })
     }
 
     fn spec<'p>(&self, entry: &'p TableEntry, plan: &'p TablePlan) -> TableSpec<'p> {
@@ -320,24 +386,58 @@ impl Context<'_> {
             .iter()
             .filter_map(|name| plan.columns.iter().position(|c| &c.source == name))
             .collect();
+        let json = plan.columns.iter().enumerate().filter_map(|(index, c)| match c.conversion {
+            Conversion::Json => Some(JsonColumn { index, structured: false }),
+            Conversion::Structured => Some(JsonColumn { index, structured: true }),
+            _ => None,
+        });
         TableSpec {
             entry,
             plan,
             key,
             watch: self.scope.as_ref().map(|s| s.watch(entry)).unwrap_or_default(),
             json_nulls: JsonNulls::new(plan, &entry.json_nulls),
+            json: json.collect(),
         }
     }
 
-    /// Both sides into the scratch database, then indexed for comparison.
-    fn load_sides(&self, spec: &TableSpec<'_>) -> Result<Sides> {
-        self.scratch.begin()?;
-        let sides = sides::with_inserts(self.scratch, |e, s| {
-            let export = sides::scan_export(&self.opts.from, spec, e, self.progress)?;
-            Ok((export, sides::scan_sqlite(&self.target.conn, spec, s)?))
+    /// The keys and content checks of a table whose sides differ: both read again, and the
+    /// rows of the buckets whose digests differ stored in the scratch database, which names
+    /// the keys and rows that differ. Rows of the other buckets are the same on both sides,
+    /// so they would add nothing to what is found.
+    fn compare_in_scratch(
+        &self,
+        spec: &TableSpec<'_>,
+        (export, sqlite): (&ExportSide, &SqliteSide),
+    ) -> Result<(KeysCheck, ContentCheck)> {
+        let scratch = self.scratch()?;
+        scratch.begin()?;
+        let only = export.digests.differing(&sqlite.digests);
+        let (export, sqlite) = sides::with_stores(scratch, &only, |e, s| {
+            let export = sides::scan_export(&self.opts.from, spec, Some(e), self.progress)?;
+            let sqlite = sides::scan_sqlite(&self.target.conn, spec, Some(s), self.progress)?;
+            Ok((export, sqlite))
         })?;
-        self.scratch.finish_load()?;
-        Ok(sides)
+        scratch.finish_load()?;
+        match (&export, &sqlite) {
+            (Ok(e), Ok(s)) => {
+                let src =
+                    compare::Sources { dir: &self.opts.from, target: &self.target.conn, scratch };
+                compare::keys_and_content(&src, spec, e, s)
+            }
+            (Err(why), _) | (_, Err(why)) => Ok(unreadable(why)),
+        }
+    }
+
+    /// The scratch database, made beside the target (or in the system's temporary directory
+    /// when that fails) the first time it is needed.
+    fn scratch(&self) -> Result<&Scratch> {
+        if self.scratch.get().is_none() {
+            let made = Scratch::create(&scratch_dir(&self.opts.target))
+                .or_else(|_| Scratch::create(&std::env::temp_dir()))?;
+            let _ = self.scratch.set(made);
+        }
+        Ok(self.scratch.get().expect("the scratch database was made above"))
     }
 
     fn counts(
@@ -380,54 +480,62 @@ impl Context<'_> {
         }
     }
 
-    fn foreign_keys(&self, spec: &TableSpec<'_>) -> ListCheck {
-        let name = &spec.plan.name;
+    fn foreign_keys(&self, name: &str, keys: &[String], violations: &Violations) -> ListCheck {
         let declared = self.target.foreign_keys_of(name);
-        let (count, found) = match self.violations.get(&name.to_ascii_lowercase()) {
+        let (count, found) = match violations.get(&name.to_ascii_lowercase()) {
             Some((count, first)) => (*count, first.as_slice()),
             None => (0, &[][..]),
         };
         if declared.is_empty() && count == 0 {
             return ListCheck::skipped("no foreign keys");
         }
-        let keys = spec.key_names();
-        let first = found.iter().map(|v| self.target.describe_violation(v, &keys)).collect();
+        let first = found.iter().map(|v| self.target.describe_violation(v, keys)).collect();
         ListCheck::found(declared, count, first)
     }
 
-    fn json(&self, spec: &TableSpec<'_>) -> ListCheck {
-        let columns: Vec<(&str, bool)> = spec
-            .plan
-            .columns
-            .iter()
-            .filter_map(|c| match c.conversion {
-                Conversion::Json => Some((c.name.as_str(), false)),
-                Conversion::Structured => Some((c.name.as_str(), true)),
-                _ => None,
-            })
-            .collect();
-        if columns.is_empty() {
+    /// From the SQLite side's scan when it looked, else one query per JSON column.
+    fn json(&self, spec: &TableSpec<'_>, scanned: Option<&SqliteSide>) -> ListCheck {
+        if spec.json.is_empty() {
             return ListCheck::skipped("no JSON columns");
         }
-        let keys = spec.key_names();
-        let (mut found, mut first, mut errors) = (0, Vec::new(), Vec::new());
-        for (column, structured) in &columns {
-            match self.target.invalid_json(&spec.plan.name, column, *structured, &keys) {
-                Ok((n, shown)) => {
-                    found += n;
-                    first.extend(shown);
+        let found: Vec<Result<InvalidJson, String>> =
+            match scanned.and_then(|s| s.invalid_json.as_ref()) {
+                Some(found) => found.iter().cloned().map(Ok).collect(),
+                None => spec.json.iter().map(|c| self.query_invalid_json(spec, c)).collect(),
+            };
+        let (mut count, mut first, mut errors) = (0, Vec::new(), Vec::new());
+        for column in found {
+            match column {
+                Ok(bad) => {
+                    count += bad.count;
+                    first.extend(bad.first);
                 }
                 Err(e) => errors.push(e),
             }
         }
         first.truncate(scratch::SHOWN);
-        let checked = columns.iter().map(|(c, _)| (*c).to_owned()).collect();
-        let mut check = ListCheck::found(checked, found, first);
+        let checked = spec.json.iter().map(|c| spec.json_name(c).to_owned()).collect();
+        let mut check = ListCheck::found(checked, count, first);
         if !errors.is_empty() {
             check.status = Status::Fail;
             check.details.extend(errors);
         }
         check
+    }
+
+    fn query_invalid_json(
+        &self,
+        spec: &TableSpec<'_>,
+        column: &JsonColumn,
+    ) -> Result<InvalidJson, String> {
+        let name = spec.json_name(column);
+        let (count, first) = self.target.invalid_json(
+            &spec.plan.name,
+            name,
+            column.structured,
+            &spec.key_names(),
+        )?;
+        Ok(InvalidJson { count, first })
     }
 
     fn tenancy(&self, spec: &TableSpec<'_>, export: &Result<ExportSide, String>) -> ListCheck {

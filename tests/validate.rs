@@ -503,3 +503,110 @@ fn a_file_whose_index_disagrees_with_its_table_fails_the_integrity_check() {
     expect_failures(&r, &[("file", "integrity")]);
     assert!(r.file_checks.integrity.details.iter().any(|d| d.contains("prices_note")), "{r:#?}");
 }
+
+/// A table of 100,000 rows (25 batches of the export's reader) with a unique uuid (whose
+/// index is in random order) and JSON, exported and imported.
+fn big_table() -> (TestDb, TempDir, PathBuf, PathBuf) {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, uid uuid NOT NULL UNIQUE, doc jsonb,
+                           amount numeric(12,2), note text);
+         INSERT INTO big
+         SELECT g, md5(g::text)::uuid, jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g % 7)),
+                g * 1.25, repeat('x', g % 50)
+         FROM generate_series(1, 100000) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(&db, &dir.path().join("exports")).dir;
+    let target = dir.path().join("big.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    (db, dir, export, target)
+}
+
+#[test]
+fn a_single_value_changed_deep_inside_a_large_table_is_found_by_content_with_its_key() {
+    let (_db, dir, export, target) = big_table();
+    let clean = validate(&export, &target);
+    expect_failures(&clean, &[]);
+    let big = table(&clean, "public.big");
+    assert_eq!(big.checks.counts.sqlite, Some(100_000));
+    assert!(
+        big.checks.keys.details.iter().any(|d| d.contains("digest of every row")),
+        "equal digests prove the keys equal, and the report says so: {:?}",
+        big.checks.keys.details
+    );
+    assert_eq!(big.checks.content.digest_export, big.checks.content.digest_sqlite);
+    assert_eq!(big.checks.json.status, Status::Pass);
+
+    let changed = changed_copy(
+        &target,
+        &dir.path().join("changed.db"),
+        "UPDATE big SET note = 'changed' WHERE id = 91828",
+    );
+    let r = validate(&export, &changed);
+    expect_failures(&r, &[("public.big", "content")]);
+    let content = &table(&r, "public.big").checks.content;
+    assert_eq!(content.different, 1);
+    assert_eq!(
+        content.first_different,
+        [format!("(id=91828) (line 91828): note: export '{}', SQLite 'changed'", "x".repeat(28))]
+    );
+    assert_ne!(content.digest_export, content.digest_sqlite);
+    assert!(table(&r, "public.big").checks.keys.details.is_empty(), "{r:#?}");
+
+    // Rows missing all over the table: every one is counted, the smallest keys are shown.
+    let deleted = changed_copy(
+        &target,
+        &dir.path().join("deleted.db"),
+        "DELETE FROM big WHERE id = 99999 OR id % 9000 = 0",
+    );
+    let r = validate(&export, &deleted);
+    let big = "public.big";
+    expect_failures(&r, &[(big, "counts"), (big, "keys"), (big, "content")]);
+    let keys = &table(&r, big).checks.keys;
+    assert_eq!((keys.missing, keys.extra), (12, 0));
+    assert_eq!(
+        keys.details,
+        ["12 keys in the export missing from SQLite: (id=9000), (id=18000), (id=27000), \
+          (id=36000), (id=45000), ..."]
+    );
+}
+
+#[test]
+fn invalid_json_in_a_table_without_a_key_is_named_by_rowid_column_by_column() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE events (at timestamptz NOT NULL, doc jsonb, tags int[]);
+         INSERT INTO events VALUES ('2024-01-01 00:00:00+00', '{\"a\": 1}', '{1,2}'),
+                                   ('2024-01-02 00:00:00+00', NULL, '[0:1]={3,4}'),
+                                   ('2024-01-03 00:00:00+00', '[1, 2]', NULL);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(&db, dir.path()).dir;
+    let target = dir.path().join("events.db");
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let clean = validate(&export, &target);
+    expect_failures(&clean, &[]);
+    let json = &table(&clean, "public.events").checks.json;
+    assert_eq!(json.checked, ["doc", "tags"], "an array with other lower bounds is valid");
+
+    let broken = changed_copy(
+        &target,
+        &dir.path().join("broken.db"),
+        "UPDATE events SET tags = '{1,2' WHERE rowid = 1; UPDATE events SET doc = '[1,' WHERE rowid = 3;",
+    );
+    let r = validate(&export, &broken);
+    // The doc column's CHECK (json_valid(..)) fails too, which integrity_check reports.
+    expect_failures(
+        &r,
+        &[
+            ("public.events", "keys"),
+            ("public.events", "content"),
+            ("public.events", "json"),
+            ("file", "integrity"),
+        ],
+    );
+    let json = &table(&r, "public.events").checks.json;
+    assert_eq!(json.found, 2);
+    assert_eq!(json.first, ["doc at (rowid=3)", "tags at (rowid=1)"]);
+}

@@ -18,6 +18,8 @@
 //! of its values' encodings in column order; a table's digest is the sum of its rows'
 //! digests modulo 2^256, which does not depend on row order and counts duplicates.
 
+use std::hash::{DefaultHasher, Hasher};
+
 use rusqlite::types::{Value, ValueRef};
 use sha2::{Digest as _, Sha256};
 
@@ -60,13 +62,22 @@ pub(super) fn encode(v: ValueRef<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// Text rarely holds a zero byte, and looking for one (`contains`, which is `memchr`) is far
+/// quicker than copying byte by byte: most values are copied whole.
 fn escaped(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+    if !bytes.contains(&0) {
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(&[0, 0]);
+        return;
+    }
+    let mut runs = bytes.split(|&b| b == 0);
+    if let Some(first) = runs.next() {
+        out.extend_from_slice(first);
+    }
+    for run in runs {
+        out.extend_from_slice(&[0, 0xFF]);
+        out.extend_from_slice(run);
     }
     out.extend_from_slice(&[0, 0]);
 }
@@ -126,15 +137,18 @@ fn unescape(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
 pub(super) type RowDigest = [u8; 32];
 
 /// Encodes `values` into `buf` (cleared first) and returns the row's digest.
-pub(super) fn row_digest<'v>(
-    values: impl IntoIterator<Item = ValueRef<'v>>,
-    buf: &mut Vec<u8>,
-) -> RowDigest {
+#[cfg(test)]
+fn row_digest<'v>(values: impl IntoIterator<Item = ValueRef<'v>>, buf: &mut Vec<u8>) -> RowDigest {
     buf.clear();
     for v in values {
         encode(v, buf);
     }
-    Sha256::digest(&buf[..]).into()
+    hash(buf)
+}
+
+/// The digest of a row already encoded into `encoded`.
+pub(super) fn hash(encoded: &[u8]) -> RowDigest {
+    Sha256::digest(encoded).into()
 }
 
 /// The order-independent digest of a table: the sum of its row digests modulo 2^256.
@@ -156,8 +170,77 @@ impl TableDigest {
         }
     }
 
+    /// The digest of both tables' rows together: `self` plus `other`.
+    pub(super) fn merge(mut self, other: TableDigest) -> TableDigest {
+        let mut bytes = [0u8; 32];
+        for (chunk, limb) in bytes.chunks_exact_mut(8).zip(other.limbs) {
+            chunk.copy_from_slice(&limb.to_be_bytes());
+        }
+        self.add(&bytes);
+        self
+    }
+
     pub(super) fn hex(&self) -> String {
         self.limbs.iter().map(|l| format!("{l:016x}")).collect()
+    }
+}
+
+/// How many buckets [`Digests`] spreads a table's rows over.
+pub(super) const BUCKETS: usize = 256;
+
+/// The bucket of a row: from its key's encoding (a row without a key: its digest), so a row
+/// falls in the same bucket on both sides, and so does every row under the same key.
+pub(super) fn bucket(key: &[u8]) -> usize {
+    let mut h = DefaultHasher::new();
+    h.write(key);
+    (h.finish() % BUCKETS as u64) as usize
+}
+
+/// A table's row digests summed per [`bucket`]: when two tables' digests differ, the rows
+/// that make the difference are in the buckets whose sums differ, and only those need
+/// comparing row by row. Its size is fixed, whatever the table's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Digests {
+    buckets: Vec<TableDigest>,
+}
+
+impl Default for Digests {
+    fn default() -> Self {
+        Digests { buckets: vec![TableDigest::default(); BUCKETS] }
+    }
+}
+
+impl Digests {
+    pub(super) fn add(&mut self, bucket: usize, row: &RowDigest) {
+        self.buckets[bucket % BUCKETS].add(row);
+    }
+
+    /// The digests of both tables' rows together.
+    pub(super) fn merge(mut self, other: &Digests) -> Digests {
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine = mine.merge(*theirs);
+        }
+        self
+    }
+
+    /// The table's digest: the sum of all its rows' digests.
+    pub(super) fn total(&self) -> TableDigest {
+        self.buckets.iter().fold(TableDigest::default(), |sum, b| sum.merge(*b))
+    }
+
+    /// The buckets whose sums differ between `self` and `other`.
+    pub(super) fn differing(&self, other: &Digests) -> BucketSet {
+        BucketSet(self.buckets.iter().zip(&other.buckets).map(|(a, b)| a != b).collect())
+    }
+}
+
+/// Some of the [`BUCKETS`] buckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BucketSet(Vec<bool>);
+
+impl BucketSet {
+    pub(super) fn contains(&self, bucket: usize) -> bool {
+        self.0.get(bucket).copied().unwrap_or(false)
     }
 }
 
@@ -267,6 +350,59 @@ mod tests {
         twice.add(&rows[0]);
         assert_ne!(twice, forward);
         assert_eq!(forward.hex().len(), 64);
+    }
+
+    #[test]
+    fn digests_of_parts_merge_into_the_digest_of_the_whole() {
+        let mut buf = Vec::new();
+        let rows: Vec<RowDigest> =
+            (0..40).map(|i| row_digest([ValueRef::Integer(i)], &mut buf)).collect();
+        let mut whole = TableDigest::default();
+        rows.iter().for_each(|r| whole.add(r));
+        let parts = rows.chunks(7).map(|chunk| {
+            let mut part = TableDigest::default();
+            chunk.iter().for_each(|r| part.add(r));
+            part
+        });
+        assert_eq!(parts.fold(TableDigest::default(), TableDigest::merge), whole);
+    }
+
+    #[test]
+    fn the_buckets_that_differ_hold_the_rows_that_differ() {
+        let mut buf = Vec::new();
+        let (mut left, mut right) = (Digests::default(), Digests::default());
+        for i in 0..1000 {
+            let key = enc(ValueRef::Integer(i));
+            let row = row_digest([ValueRef::Integer(i), ValueRef::Integer(i * 2)], &mut buf);
+            left.add(bucket(&key), &row);
+            let other = if i == 700 { i * 3 } else { i * 2 };
+            let row = row_digest([ValueRef::Integer(i), ValueRef::Integer(other)], &mut buf);
+            right.add(bucket(&key), &row);
+        }
+        assert_ne!(left.total(), right.total());
+        let differing = left.differing(&right);
+        let which: Vec<usize> = (0..BUCKETS).filter(|&b| differing.contains(b)).collect();
+        assert_eq!(which, [bucket(&enc(ValueRef::Integer(700)))]);
+        assert!(left.differing(&left).0.iter().all(|d| !d));
+        let halves = [(0..500), (500..1000)].map(|range| {
+            let mut d = Digests::default();
+            for i in range {
+                let row = row_digest([ValueRef::Integer(i), ValueRef::Integer(i * 2)], &mut buf);
+                d.add(bucket(&enc(ValueRef::Integer(i))), &row);
+            }
+            d
+        });
+        assert_eq!(halves[0].clone().merge(&halves[1]), left);
+    }
+
+    #[test]
+    fn zero_bytes_are_escaped_wherever_they_are() {
+        assert_eq!(enc(ValueRef::Text(b"")), [TEXT, 0, 0]);
+        assert_eq!(enc(ValueRef::Blob(b"\0")), [BLOB, 0, 0xFF, 0, 0]);
+        assert_eq!(
+            enc(ValueRef::Blob(b"a\0\0b\0")),
+            [BLOB, b'a', 0, 0xFF, 0, 0xFF, b'b', 0, 0xFF, 0, 0]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The scratch database where the two sides of one table meet: a throwaway SQLite file (in a
-//! temporary directory beside the target, so it lives on the disk that holds the database
-//! rather than in a memory-backed /tmp) with one row per row of each side:
+//! The scratch database where the two sides of a table that differ meet: a throwaway SQLite
+//! file (in a temporary directory beside the target, so it lives on the disk that holds the
+//! database rather than in a memory-backed /tmp) with one row per row of each side (of the
+//! buckets whose digests differ: the other rows are the same on both sides):
 //!
 //! - `e (key BLOB, digest BLOB, line INTEGER)`: the export, `line` its line in the file;
 //! - `s (key BLOB, digest BLOB, rid INTEGER)`: SQLite, `rid` its rowid where known.
@@ -8,7 +9,8 @@
 //! `key` is the canonical encoding of the primary key's values, or the row digest itself for
 //! a table without one (whose rows are then compared as a multiset). Comparisons are set
 //! operations inside SQLite (`EXCEPT` both ways, a join on the key), which spill to disk:
-//! memory stays bounded whatever the table's size.
+//! memory stays bounded whatever the table's size (the page cache, which also bounds the
+//! sorter, is 8 MiB).
 
 use std::path::Path;
 
@@ -59,7 +61,7 @@ pub(super) struct Different {
 }
 
 const SETTINGS: &str = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
-    PRAGMA temp_store = FILE; PRAGMA cache_size = -65536; PRAGMA locking_mode = EXCLUSIVE;";
+    PRAGMA temp_store = FILE; PRAGMA cache_size = -8192; PRAGMA locking_mode = EXCLUSIVE;";
 
 impl Scratch {
     /// Creates the scratch database in a new temporary directory inside `near`.

@@ -2,7 +2,8 @@
 //! foreign_key_check`, `json_valid` per JSON column, `PRAGMA integrity_check`, and the
 //! `_pg2lite_*` tables through which it says how it was imported.
 //!
-//! Validation never writes to the target: the connection has `PRAGMA query_only`. It is
+//! Validation never writes to the target: every connection to it (the checks that read the
+//! whole file run on connections and threads of their own) has `PRAGMA query_only`. It is
 //! opened read-write all the same, because a read-only connection to a WAL database leaves
 //! its `-wal` and `-shm` files behind when it closes, and those make the next import think
 //! another program is using the file. When the file is already open elsewhere, or the
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::digest::show_named;
 use super::scratch::SHOWN;
+use super::sides::invalid_json_condition;
 use super::{Error, Result, sqlite_err};
 use crate::schema::{COLUMNS_TABLE, EXPORT_TABLE, Plan, quote_ident};
 use crate::transform::{Conversion, NumericTarget};
@@ -59,12 +61,7 @@ impl Target {
             return Err(Error::TargetMissing { path: path.display().to_string() });
         }
         let what = format!("cannot open {} as a SQLite database", path.display());
-        let read_write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, read_write)
-            .and_then(|c| c.execute_batch("PRAGMA query_only = ON").map(|()| c))
-            .or_else(|_| Connection::open_with_flags(path, read_only))
-            .map_err(sqlite_err(&what))?;
+        let conn = connect(path)?;
         let names: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -84,32 +81,6 @@ impl Target {
             .query_row(&sql, [], |r| r.get::<_, i64>(0))
             .map(|n| u64::try_from(n).unwrap_or(0))
             .map_err(|e| format!("cannot count the rows of {table}: {e}"))
-    }
-
-    /// What `PRAGMA foreign_key_check` reports for the whole file, by table (folded to lower
-    /// case): how many rows, and the first few. Only those are kept, however many there are.
-    ///
-    /// # Errors
-    /// [`Error::Sqlite`] when the check cannot run.
-    pub(super) fn foreign_key_violations(&self) -> Result<Violations> {
-        let what = "cannot check foreign keys";
-        let mut stmt = self.conn.prepare("PRAGMA foreign_key_check").map_err(sqlite_err(what))?;
-        let mut rows = stmt.query([]).map_err(sqlite_err(what))?;
-        let mut found = Violations::new();
-        while let Some(r) = rows.next().map_err(sqlite_err(what))? {
-            let v = Violation {
-                table: r.get(0).map_err(sqlite_err(what))?,
-                rowid: r.get(1).map_err(sqlite_err(what))?,
-                parent: r.get(2).map_err(sqlite_err(what))?,
-                fkid: r.get(3).map_err(sqlite_err(what))?,
-            };
-            let (count, first) = found.entry(v.table.to_ascii_lowercase()).or_default();
-            *count += 1;
-            if first.len() < SHOWN {
-                first.push(v);
-            }
-        }
-        Ok(found)
     }
 
     /// The foreign keys of `table` as `col -> parent(col)`, one per constraint.
@@ -197,11 +168,7 @@ impl Target {
         structured: bool,
         key: &[String],
     ) -> Result<(u64, Vec<String>), String> {
-        let c = quote_ident(column);
-        let mut cond = format!("{c} IS NOT NULL AND NOT json_valid({c})");
-        if structured {
-            cond.push_str(&format!(" AND NOT ({c} GLOB '[[]*:*]*=*')"));
-        }
+        let cond = invalid_json_condition(column, structured);
         let t = quote_ident(table);
         let err = |e: rusqlite::Error| format!("cannot check {table}.{column}: {e}");
         let sql = format!("SELECT count(*) FROM {t} WHERE {cond}");
@@ -223,22 +190,6 @@ impl Target {
         let first =
             first.iter().map(|v| format!("{column} at {}", show_named(&names, v))).collect();
         Ok((u64::try_from(n).unwrap_or(0), first))
-    }
-
-    /// `PRAGMA integrity_check`: empty when it says `ok`.
-    ///
-    /// # Errors
-    /// [`Error::Sqlite`] when the check cannot run.
-    pub(super) fn integrity_problems(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(sqlite_err("cannot check integrity"))?;
-        let lines: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(sqlite_err("cannot check integrity"))?;
-        Ok(if lines == ["ok"] { Vec::new() } else { lines })
     }
 
     /// The rows of `_pg2lite_columns`, or `None` when the file has no such table (`--no-meta`).
@@ -279,6 +230,79 @@ impl Target {
                 .map_err(|e| format!("cannot read {EXPORT_TABLE}: {e}")),
         )
     }
+}
+
+/// A connection to the target that cannot write (`PRAGMA query_only`); see the module note
+/// for why it is opened read-write when it can be. Each thread that reads the target opens
+/// its own.
+///
+/// # Errors
+/// [`Error::Sqlite`] for a file SQLite cannot open.
+pub(super) fn connect(path: &Path) -> Result<Connection> {
+    let what = format!("cannot open {} as a SQLite database", path.display());
+    let read_write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, read_write)
+        .and_then(|c| c.execute_batch("PRAGMA query_only = ON").map(|()| c))
+        .or_else(|_| Connection::open_with_flags(path, read_only))
+        .map_err(sqlite_err(&what))
+}
+
+/// Page cache of the connection that runs `PRAGMA integrity_check`, in KiB: enough for the
+/// inner pages of every index it looks rows up in, so each lookup reads about one page.
+const INTEGRITY_CACHE_KIB: u32 = 16 * 1024;
+
+/// Page cache of the connection that runs `PRAGMA foreign_key_check`, in KiB: the inner
+/// pages of the parent tables it looks rows up in.
+const FOREIGN_KEY_CACHE_KIB: u32 = 8 * 1024;
+
+/// `PRAGMA integrity_check` on a connection of its own: empty when it says `ok`. The
+/// connection must not be opened read-only when it can be helped: SQLite does not read the
+/// CHECK constraints of a read-only database, so it would not check them.
+///
+/// # Errors
+/// [`Error::Sqlite`] when the check cannot run.
+pub(super) fn integrity_problems(path: &Path) -> Result<Vec<String>> {
+    let what = "cannot check integrity";
+    let conn = connect(path)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{INTEGRITY_CACHE_KIB}"))
+        .map_err(sqlite_err(what))?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(sqlite_err(what))?;
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(sqlite_err(what))?;
+    Ok(if lines == ["ok"] { Vec::new() } else { lines })
+}
+
+/// What `PRAGMA foreign_key_check` reports for the whole file, by table (folded to lower
+/// case): how many rows, and the first few. Only those are kept, however many there are.
+/// Runs on a connection of its own.
+///
+/// # Errors
+/// [`Error::Sqlite`] when the check cannot run.
+pub(super) fn foreign_key_violations(path: &Path) -> Result<Violations> {
+    let what = "cannot check foreign keys";
+    let conn = connect(path)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{FOREIGN_KEY_CACHE_KIB}"))
+        .map_err(sqlite_err(what))?;
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(sqlite_err(what))?;
+    let mut rows = stmt.query([]).map_err(sqlite_err(what))?;
+    let mut found = Violations::new();
+    while let Some(r) = rows.next().map_err(sqlite_err(what))? {
+        let v = Violation {
+            table: r.get(0).map_err(sqlite_err(what))?,
+            rowid: r.get(1).map_err(sqlite_err(what))?,
+            parent: r.get(2).map_err(sqlite_err(what))?,
+            fkid: r.get(3).map_err(sqlite_err(what))?,
+        };
+        let (count, first) = found.entry(v.table.to_ascii_lowercase()).or_default();
+        *count += 1;
+        if first.len() < SHOWN {
+            first.push(v);
+        }
+    }
+    Ok(found)
 }
 
 /// Where the target's `_pg2lite_columns` and the plan disagree, and which import options
