@@ -24,8 +24,8 @@
 //!   serial, identity or not: the rowid holds exactly int8's range, the key is stored once, and
 //!   new rows continue after the largest id. (Inserting NULL there then assigns an id instead
 //!   of failing.)
-//! - json and jsonb columns get `CHECK (json_valid(col))`, so the file keeps the guarantee
-//!   after import; citext columns get `COLLATE NOCASE` (ASCII case folding, the closest
+//! - json and jsonb columns get `CHECK (json_valid(col))` (`col IS NULL OR ...` when
+//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import; citext columns get `COLLATE NOCASE` (ASCII case folding, the closest
 //!   SQLite has).
 //! - a unique index that a foreign key targets is declared inline as `UNIQUE`, because SQLite
 //!   needs the parent key's index while rows are loaded; other indexes are built after.

@@ -653,6 +653,11 @@ fn column_line(
             let labels: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
             line.push_str(&format!(" CHECK ({q} IN ({}))", labels.join(", ")));
         }
+        // Before SQLite 3.45 json_valid(NULL) is 0, not NULL: without the IS NULL, a NULL
+        // would break the CHECK for anyone opening the file with an older sqlite3.
+        _ if conv == Conversion::Json && col.nullable => {
+            line.push_str(&format!(" CHECK ({q} IS NULL OR json_valid({q}))"));
+        }
         _ if conv == Conversion::Json => line.push_str(&format!(" CHECK (json_valid({q}))")),
         _ => {}
     }

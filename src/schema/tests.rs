@@ -296,7 +296,7 @@ fn create_table_is_readable_one_column_per_line_and_runs_in_sqlite() -> Result {
     \"title\" TEXT NOT NULL,
     \"rating\" TEXT DEFAULT 'G' CHECK (\"rating\" IN ('G', 'PG', 'R')),
     \"price\" REAL NOT NULL DEFAULT 4.99,
-    \"doc\" TEXT CHECK (json_valid(\"doc\")),
+    \"doc\" TEXT CHECK (\"doc\" IS NULL OR json_valid(\"doc\")),
     \"email\" TEXT COLLATE NOCASE,
     \"last_update\" TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
     CONSTRAINT \"film_price_check\" CHECK (\"price\" >= 0)
