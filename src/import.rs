@@ -27,6 +27,8 @@ use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
+mod foreign_keys;
+
 use crate::export::feed::Fed;
 use crate::manifest::{self, Manifest, TableEntry};
 use crate::progress::{Progress, Silent};
@@ -326,7 +328,7 @@ fn finish_file(partial: &Path) -> Result<()> {
     let conn = open()?;
     let fk_conn = open()?;
     let (keys, pages) = std::thread::scope(|s| {
-        let keys = s.spawn(move || check_foreign_keys(&fk_conn));
+        let keys = s.spawn(move || foreign_keys::check(&fk_conn));
         let pages = check_integrity(&conn);
         (keys.join().expect("the foreign-key check does not panic"), pages)
     });
@@ -458,33 +460,6 @@ fn lossy_columns(table: &TablePlan, lossy: &Lossy) -> Vec<(String, ColumnLoss)> 
         .map(|i| (table.columns[i].name.clone(), lossy.column(i)))
         .filter(|(_, loss)| loss.total() > 0)
         .collect()
-}
-
-/// How many foreign-key violations are named in the error; the count covers them all.
-const SHOWN_VIOLATIONS: usize = 10;
-
-fn check_foreign_keys(conn: &Connection) -> Result<()> {
-    let mut stmt =
-        conn.prepare("PRAGMA foreign_key_check").map_err(sqlite("cannot check foreign keys"))?;
-    let mut violations: Vec<String> = Vec::new();
-    let mut rows = stmt.query([]).map_err(sqlite("cannot check foreign keys"))?;
-    while let Some(row) = rows.next().map_err(sqlite("cannot check foreign keys"))? {
-        let (table, rowid, parent): (String, Option<i64>, String) = (
-            row.get(0).unwrap_or_default(),
-            row.get(1).ok().flatten(),
-            row.get(2).unwrap_or_default(),
-        );
-        violations.push(match rowid {
-            Some(id) => format!("{table} rowid {id} references a missing row of {parent}"),
-            None => format!("{table} references a missing row of {parent}"),
-        });
-    }
-    if violations.is_empty() {
-        return Ok(());
-    }
-    let count = violations.len();
-    violations.truncate(SHOWN_VIOLATIONS);
-    Err(Error::ForeignKeys { count, first: violations })
 }
 
 /// `PRAGMA quick_check`: every page, and every row's NOT NULL and CHECK constraints. It
