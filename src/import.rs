@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-mod foreign_keys;
+pub(crate) mod foreign_keys;
 
 use crate::export::feed::Fed;
 use crate::manifest::{self, Manifest, TableEntry};

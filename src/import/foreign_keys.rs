@@ -17,12 +17,20 @@ const SHOWN_VIOLATIONS: usize = 10;
 
 /// Fails with [`Error::ForeignKeys`] when a row references a missing parent row.
 pub(super) fn check(conn: &Connection) -> Result<()> {
-    conn.prepare("EXPLAIN PRAGMA foreign_key_check")
-        .map_err(sqlite("cannot check foreign keys"))?;
-    if count_dangling(conn) == Some(0) {
+    if all_hold(conn).map_err(sqlite("cannot check foreign keys"))? {
         return Ok(());
     }
     list_violations(conn)
+}
+
+/// Whether every foreign key of the database holds, when the counts can tell; `false` means
+/// "ask `PRAGMA foreign_key_check`", which then names the rows.
+///
+/// # Errors
+/// When the pragma cannot be compiled: a foreign key SQLite cannot check.
+pub(crate) fn all_hold(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare("EXPLAIN PRAGMA foreign_key_check")?;
+    Ok(count_dangling(conn) == Some(0))
 }
 
 /// One foreign key of a table.
