@@ -518,18 +518,29 @@ pub fn compact_json(text: &str) -> Cow<'_, str> {
 }
 
 fn first_insignificant_space(text: &str) -> Option<usize> {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, b) in text.bytes().enumerate() {
-        if in_string {
-            (in_string, escaped) = (escaped || b != b'"', !escaped && b == b'\\');
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            return Some(i);
-        } else {
-            in_string = b == b'"';
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => return Some(i),
+            b'"' => i = string_end(bytes, i + 1)?,
+            _ => i += 1,
         }
     }
     None
+}
+
+/// Where the string whose contents start at `from` ends, just past its closing quote. Most
+/// of a JSON document is inside strings, so they are skipped with `memchr` (SIMD) rather
+/// than byte by byte: at 2 million rows this scan took 3 % of the import's time.
+fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let at = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
+        if bytes[at] == b'"' {
+            return Some(at + 1);
+        }
+        from = at + 2;
+    }
 }
 
 /// The rows of a table whose json/jsonb value is the JSON `null` rather than SQL NULL (the
