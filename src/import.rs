@@ -4,7 +4,7 @@
 //! - a changed export is refused before anything is written: the manifest's seal, the file
 //!   list, sizes and every checksum are verified first;
 //! - the database is built beside the target as `FILE.db.partial`, every table loaded in one
-//!   transaction, then checked (`PRAGMA foreign_key_check`, `PRAGMA quick_check`, row
+//!   transaction, then checked (foreign keys, `PRAGMA quick_check`, row
 //!   counts against the manifest), switched to WAL, and only then renamed over the target;
 //!   a failed import removes its partial file, and the next import removes one a killed
 //!   import left, so the target is either the old file or the complete new one;
@@ -13,8 +13,8 @@
 //! - rows are converted in parallel (rayon, by [`transform::convert_batch`]) while this
 //!   thread inserts them, with bounded memory: two batches in flight at most.
 //!
-//! Foreign keys are checked once, after every row is in, with `PRAGMA foreign_key_check`,
-//! rather than row by row: the guarantee is the same (nothing is committed with a dangling
+//! Foreign keys are checked once, after every row is in (see `import/foreign_keys.rs`), rather
+//! than row by row: the guarantee is the same (nothing is committed with a dangling
 //! reference), cycles and self-references need no special order, and each violation can be
 //! named. The partial file is written with the journal off, which is safe because it is
 //! thrown away unless the whole build succeeds.
