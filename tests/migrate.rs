@@ -20,6 +20,15 @@ fn dump(db: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The user tables of a SQLite file, a line each, as the `sqlite3` CLI lists them.
+fn sqlite3_tables(db: &Path) -> String {
+    let sql = "SELECT name FROM sqlite_schema WHERE type = 'table' \
+               AND name NOT LIKE '\\_pg2lite%' ESCAPE '\\' ORDER BY name";
+    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -127,6 +136,25 @@ fn an_existing_target_is_refused_without_yes_and_no_terminal_before_anything_is_
         .assert_stderr_contains("app.db");
     assert!(std::fs::read(&target).unwrap() == before, "the target changed");
     assert_eq!(entries(work.path()), ["app.db"], "something was exported or backed up");
+}
+
+#[test]
+fn names_that_collide_in_sqlite_stop_the_migration_before_anything_is_exported() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE SCHEMA \"Sales\"; CREATE TABLE \"Sales\".\"Order\" (id int PRIMARY KEY);
+         CREATE TABLE \"Sales_Order\" (id int PRIMARY KEY);",
+    );
+    let work = tempfile::tempdir().unwrap();
+    migrate(work.path(), &db.url(), &[])
+        .assert_code(2)
+        .assert_stderr_contains("\"Sales\".\"Order\" and public.\"Sales_Order\"")
+        .assert_stderr_contains("--rename 'public.Sales_Order=")
+        .assert_stderr_contains("nothing was exported");
+    assert!(entries(work.path()).is_empty(), "something was written: {:?}", entries(work.path()));
+    let rename = ["--rename", "public.Sales_Order=sales_order_2"];
+    migrate(work.path(), &db.url(), &rename).assert_code(0);
+    assert_eq!(sqlite3_tables(&work.path().join("app.db")), "Sales_Order\nsales_order_2\n",);
 }
 
 #[test]

@@ -90,6 +90,10 @@ fn export_and_import(
     ui: &Ui,
 ) -> anyhow::Result<(Exported, ImportSummary)> {
     let export_opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+    // What would stop the import (SQLite names that collide, a --rename of nothing) stops
+    // the migration before a byte is exported.
+    let plan = export::plan(&export_opts).context("cannot plan the migration")?;
+    schema_plan(args, &plan).context("cannot plan the SQLite schema; nothing was exported")?;
     let (tx, rx) = std::sync::mpsc::sync_channel(4);
     let feeder = Feeder::new(tx);
     let (exported, fed) = std::thread::scope(|s| {
@@ -230,14 +234,18 @@ impl Summary<'_> {
 fn dry_run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
     let plan = export::plan(&opts).context("cannot plan the migration")?;
-    let mut schema_opts = import_cli::schema_options(&args.plan);
-    schema_opts.strip =
-        dry_run_strip(&plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
-    let schema =
-        schema::plan(&plan.tables, &schema_opts).context("cannot plan the SQLite schema")?;
+    let schema = schema_plan(args, &plan).context("cannot plan the SQLite schema")?;
     let human = describe(&opts.source.to_string(), args, &plan, &schema);
     ui.result(&human, &dry_run_json(&plan, &schema))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SQLite schema import will plan from the manifest, planned from the catalog instead.
+fn schema_plan(args: &MigrateArgs, plan: &ExportPlan) -> anyhow::Result<Plan> {
+    let mut schema_opts = import_cli::schema_options(&args.plan);
+    schema_opts.strip =
+        dry_run_strip(plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
+    Ok(schema::plan(&plan.tables, &schema_opts)?)
 }
 
 /// The stripping import would do, from the plan rather than a manifest.
