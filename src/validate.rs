@@ -52,6 +52,7 @@ use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
 use crate::catalog::Table;
+use crate::export::codec;
 use crate::import::{self, ImportOptions, Tenancy};
 use crate::manifest::{self, Filter, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
@@ -386,9 +387,15 @@ impl<'a> Context<'a> {
             .iter()
             .filter_map(|name| plan.columns.iter().position(|c| &c.source == name))
             .collect();
+        let pg_text = |source: &str| {
+            let column = entry.table.columns.iter().find(|c| c.name == source);
+            column.is_some_and(|c| codec::array_as_text(&c.ty))
+        };
         let json = plan.columns.iter().enumerate().filter_map(|(index, c)| match c.conversion {
-            Conversion::Json => Some(JsonColumn { index, structured: false }),
-            Conversion::Structured => Some(JsonColumn { index, structured: true }),
+            Conversion::Json => Some(JsonColumn { index, structured: false, pg_text: false }),
+            Conversion::Structured => {
+                Some(JsonColumn { index, structured: true, pg_text: pg_text(&c.source) })
+            }
             _ => None,
         });
         TableSpec {
@@ -529,12 +536,8 @@ impl<'a> Context<'a> {
         column: &JsonColumn,
     ) -> Result<InvalidJson, String> {
         let name = spec.json_name(column);
-        let (count, first) = self.target.invalid_json(
-            &spec.plan.name,
-            name,
-            column.structured,
-            &spec.key_names(),
-        )?;
+        let (count, first) =
+            self.target.invalid_json(&spec.plan.name, name, *column, &spec.key_names())?;
         Ok(InvalidJson { count, first })
     }
 

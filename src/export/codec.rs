@@ -212,6 +212,14 @@ fn base_value(expr: &str, base: &str) -> (String, Codec) {
     (format!("({expr})::pg_catalog.text"), Codec::Text)
 }
 
+/// Whether the export writes this array's values as Postgres' text output
+/// (`{"(1,\"{x,y}\")",NULL}`) instead of JSON: an array of composites with a field that
+/// cannot be rebuilt inside an array.
+pub fn array_as_text(ty: &PgType) -> bool {
+    let TypeKind::Array { element } = &ty.kind else { return false };
+    matches!(element_codec(element), ElementPlan::Opaque)
+}
+
 enum ElementPlan {
     Binary(Codec),
     Money,

@@ -54,6 +54,9 @@ pub(super) struct JsonColumn {
     /// An array or composite, which may also hold the Postgres text of an array whose lower
     /// bounds are not 1 (`[0:1]={a,b}`), as exported.
     pub structured: bool,
+    /// An array of composites that the export keeps as Postgres' text (`{"(1,x)",NULL}`;
+    /// see `export::codec::array_as_text`).
+    pub pg_text: bool,
 }
 
 impl TableSpec<'_> {
@@ -78,25 +81,36 @@ impl TableSpec<'_> {
 }
 
 /// The condition a JSON column's bad values meet: not NULL and not `json_valid`.
-pub(super) fn invalid_json_condition(column: &str, structured: bool) -> String {
+pub(super) fn invalid_json_condition(column: &str, kind: JsonColumn) -> String {
     let c = quote_ident(column);
-    let mut cond = format!("{c} IS NOT NULL AND NOT json_valid({c})");
-    if structured {
-        cond.push_str(&format!(" AND NOT ({c} GLOB {ARRAY_TEXT})"));
-    }
-    cond
+    format!("{c} IS NOT NULL AND NOT (json_valid({c}){})", text_forms(&c, kind))
 }
 
 /// The Postgres text of an array whose lower bounds are not 1, as a GLOB pattern.
 const ARRAY_TEXT: &str = "'[[]*:*]*=*'";
 
+/// The Postgres text of an array, as a GLOB pattern.
+const PG_ARRAY_TEXT: &str = "'{*}'";
+
+/// The non-JSON text the export writes for some values of the column, as `OR` conditions
+/// on the quoted column `c`.
+fn text_forms(c: &str, kind: JsonColumn) -> String {
+    let mut forms = String::new();
+    if kind.structured {
+        forms.push_str(&format!(" OR {c} GLOB {ARRAY_TEXT}"));
+    }
+    if kind.pg_text {
+        forms.push_str(&format!(" OR {c} GLOB {PG_ARRAY_TEXT}"));
+    }
+    forms
+}
+
 /// [`invalid_json_condition`] as a value, 1 or 0, for a column of the scan: a `CASE`, whose
 /// conditions stop at the first that holds (`AND` in a result column evaluates both sides),
-/// so NULLs are not parsed and only invalid JSON is matched against the array pattern.
-fn invalid_json_flag(column: &str, structured: bool) -> String {
+/// so NULLs are not parsed and only invalid JSON is matched against the array patterns.
+fn invalid_json_flag(column: &str, kind: JsonColumn) -> String {
     let c = quote_ident(column);
-    let array = if structured { format!(" OR {c} GLOB {ARRAY_TEXT}") } else { String::new() };
-    format!("CASE WHEN {c} IS NULL OR json_valid({c}){array} THEN 0 ELSE 1 END")
+    format!("CASE WHEN {c} IS NULL OR json_valid({c}){} THEN 0 ELSE 1 END", text_forms(&c, kind))
 }
 
 /// What reading the export's file found.
@@ -442,7 +456,7 @@ fn prepare_scan<'c>(
     let table = quote_ident(&spec.plan.name);
     let mut cols = spec.select_list();
     for j in json {
-        cols.push_str(&format!(", {}", invalid_json_flag(spec.json_name(j), j.structured)));
+        cols.push_str(&format!(", {}", invalid_json_flag(spec.json_name(j), *j)));
     }
     if spec.key.is_empty()
         && let Ok(s) = target.prepare(&format!("SELECT _rowid_, {cols} FROM {table}"))

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::digest::show_named;
 use super::scratch::SHOWN;
-use super::sides::invalid_json_condition;
+use super::sides::{JsonColumn, invalid_json_condition};
 use super::{Error, Result, sqlite_err};
 use crate::import::foreign_keys;
 use crate::schema::{COLUMNS_TABLE, EXPORT_TABLE, Plan, quote_ident};
@@ -160,16 +160,16 @@ impl Target {
     }
 
     /// Non-NULL values of `column` that are not valid JSON: how many, and the first few rows
-    /// by key (or rowid). A `structured` column (arrays, composites) may also hold the
-    /// Postgres text of an array whose lower bounds are not 1 (`[0:1]={a,b}`), as exported.
+    /// by key (or rowid). Some columns may also hold the Postgres text of an array, as
+    /// exported (see [`JsonColumn`]).
     pub(super) fn invalid_json(
         &self,
         table: &str,
         column: &str,
-        structured: bool,
+        kind: JsonColumn,
         key: &[String],
     ) -> Result<(u64, Vec<String>), String> {
-        let cond = invalid_json_condition(column, structured);
+        let cond = invalid_json_condition(column, kind);
         let t = quote_ident(table);
         let err = |e: rusqlite::Error| format!("cannot check {table}.{column}: {e}");
         let sql = format!("SELECT count(*) FROM {t} WHERE {cond}");
