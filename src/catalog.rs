@@ -557,6 +557,8 @@ struct Constraints {
     checks: Vec<Check>,
 }
 
+/// A foreign key to a partitioned table comes with a clone for each of its partitions
+/// (`conparentid` set), which is the same key: only the one to the root is read.
 const CONSTRAINTS_SQL: &str = "
 SELECT con.conrelid, con.conname::text, con.contype::text,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
@@ -572,6 +574,7 @@ SELECT con.conrelid, con.conname::text, con.contype::text,
   LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
   LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
  WHERE con.conrelid = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c')
+   AND (con.contype <> 'f' OR con.conparentid = 0)
  ORDER BY con.conrelid, con.contype, con.conname";
 
 async fn read_constraints(

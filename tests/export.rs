@@ -555,6 +555,32 @@ fn a_partitioned_root_adopts_its_partitions_foreign_keys_only_when_all_rows_sati
     assert_eq!(fks, [("cust_id".to_owned(), "cust".to_owned())]);
 }
 
+/// Postgres clones a foreign key to a partitioned table once per partition; the manifest
+/// holds the key once, to the root, and no note about partitions not in the export.
+#[test]
+fn a_foreign_key_to_a_partitioned_table_is_read_once_to_its_root() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE part (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+         CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');
+         CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us');
+         CREATE TABLE refs (id int PRIMARY KEY, pid int, region text,
+                            FOREIGN KEY (pid, region) REFERENCES part);
+         INSERT INTO part VALUES (1, 'eu'), (2, 'us'); INSERT INTO refs VALUES (1, 1, 'eu');",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let m = Manifest::load(&export_db(&db, out.path()).dir).unwrap();
+    let fks: Vec<(String, String)> = m
+        .table("public", "refs")
+        .unwrap()
+        .table
+        .foreign_keys
+        .iter()
+        .map(|f| (f.columns.join(","), f.references.name.clone()))
+        .collect();
+    assert_eq!(fks, [("pid,region".to_owned(), "part".to_owned())]);
+}
+
 /// Killed half way (SIGKILL: no chance to clean up), an export leaves only its hidden
 /// `.partial` directory, which no tool takes for an export.
 #[test]
