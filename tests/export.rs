@@ -525,6 +525,19 @@ fn json_null_values_are_told_apart_from_sql_null_in_the_manifest() {
     assert!(text.contains("\"json_nulls\""), "recorded in the manifest itself");
 }
 
+/// The foreign keys the manifest of the export in `dir` gives `public.<table>`, as
+/// (key columns, referenced table).
+fn foreign_keys_of(dir: &Path, table: &str) -> Vec<(String, String)> {
+    let m = Manifest::load(dir).unwrap();
+    let entry = m.table("public", table).unwrap();
+    entry
+        .table
+        .foreign_keys
+        .iter()
+        .map(|f| (f.columns.join(","), f.references.name.clone()))
+        .collect()
+}
+
 /// Foreign keys declared on partitions, not on their root (as Pagila's payment has them), are
 /// adopted by the root only when every partition's rows satisfy them.
 #[test]
@@ -541,15 +554,7 @@ fn a_partitioned_root_adopts_its_partitions_foreign_keys_only_when_all_rows_sati
          INSERT INTO pay VALUES (1, 1, 1, 1), (2, 2, 2, NULL), (3, 2, 1, 7);",
     );
     let out = tempfile::tempdir().unwrap();
-    let m = Manifest::load(&export_db(&db, out.path()).dir).unwrap();
-    let fks: Vec<(String, String)> = m
-        .table("public", "pay")
-        .unwrap()
-        .table
-        .foreign_keys
-        .iter()
-        .map(|f| (f.columns.join(","), f.references.name.clone()))
-        .collect();
+    let fks = foreign_keys_of(&export_db(&db, out.path()).dir, "pay");
     // pay_2 holds cust_id 2 and 1 (both exist): adopted. It holds shop_id 7 (no such shop):
     // not adopted, since SQLite would then refuse the data Postgres let in.
     assert_eq!(fks, [("cust_id".to_owned(), "cust".to_owned())]);
@@ -569,15 +574,7 @@ fn a_foreign_key_to_a_partitioned_table_is_read_once_to_its_root() {
          INSERT INTO part VALUES (1, 'eu'), (2, 'us'); INSERT INTO refs VALUES (1, 1, 'eu');",
     );
     let out = tempfile::tempdir().unwrap();
-    let m = Manifest::load(&export_db(&db, out.path()).dir).unwrap();
-    let fks: Vec<(String, String)> = m
-        .table("public", "refs")
-        .unwrap()
-        .table
-        .foreign_keys
-        .iter()
-        .map(|f| (f.columns.join(","), f.references.name.clone()))
-        .collect();
+    let fks = foreign_keys_of(&export_db(&db, out.path()).dir, "refs");
     assert_eq!(fks, [("pid,region".to_owned(), "part".to_owned())]);
 }
 

@@ -42,6 +42,16 @@ fn import_into(export: &Path, target: &Path, schema: SchemaOptions, tenancy: Ten
     }
 }
 
+/// `db` exported into a new temporary directory and imported there as `file`: the
+/// directory, the export and the SQLite file.
+fn exported_and_imported(db: &TestDb, file: &str) -> (TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_db(db, dir.path()).dir;
+    let target = dir.path().join(file);
+    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    (dir, export, target)
+}
+
 fn validate_with(
     export: &Path,
     target: &Path,
@@ -262,10 +272,7 @@ fn a_table_without_a_primary_key_is_compared_as_a_multiset_of_rows() {
          INSERT INTO log VALUES ('2024-01-01 00:00:00+00', 'a', 1), ('2024-01-01 00:00:00+00', 'a', 1),
                                 ('2024-01-02 00:00:00+00', 'b', 2), ('2024-01-03 00:00:00+00', NULL, 3);",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let export = export_db(&db, dir.path()).dir;
-    let target = dir.path().join("log.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let (dir, export, target) = exported_and_imported(&db, "log.db");
     let clean = validate(&export, &target);
     expect_failures(&clean, &[]);
     assert!(table(&clean, "public.log").checks.keys.compared_by.contains("no primary key"));
@@ -581,10 +588,7 @@ fn invalid_json_in_a_table_without_a_key_is_named_by_rowid_column_by_column() {
                                    ('2024-01-02 00:00:00+00', NULL, '[0:1]={3,4}'),
                                    ('2024-01-03 00:00:00+00', '[1, 2]', NULL);",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let export = export_db(&db, dir.path()).dir;
-    let target = dir.path().join("events.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let (dir, export, target) = exported_and_imported(&db, "events.db");
     let clean = validate(&export, &target);
     expect_failures(&clean, &[]);
     let json = &table(&clean, "public.events").checks.json;
@@ -622,10 +626,7 @@ fn an_array_of_composites_kept_as_postgres_text_is_valid_and_a_broken_one_is_fou
          INSERT INTO t VALUES (1, ARRAY[ROW(1, '{x,y}')::pair, ROW(2, NULL)::pair], '{1}'),
                               (2, '{}', NULL), (3, NULL, '{2}');",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let export = export_db(&db, dir.path()).dir;
-    let target = dir.path().join("t.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    let (dir, export, target) = exported_and_imported(&db, "t.db");
     let clean = validate(&export, &target);
     expect_failures(&clean, &[]);
     assert_eq!(table(&clean, "public.t").checks.json.checked, ["pairs", "plain"]);

@@ -199,6 +199,15 @@ mod tests {
     }
 
     #[test]
+    fn a_key_to_a_table_that_does_not_exist_is_left_to_the_pragma() {
+        let conn = db("CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES gone (id));
+                       INSERT INTO c VALUES (1, 5), (2, NULL);");
+        assert_eq!(count_dangling(&conn), None);
+        let err = check(&conn).unwrap_err().to_string();
+        assert!(err.contains("c rowid 1 references a missing row of gone"), "{err}");
+    }
+
+    #[test]
     fn a_key_sqlite_cannot_check_is_refused_even_with_no_rows() {
         let conn = db("CREATE TABLE p (a INTEGER, b INTEGER);
                        CREATE TABLE c (x INTEGER REFERENCES p (b));");
