@@ -150,35 +150,30 @@ def bars(data, per_size):
 
 
 def floors(data, per_size):
-    """The fastest wall time the work allows on this machine's cores, from this run's CPU
-    columns: every core busy all the time, nothing done twice. Any migrate must at least have
-    PostgreSQL hand out every row (the source limit's PG CPU), write a checksummed file of the
-    export's bytes (the checksum limit: one copy through the page cache and one hash of every
-    byte) and write typed rows with keys and indexes into SQLite (the write limit's CPU); with
-    validation, verify the export's checksums again (the checksum limit once more). Only
-    baselines count, none of pg2lite's own CPU, and work pg2lite also does (decoding COPY,
-    writing JSON text, binding values, reading both sides back to validate) is left out, so
-    the floor is below what any program doing the job can reach."""
+    """The fastest wall time the work allows on this machine's cores: CPU seconds of this run
+    divided by the cores, every core busy all the time. The floors of the work count baselines
+    only, so they are lower bounds for any program doing the job (bench/README.md, "The
+    report", says what each part stands for)."""
     cores = int(data["info"].get("cores", "0") or 0)
-    sizes = sorted(per_size)
     if not cores:
         return []
+    sizes = sorted(per_size)
     def get(w, cid, key):
         return w.get(cid, {}).get(key)
-    def per_core(values):
+    def per_core(*values):
         return None if None in values else sum(values) / cores
     rows = []
     for n in sizes:
         w = per_size[n]
-        hashed = get(w, "hashlimit", "cpu")
-        work = [get(w, "source", "pgcpu"), hashed, get(w, "writelimit", "cpu")]
+        source, hashed, written = (get(w, "source", "pgcpu"), get(w, "hashlimit", "cpu"),
+                                   get(w, "writelimit", "cpu"))
         rows.append({"duck_wall": get(w, "duckdb", "wall"),
-                     "duck": per_core([get(w, "duckdb", "cpu"), get(w, "duckdb", "pgcpu")]),
-                     "work": per_core(work),
-                     "work_valid": per_core(work + [hashed]),
-                     "ours_export": per_core([work[0], get(w, "export", "cpu"), work[2]]),
-                     "fast": per_core([get(w, "migrate_fast", "cpu"), get(w, "migrate_fast", "pgcpu")]),
-                     "valid": per_core([get(w, "migrate", "cpu"), get(w, "migrate", "pgcpu")])})
+                     "duck": per_core(get(w, "duckdb", "cpu"), get(w, "duckdb", "pgcpu")),
+                     "work": per_core(source, hashed, written),
+                     "work_valid": per_core(source, hashed, written, hashed),
+                     "ours_export": per_core(source, get(w, "export", "cpu"), written),
+                     "fast": per_core(get(w, "migrate_fast", "cpu"), get(w, "migrate_fast", "pgcpu")),
+                     "valid": per_core(get(w, "migrate", "cpu"), get(w, "migrate", "pgcpu"))})
     def line(name, key, scale=1.0):
         cells = [num(None if r[key] is None else r[key] * scale) for r in rows]
         return f"| {name} | " + " | ".join(cells) + " |"
@@ -199,10 +194,10 @@ def floors(data, per_size):
             "",
             "The floors of the work count only baselines and leave out work any migrate also "
             "does (decoding rows, writing JSON text, binding values, reading both sides back to "
-            "validate). Where such a floor is "
-            "above DuckDB's measured time (or 1.5 times it, with validation), no program doing "
-            "that work on this machine can match it, however it is written. The line with pg2lite "
-            "export's CPU says the same of any import fed by pg2lite's exporter as it is.", ""]
+            "validate). Where such a floor is above DuckDB's measured time (or 1.5 times it, "
+            "with validation), no program doing that work on this machine can match it, however "
+            "it is written. The line with pg2lite export's CPU says the same of any import fed "
+            "by pg2lite's exporter as it is.", ""]
 
 
 def growth(data, per_size):

@@ -412,7 +412,7 @@ prepare_size() {
         done
     fi
     if need import writelimit hashlimit; then
-        log "exporting once with pg2lite (untimed input of import)"
+        log "exporting once with pg2lite (untimed input of import and the limits)"
         (cd "$B_DATA" && "$BIN" export --source "$URL" --out export -q) >"$WORK/prep.log" 2>&1 \
             || { cat "$WORK/prep.log" >&2; die "pg2lite export failed while preparing"; }
         B_EXPORT=$(dirname "$(find "$B_DATA/export" -name manifest.json | head -1)")
