@@ -6,6 +6,7 @@ mod support;
 mod connect;
 mod export;
 mod harness;
+mod hostile;
 mod import;
 mod import_values;
 mod migrate;

@@ -11,20 +11,33 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::pg::PG_VARS;
 
 /// A `pg2lite` command line waiting to be run.
 pub fn pg2lite(args: &[&str]) -> Run {
-    Run { args: args.iter().map(OsString::from).collect(), cwd: None, env: Vec::new() }
+    Run {
+        args: args.iter().map(OsString::from).collect(),
+        cwd: None,
+        env: Vec::new(),
+        timeout: DEFAULT_TIMEOUT,
+    }
 }
+
+/// How long a run may take before it counts as hung: long enough for a Pagila migrate on a
+/// loaded 2-core machine, short enough that a hang fails the test instead of the CI job.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Run {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
+    timeout: Duration,
 }
 
 /// What a run did.
@@ -55,9 +68,24 @@ impl Run {
         self
     }
 
+    /// Kills the run (and fails the test) when it takes longer than `limit`: a hang is a
+    /// defect to report, not a CI job to wait out.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
     /// # Panics
-    /// When the binary cannot be started.
+    /// When the binary cannot be started, or the run outlives its timeout (it is killed).
     pub fn run(self) -> Outcome {
+        let command = format!("pg2lite {}", shell_words(&self.args));
+        let (child, _scratch) = self.spawn();
+        let (code, stdout, stderr) = wait_with_timeout(child, self.timeout, &command);
+        Outcome { command, code, stdout, stderr }
+    }
+
+    /// Starts the binary with piped output; the scratch directory lives as long as the run.
+    fn spawn(&self) -> (Child, tempfile::TempDir) {
         let scratch = tempfile::tempdir().expect("a temporary directory for the run");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pg2lite"));
         cmd.args(&self.args).current_dir(self.cwd.as_deref().unwrap_or(scratch.path()));
@@ -65,13 +93,9 @@ impl Run {
             cmd.env_remove(var);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
-        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run pg2lite: {e}"));
-        Outcome {
-            command: format!("pg2lite {}", shell_words(&self.args)),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run pg2lite: {e}"));
+        (child, scratch)
     }
 
     /// Runs and checks the exit code in one step; see [`Outcome::assert_code`].
@@ -107,6 +131,45 @@ impl fmt::Display for Outcome {
         writeln!(f, "--- stdout ---\n{}", self.stdout.trim_end())?;
         write!(f, "--- stderr ---\n{}\n---", self.stderr.trim_end())
     }
+}
+
+/// Waits for `child`, reading its output on threads so a full pipe cannot stall it; kills it
+/// and panics once `limit` has passed.
+fn wait_with_timeout(
+    mut child: Child,
+    limit: Duration,
+    command: &str,
+) -> (Option<i32>, String, String) {
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the run can be waited for") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+            panic!(
+                "{command}\n\nhung: killed after {limit:?}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    (status.code(), out, err)
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn reader(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 fn shell_words(args: &[OsString]) -> String {
