@@ -5,7 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
+};
 use pg2lite::progress::{Progress, Task};
 
 use super::GlobalArgs;
@@ -104,12 +106,15 @@ impl Bar {
     fn new(bars: &MultiProgress, stage: &str, name: &str, total: Option<u64>) -> Self {
         let bar = bars.add(ProgressBar::new(total.unwrap_or(0)));
         let template = if total.is_some_and(|t| t > 0) {
-            "{prefix:>8} {msg:30!} {bar:25} {human_pos:>10}/{human_len} rows {per_sec:>12} eta {eta}"
+            "{prefix:>8} {msg:30!} {bar:25} {human_pos:>10}/{human_len} rows {rate:>12} eta {eta}"
         } else {
-            "{prefix:>8} {msg:30!} {spinner} {human_pos:>10} rows {per_sec:>12}"
+            "{prefix:>8} {msg:30!} {spinner} {human_pos:>10} rows {rate:>12}"
         };
         let style = ProgressStyle::with_template(template)
             .expect("the template is valid")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(state.per_sec()));
+            })
             .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(stage.to_owned());
@@ -132,5 +137,29 @@ impl Task for Bar {
         self.bar.set_length(rows);
         self.bar.set_position(rows);
         self.bar.finish_with_message(format!("{} ({})", self.bar.message(), HumanBytes(bytes)));
+    }
+}
+
+/// The rate as a person reads it: `149,788/s`. indicatif's `{per_sec:>12}` reads the width as
+/// decimal places and printed `149,788.260857271234/s`.
+fn rate_text(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec < 0.0 {
+        return "-/s".into();
+    }
+    // Rounded to a whole number of rows per second; thousands separated as in the summary.
+    format!("{}/s", pg2lite::report::grouped(per_sec.round() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_text;
+
+    #[test]
+    fn the_rate_is_a_whole_number_with_thousands_separated() {
+        assert_eq!(rate_text(149_788.260_857_271_234), "149,788/s");
+        assert_eq!(rate_text(0.4), "0/s");
+        assert_eq!(rate_text(999.5), "1,000/s");
+        assert_eq!(rate_text(1_234_567.0), "1,234,567/s");
+        assert_eq!(rate_text(f64::NAN), "-/s");
     }
 }
