@@ -62,7 +62,88 @@ pub struct ValidationReport {
     pub seconds: f64,
     pub tables: Vec<TableReport>,
     pub file_checks: FileChecks,
+    /// With `--source`: how Postgres' row counts now differ from the export's snapshot.
+    /// `None` without `--source`.
+    pub changed_since_export: Option<SourceChanges>,
     pub passed: bool,
+}
+
+/// What changed in Postgres since the export, as far as row counts tell: the export proves
+/// its counts against `count(*)` in its own snapshot, so a re-count that differs is data
+/// written since (by the application, on a live database), not a faulty copy. A change is
+/// not a failure unless `--require-unchanged` was given. Counts do not see an update, nor
+/// as many rows deleted as inserted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceChanges {
+    /// The sum over the changed tables of how many rows the counts differ by.
+    pub rows: u64,
+    /// The tables whose count differs, in report order.
+    pub tables: Vec<TableChange>,
+    /// Whether `--require-unchanged` made each change a failure of its counts check.
+    pub required_unchanged: bool,
+}
+
+/// One table whose count in Postgres now differs from the export's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableChange {
+    /// `schema.table` in Postgres.
+    pub table: String,
+    /// Rows in the export's snapshot.
+    pub export: u64,
+    /// Rows in Postgres now, under the same filter.
+    pub postgres: u64,
+    /// `postgres - export`: positive when rows were added.
+    pub difference: i64,
+}
+
+impl SourceChanges {
+    /// The changes the tables' counts checks found (those re-counted in Postgres).
+    pub fn of(tables: &[TableReport], required_unchanged: bool) -> Self {
+        let tables: Vec<TableChange> = tables
+            .iter()
+            .filter_map(|t| {
+                let (export, postgres) = (t.checks.counts.export, t.checks.counts.postgres?);
+                (postgres != export).then(|| TableChange {
+                    table: t.source.clone(),
+                    export,
+                    postgres,
+                    difference: signed(postgres).saturating_sub(signed(export)),
+                })
+            })
+            .collect();
+        let rows = tables.iter().map(|t| t.difference.unsigned_abs()).sum();
+        SourceChanges { rows, tables, required_unchanged }
+    }
+
+    /// `changed in Postgres since the export: 24 rows in 2 tables (public.events +20,
+    /// public.notes -4)`, or `None` when nothing changed.
+    pub fn line(&self) -> Option<String> {
+        if self.tables.is_empty() {
+            return None;
+        }
+        let each: Vec<String> =
+            self.tables.iter().map(|t| format!("{} {:+}", t.table, t.difference)).collect();
+        let each: Vec<&str> = each.iter().map(String::as_str).collect();
+        let n = self.tables.len();
+        let mut line = format!(
+            "changed in Postgres since the export: {} row{} in {n} table{} ({})",
+            grouped(self.rows),
+            if self.rows == 1 { "" } else { "s" },
+            if n == 1 { "" } else { "s" },
+            some_of(&each)
+        );
+        line.push_str(if self.required_unchanged {
+            "; a failure, as --require-unchanged asks"
+        } else {
+            "; not a failure (the export is its own snapshot; --require-unchanged makes it one)"
+        });
+        Some(line)
+    }
+}
+
+/// A count as a signed number, for a difference (counts beyond `i64` do not occur).
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The checks of one exported table.
@@ -238,6 +319,7 @@ impl ValidationReport {
         let mut out = self.table().render();
         out.push_str(&self.failure_text());
         out.push_str(&self.skip_text());
+        out.push_str(&self.changes_text());
         out.push_str(&self.summary());
         out.push('\n');
         out
@@ -336,6 +418,15 @@ impl ValidationReport {
             out.insert(0, '\n');
         }
         out
+    }
+
+    /// The [`SourceChanges::line`] on a line of its own, after a blank one; empty when
+    /// Postgres was not re-counted or nothing changed.
+    pub fn changes_text(&self) -> String {
+        match self.changed_since_export.as_ref().and_then(SourceChanges::line) {
+            Some(line) => format!("\n{line}\n"),
+            None => String::new(),
+        }
     }
 
     /// `validated 15 tables, 46,000 rows: every check passed` or what failed.
@@ -557,6 +648,7 @@ mod tests {
             seconds: 0.5,
             tables,
             file_checks: FileChecks { integrity: ok(), export: ok(), origin: ok() },
+            changed_since_export: None,
             passed: false,
         };
         r.seal();
@@ -616,6 +708,54 @@ mod tests {
         r.seal();
         assert!(!r.passed);
         assert!(r.render().contains("FAIL integrity: page 3 is corrupt"));
+    }
+
+    fn recounted(source: &str, export: u64, postgres: u64) -> TableReport {
+        let mut t = passing(source);
+        t.checks.counts.export = export;
+        t.checks.counts.postgres = Some(postgres);
+        t
+    }
+
+    #[test]
+    fn changes_in_postgres_are_summed_per_table_and_reported_on_a_line_of_their_own() {
+        let tables = vec![
+            recounted("public.events", 400_002, 400_026),
+            recounted("public.same", 7, 7),
+            recounted("public.notes", 10, 6),
+            passing("public.not_recounted"),
+        ];
+        let changes = SourceChanges::of(&tables, false);
+        assert_eq!(changes.rows, 28);
+        let names: Vec<&str> = changes.tables.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(names, ["public.events", "public.notes"]);
+        assert_eq!(changes.tables[1].difference, -4);
+        let mut r = report(tables);
+        r.changed_since_export = Some(changes);
+        r.seal();
+        assert!(r.passed, "a change is not a failure by itself");
+        let text = r.render();
+        let want = "\nchanged in Postgres since the export: 28 rows in 2 tables \
+                    (public.events +24, public.notes -4); not a failure";
+        assert!(text.contains(want), "expected:\n{want}\ngot:\n{text}");
+        assert!(text.contains("every check passed"), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["changed_since_export"]["rows"], 28);
+        assert_eq!(json["changed_since_export"]["tables"][0]["postgres"], 400_026);
+        assert_eq!(json["changed_since_export"]["tables"][0]["difference"], 24);
+    }
+
+    #[test]
+    fn nothing_changed_prints_no_line_and_one_row_is_singular() {
+        let same = SourceChanges::of(&[recounted("public.a", 3, 3)], true);
+        assert_eq!(same, SourceChanges { required_unchanged: true, ..SourceChanges::default() });
+        assert_eq!(same.line(), None);
+        let one = SourceChanges::of(&[recounted("public.a", 3, 4)], true).line().unwrap();
+        assert!(
+            one.starts_with("changed in Postgres since the export: 1 row in 1 table (public.a +1)"),
+            "{one}"
+        );
+        assert!(one.contains("--require-unchanged"), "{one}");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! Checks, per table unless said otherwise:
 //! 1. **export** (file): the export's own integrity, `verify` at checksum level;
 //! 2. **counts**: rows in the manifest, lines in the file, rows in SQLite, and rows in
-//!    Postgres now under the export's filter;
+//!    Postgres now under the export's filter. The export proved its counts against
+//!    `count(*)` in its own snapshot, so a Postgres count that differs is a change made
+//!    since (a live database always has some): reported in [`SourceChanges`], and a failure
+//!    only with `require_unchanged`;
 //! 3. **keys**: primary-key sets, export vs SQLite, both ways (without a primary key, the
 //!    multiset of whole rows);
 //! 4. **content**: a digest of every row's converted values, export vs SQLite (see
@@ -58,8 +61,8 @@ use crate::manifest::{self, Filter, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
 use crate::report::{
-    ContentCheck, CountsCheck, FileCheck, FileChecks, KeysCheck, ListCheck, Status, TableChecks,
-    TableReport, ValidationReport,
+    ContentCheck, CountsCheck, FileCheck, FileChecks, KeysCheck, ListCheck, SourceChanges, Status,
+    TableChecks, TableReport, ValidationReport,
 };
 use crate::schema::{self, Plan, SchemaOptions, TablePlan};
 use crate::transform::{Conversion, JsonNulls};
@@ -83,6 +86,9 @@ pub struct ValidateOptions {
     pub schema: SchemaOptions,
     pub tenancy: Tenancy,
     pub tenant_table_as: Option<String>,
+    /// With `source`: fail the counts check of a table whose Postgres count changed since
+    /// the export (by default a change is reported, not failed: the export is a snapshot).
+    pub require_unchanged: bool,
 }
 
 impl ValidateOptions {
@@ -95,6 +101,7 @@ impl ValidateOptions {
             schema: SchemaOptions::default(),
             tenancy: Tenancy::Auto,
             tenant_table_as: None,
+            require_unchanged: false,
         }
     }
 
@@ -190,6 +197,10 @@ pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<Validation
         tenant: ctx.scope.as_ref().map(|s| format!("{} = {}", s.column, s.value)),
         started_at,
         seconds: started.elapsed().as_secs_f64(),
+        changed_since_export: opts
+            .source
+            .as_ref()
+            .map(|_| SourceChanges::of(&tables, opts.require_unchanged)),
         tables,
         file_checks,
         passed: false,
@@ -468,23 +479,43 @@ impl<'a> Context<'a> {
             Ok(_) => {}
         }
         let postgres = self.recount.as_ref().and_then(|r| r.get(index));
+        let mut changed = None;
         match postgres {
-            Some(Ok(n)) if *n != rows => details.push(format!(
-                "Postgres now has {n} rows, the export has {rows} (the data may have changed \
-                 since the export at {})",
-                self.manifest.created_at
-            )),
+            Some(Ok(n)) => changed = self.postgres_change(rows, *n),
             Some(Err(e)) => details.push(format!("cannot count the rows in Postgres: {e}")),
-            _ => {}
+            None => {}
         }
+        let status = match changed {
+            Some(_) if self.opts.require_unchanged => Status::Fail,
+            _ => Status::of(details.is_empty()),
+        };
+        details.extend(changed);
         CountsCheck {
-            status: Status::of(details.is_empty()),
+            status,
             export: rows,
             export_lines: lines,
             sqlite: sqlite.ok(),
             postgres: postgres.and_then(|p| p.as_ref().ok().copied()),
             details,
         }
+    }
+
+    /// `Postgres now has 201 rows, the export has 200: ...` when the counts differ. The
+    /// export's count is proven in its snapshot, so the difference was written since.
+    fn postgres_change(&self, export: u64, postgres: u64) -> Option<String> {
+        if postgres == export {
+            return None;
+        }
+        let why = if self.opts.require_unchanged {
+            "and --require-unchanged was given"
+        } else {
+            "not a failure"
+        };
+        Some(format!(
+            "Postgres now has {postgres} rows, the export has {export}: changed since the \
+             export's snapshot at {}, {why}",
+            self.manifest.created_at
+        ))
     }
 
     fn foreign_keys(&self, name: &str, keys: &[String], violations: &Violations) -> ListCheck {
@@ -584,6 +615,12 @@ impl<'a> Context<'a> {
         let mut checks = all_skipped(entry, &why);
         if let Some(Ok(n)) = self.recount.as_ref().and_then(|r| r.get(index)) {
             checks.counts.postgres = Some(*n);
+            if let Some(change) = self.postgres_change(entry.rows, *n) {
+                if self.opts.require_unchanged {
+                    checks.counts.status = Status::Fail;
+                }
+                checks.counts.details.push(change);
+            }
         }
         TableReport { source: t.display_name(), table: None, checks }
     }

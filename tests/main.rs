@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 mod import;
 mod import_values;
+mod live;
 mod migrate;
 mod rollback;
 mod schema;

@@ -146,7 +146,7 @@ fn json_of(out: &Outcome) -> serde_json::Value {
 }
 
 #[test]
-fn a_fresh_import_of_pagila_validates_clean_and_a_later_postgres_insert_fails_the_recount() {
+fn a_fresh_import_of_pagila_validates_clean_and_a_later_postgres_insert_is_reported_as_a_change() {
     let p = pagila();
     let report_file = p.dir.path().join("report.json");
     let out = validate_cli(&p.export, &p.target).arg("--report").arg(&report_file).assert_code(0);
@@ -190,15 +190,46 @@ fn a_fresh_import_of_pagila_validates_clean_and_a_later_postgres_insert_fails_th
     }
     assert!(!json["source"].as_str().unwrap().contains("password"));
 
+    assert_eq!(json["changed_since_export"]["rows"], 0, "nothing changed yet: {json:#}");
+
+    // A later insert is a change since the export (whose counts are proven in its own
+    // snapshot), reported on its own line: not a failure unless --require-unchanged.
     p.db.execute("INSERT INTO actor (first_name, last_name) VALUES ('LATE', 'ARRIVAL')");
-    let out = validate_cli(&p.export, &p.target).arg("--source").arg(p.db.url()).assert_code(1);
+    let out = validate_cli(&p.export, &p.target).arg("--source").arg(p.db.url()).assert_code(0);
+    let line = "\nchanged in Postgres since the export: 1 row in 1 table (public.actor +1); not a \
+                failure";
+    assert!(out.stdout.contains(line), "expected:\n{line}\n\ngot:\n{out}");
+    assert!(out.stdout.contains("every check passed"), "{out}");
+    assert!(!out.stdout.contains("FAIL"), "{out}");
+    let required = || {
+        validate_cli(&p.export, &p.target)
+            .arg("--source")
+            .arg(p.db.url())
+            .arg("--require-unchanged")
+    };
+    let json = json_of(&required().arg("--json").assert_code(1));
+    let change = &json["changed_since_export"];
+    assert_eq!(change["rows"], 1, "{json:#}");
+    assert_eq!(change["required_unchanged"], true);
+    assert_eq!(change["tables"][0]["table"], "public.actor");
+    assert_eq!(change["tables"][0]["export"], 200);
+    assert_eq!(change["tables"][0]["postgres"], 201);
+    assert_eq!(change["tables"][0]["difference"], 1);
+    assert_eq!(change["tables"].as_array().map(Vec::len), Some(1), "only actor changed");
+    let out = required().assert_code(1);
     let want = format!(
-        "FAIL public.actor counts: Postgres now has 201 rows, the export has 200 (the data may \
-         have changed since the export at {})",
+        "FAIL public.actor counts: Postgres now has 201 rows, the export has 200: changed since \
+         the export's snapshot at {}, and --require-unchanged was given",
         manifest.created_at
     );
     assert!(out.stdout.contains(&want), "expected:\n{want}\n\ngot:\n{out}");
+    assert!(out.stdout.contains("1 check FAILED (public.actor)"), "{out}");
     assert!(!out.stdout.contains("FAIL public.film"), "only actor changed:\n{out}");
+    // --require-unchanged compares with Postgres, so it needs --source.
+    validate_cli(&p.export, &p.target)
+        .arg("--require-unchanged")
+        .assert_code(2)
+        .assert_stderr_contains("--source");
 }
 
 #[test]

@@ -68,6 +68,7 @@ fn validate(
     let mut opts = ValidateOptions::for_import(import_opts);
     if let Exported::New(_) = export {
         opts = opts.with_source(export_cli::resolve_source(&args.source)?);
+        opts.require_unchanged = args.require_unchanged;
     }
     let report = validate::run(&opts, ui).context("validation could not be done")?;
     let path = args.report.clone().unwrap_or_else(|| {
@@ -194,6 +195,9 @@ impl Summary<'_> {
         if let Some((report, _)) = self.validation.filter(|(r, _)| !r.passed) {
             out.push('\n');
             out.push_str(&report.failure_text());
+        }
+        if let Some((report, _)) = self.validation {
+            out.push_str(&report.changes_text());
         }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());

@@ -157,6 +157,10 @@ pub struct MigrateArgs {
     /// Do not validate the result.
     #[arg(long)]
     pub skip_validate: bool,
+    /// Fail (exit 1) when Postgres changed during the migration: a table whose row count
+    /// now differs from the export's snapshot. By default the change is reported, not failed.
+    #[arg(long, conflicts_with_all = ["skip_export", "skip_validate"])]
+    pub require_unchanged: bool,
     /// Where to write the validation report (default: beside the export).
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
@@ -261,6 +265,10 @@ pub struct ValidateArgs {
     /// given (DATABASE_URL is not read here); the PG* variables fill in what it leaves out.
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
+    /// Fail (exit 1) when a table's row count in Postgres differs from the export's
+    /// snapshot. By default such a change since the export is reported, not failed.
+    #[arg(long, requires = "source")]
+    pub require_unchanged: bool,
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,

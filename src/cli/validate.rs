@@ -32,6 +32,7 @@ fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
     opts.schema = import_cli::schema_options(&args.plan);
     opts.tenancy = import_cli::tenancy(&args.plan);
     opts.tenant_table_as = args.plan.tenant_table_as.clone();
+    opts.require_unchanged = args.require_unchanged;
     if let Some(url) = &args.source {
         opts.source = Some(Source::resolve(Some(url), &env_map())?);
     }

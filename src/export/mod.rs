@@ -2,7 +2,10 @@
 //! `<out>/<export-id>/` with one NDJSON file per table, `manifest.json` and `SHA256SUMS`.
 //!
 //! Guarantees: every table is read in the same REPEATABLE READ, READ ONLY snapshot (workers
-//! join it through `pg_export_snapshot()`, as `pg_dump -j` does); rows come in key order, so
+//! join it through `pg_export_snapshot()`, as `pg_dump -j` does), and each table's streamed
+//! rows are checked against `count(*)` under the same filter in that snapshot, so the
+//! manifest's row counts are Postgres' at the snapshot's instant however busy the database
+//! is (a later count that differs is a change since, see `validate`); rows come in key order, so
 //! two exports of the same data are byte-identical; memory stays bounded (rows are streamed
 //! from binary COPY into a fixed-size buffer, hashed as they are written); and the directory
 //! is built under a hidden `.partial` name and renamed into place only when complete, so an
@@ -81,6 +84,17 @@ pub enum Error {
     PermissionDenied { user: String, tables: Vec<String> },
     #[error("reading table {table} failed: {detail}")]
     Copy { table: String, detail: String },
+    #[error("counting table {table} in the export's snapshot failed: {detail}")]
+    Count { table: String, detail: String },
+    #[error(
+        "table {table}: the export read {streamed} rows, but count(*) under the same filter in \
+         the same snapshot says {counted}, so the copy cannot be proven to be that snapshot; \
+         nothing was written. Something between pg2lite and the table changes what each query \
+         sees (a row-level security policy that depends on the query, or a connection pooler \
+         that does not keep a transaction on one server connection): connect to Postgres \
+         directly, as a role the policies do not vary for"
+    )]
+    CountMismatch { table: String, streamed: u64, counted: u64 },
     #[error("table {table}, row {row}, column {column:?}: {source}")]
     Encode { table: String, row: u64, column: String, source: EncodeError },
     #[error("{path}: {source}")]
@@ -104,6 +118,8 @@ struct Job {
     table: Table,
     plan: SelectPlan,
     sql: String,
+    /// `SELECT count(*)` under the same filter, run after the COPY in the same snapshot.
+    count_sql: String,
     file: String,
     filter: Filter,
 }
@@ -312,21 +328,33 @@ fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Job {
         None => Filter::Whole,
     };
     let sql = copy_sql(&table, &plan, condition.as_deref());
+    let count_sql = count_sql(&table, condition.as_deref());
     let file = manifest::table_file(&table.schema, &table.name);
-    Job { table, plan, sql, file, filter }
+    Job { table, plan, sql, count_sql, file, filter }
+}
+
+/// `FROM [ONLY] t AS t0 [WHERE ..]`: the rows a table's COPY and its count both read.
+/// Partitioned tables are read through their root, so without `ONLY`.
+fn from_clause(table: &Table, filter: Option<&str>) -> String {
+    let only = if table.kind == TableKind::Partitioned { "" } else { "ONLY " };
+    let mut from = format!("FROM {only}{} AS t0", table.quoted());
+    if let Some(f) = filter {
+        from.push_str(" WHERE ");
+        from.push_str(f);
+    }
+    from
+}
+
+/// `SELECT count(*) FROM [ONLY] t AS t0 [WHERE ..]`, the check of the rows a COPY streamed.
+fn count_sql(table: &Table, filter: Option<&str>) -> String {
+    format!("SELECT count(*) {}", from_clause(table, filter))
 }
 
 /// `COPY (SELECT ... FROM [ONLY] t AS t0 [WHERE ..] ORDER BY t0.key) TO STDOUT (FORMAT binary)`.
 /// The ORDER BY is qualified so that it sorts by the stored column, never by a select-list
 /// expression that happens to carry the same name.
 fn copy_sql(table: &Table, plan: &SelectPlan, filter: Option<&str>) -> String {
-    let only = if table.kind == TableKind::Partitioned { "" } else { "ONLY " };
-    let mut sql =
-        format!("COPY (SELECT {} FROM {only}{} AS t0", plan.exprs.join(", "), table.quoted());
-    if let Some(f) = filter {
-        sql.push_str(" WHERE ");
-        sql.push_str(f);
-    }
+    let mut sql = format!("COPY (SELECT {} {}", plan.exprs.join(", "), from_clause(table, filter));
     if !table.order_by.is_empty() {
         let keys: Vec<String> =
             table.order_by.iter().map(|c| format!("t0.{}", quote_ident(c))).collect();
@@ -501,6 +529,7 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
         }
     }
     fed.lines(out.buffer(), &mut seen);
+    check_count(client, job, count).await?;
     let (sha256, bytes) = out.finish()?;
     task.finish(count, bytes);
     Ok(TableResult {
@@ -513,6 +542,27 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
         sha256,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Proves that the `streamed` rows are the table's rows in the export's snapshot: `count(*)`
+/// under the same filter, on the same connection, in the same REPEATABLE READ transaction,
+/// must say as many. So the manifest's row count is Postgres' at the instant of the
+/// snapshot, and a later re-count (`validate --source`) that differs shows a change since,
+/// not a faulty copy. The count reads the table a second time, which costs a fraction of the
+/// COPY (no encoding, no transfer of rows).
+async fn check_count(client: &Client, job: &Job, streamed: u64) -> Result<()> {
+    let table = job.table.display_name();
+    let count_err = |e: tokio_postgres::Error| Error::Count {
+        table: table.clone(),
+        detail: pg::error_detail(&e),
+    };
+    let row = client.query_one(job.count_sql.as_str(), &[]).await.map_err(count_err)?;
+    let counted: i64 = row.try_get(0).map_err(count_err)?;
+    if u64::try_from(counted).ok() == Some(streamed) {
+        return Ok(());
+    }
+    let counted = u64::try_from(counted).unwrap_or(0);
+    Err(Error::CountMismatch { table, streamed, counted })
 }
 
 /// What the NDJSON itself cannot say about a table's values, noticed while encoding: json
