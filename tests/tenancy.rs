@@ -32,7 +32,8 @@ fn export_tenant(
     tenant: TenantRef,
 ) -> Result<ExportSummary, export::Error> {
     let mut opts = options(&db.url(), out);
-    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    opts.tenant =
+        Some(TenantOptions { column: "user_id".into(), tenant, table: None, whole_tables: vec![] });
     export::run(&opts, &Silent)
 }
 
@@ -58,8 +59,14 @@ pub fn expected_counts(db: &TestDb, n: u32) -> Vec<(&'static str, u64)> {
         ("session_notes", format!("SELECT count(*) FROM session_notes WHERE user_id = {uid}")),
         ("attachments", format!(
             "SELECT count(*) FROM attachments a JOIN session_notes s ON s.id = a.note_id WHERE s.user_id = {uid}")),
-        ("location_cache", "SELECT count(*) FROM location_cache".into()),
-        ("zodiac_signs", "SELECT count(*) FROM zodiac_signs".into()),
+        ("location_cache", format!(
+            "SELECT count(*) FROM location_cache l WHERE l.id IN (
+               SELECT birth_place_id FROM clients WHERE user_id = {uid}
+               UNION SELECT b.location_id FROM birth_data b JOIN clients c ON c.id = b.client_id
+                      WHERE c.user_id = {uid})")),
+        ("zodiac_signs", format!(
+            "SELECT count(*) FROM zodiac_signs z WHERE z.id IN (
+               SELECT sun_sign FROM clients WHERE user_id = {uid})")),
     ];
     queries
         .into_iter()
@@ -85,15 +92,17 @@ fn a_tenant_export_holds_exactly_the_rows_a_hand_written_query_gives() {
         assert_eq!(got, want, "{table}");
     }
     let tenant = m.options.tenant.as_ref().unwrap();
-    assert_eq!(tenant["value"], user_uuid(&db, 2));
-    assert_eq!(tenant["named_by"]["column"], "email");
+    assert_eq!(tenant.value, user_uuid(&db, 2));
+    assert_eq!(tenant.named_by.as_ref().unwrap().column, "email");
     let filter = |t: &str| m.table("public", t).unwrap().filter.clone();
     assert!(matches!(filter("users"), Filter::TenantRow { .. }));
     assert!(matches!(filter("clients"), Filter::TenantColumn { .. }));
-    assert!(matches!(filter("location_cache"), Filter::Whole));
-    let Filter::Path { path, .. } = filter("interpretation_feedback") else { panic!("not a path") };
-    let hops: Vec<&str> = path.iter().map(|h| h.to.as_str()).collect();
-    assert_eq!(hops, ["public.chart_interpretations", "public.charts"]);
+    let Filter::Lookup { referenced_by } = filter("location_cache") else { panic!("a lookup") };
+    let from: Vec<&str> = referenced_by.iter().map(|h| h.from.name.as_str()).collect();
+    assert_eq!(from, ["birth_data", "clients"]);
+    let Filter::Path { path } = filter("interpretation_feedback") else { panic!("not a path") };
+    let hops: Vec<&str> = path.iter().map(|h| h.to.name.as_str()).collect();
+    assert_eq!(hops, ["chart_interpretations", "charts"]);
 }
 
 /// Every value that only other users' rows hold: their ids, emails, handles and markers.
@@ -152,7 +161,7 @@ fn the_tenant_can_be_named_by_key_value_directly() {
     let uid = user_uuid(&db, 4).to_uppercase();
     let summary = export_tenant(&db, out.path(), TenantRef::Value(uid)).unwrap();
     let m = Manifest::load(&summary.dir).unwrap();
-    assert_eq!(m.options.tenant.as_ref().unwrap()["value"], user_uuid(&db, 4));
+    assert_eq!(m.options.tenant.as_ref().unwrap().value, user_uuid(&db, 4));
     assert_eq!(m.table("public", "clients").unwrap().rows, 12);
 }
 
@@ -202,7 +211,12 @@ fn rows_whose_path_to_the_tenant_is_null_belong_to_no_one_and_the_plan_says_so()
         let c = source.connect().await.unwrap();
         pg2lite::catalog::read(&c, &source).await.unwrap()
     });
-    let opts = TenantOptions { column: "user_id".into(), tenant: by_email(1), table: None };
+    let opts = TenantOptions {
+        column: "user_id".into(),
+        tenant: by_email(1),
+        table: None,
+        whole_tables: vec![],
+    };
     let plan = pg2lite::export::tenancy::plan(&catalog.tables, &opts).unwrap();
     let attachments = catalog.tables.iter().find(|t| t.name == "attachments").unwrap();
     assert!(plan.describe(attachments).contains("NULL"), "{}", plan.describe(attachments));
