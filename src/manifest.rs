@@ -619,4 +619,37 @@ mod tests {
         let err = Manifest::parse(r#"{"format":"pg2lite-export","version":9}"#, Path::new("m"));
         assert!(matches!(err, Err(Error::Version { .. })));
     }
+
+    fn with_tenant(value: &str) -> String {
+        let mut m = serde_json::to_value(sample()).unwrap();
+        m["options"]["tenant"] = serde_json::from_str(&format!(
+            r#"{{"column": "user_id", "value": {value}, "key_column": "id",
+                "tenants_table": {{"schema": "public", "name": "users"}}}}"#
+        ))
+        .unwrap();
+        m.to_string()
+    }
+
+    #[test]
+    fn a_tenant_value_that_is_not_a_string_does_not_load() {
+        assert!(Manifest::parse(&with_tenant("\"7\""), Path::new("m")).is_ok());
+        for bad in ["7", "null", "[\"7\"]", "{\"v\": \"7\"}", "\"\""] {
+            let err = Manifest::parse(&with_tenant(bad), Path::new("m")).unwrap_err().to_string();
+            assert!(
+                err.contains("options.tenant.value must be a non-empty string"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn old_path_filters_load_with_their_condition_ignored_and_their_hops_as_names() {
+        let old = r#"{"kind": "path", "condition": "pg_sleep(9) IS NULL",
+                      "path": [{"from": "public.b", "columns": ["a_id"], "to": "public.a",
+                                "to_columns": ["id"]}]}"#;
+        let Filter::Path { path } = serde_json::from_str(old).unwrap() else { panic!("a path") };
+        assert_eq!(path[0].from, QualifiedName { schema: "public".into(), name: "b".into() });
+        let text = serde_json::to_string(&Filter::Path { path }).unwrap();
+        assert!(!text.contains("condition") && text.contains(r#""schema":"public""#), "{text}");
+    }
 }

@@ -295,3 +295,121 @@ impl ToSql for TextParam<'_> {
 
     to_sql_checked!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{FkAction, ForeignKey, PgType, TypeKind};
+
+    fn q(name: &str) -> QualifiedName {
+        QualifiedName { schema: "public".into(), name: name.into() }
+    }
+
+    fn table(name: &str, cols: &[&str], fks: &[(&str, &str, &str)]) -> Table {
+        let column = |c: &&str| Column {
+            name: (*c).into(),
+            ty: PgType {
+                name: "integer".into(),
+                domain: None,
+                kind: TypeKind::Base { base: "int4".into(), precision: None, scale: None },
+            },
+            nullable: true,
+            default: None,
+            identity: None,
+            generated: None,
+        };
+        Table {
+            foreign_keys: fks
+                .iter()
+                .map(|(c, t, r)| ForeignKey {
+                    name: format!("{name}_{c}_fkey"),
+                    columns: vec![(*c).into()],
+                    references: q(t),
+                    referenced_columns: vec![(*r).into()],
+                    on_update: FkAction::NoAction,
+                    on_delete: FkAction::NoAction,
+                    deferrable: false,
+                    initially_deferred: false,
+                    definition: String::new(),
+                })
+                .collect(),
+            ..Table::new("public", name, cols.iter().map(column).collect())
+        }
+    }
+
+    fn hop(from: &str, col: &str, to: &str, to_col: &str) -> Hop {
+        Hop { from: q(from), columns: vec![col.into()], to: q(to), to_columns: vec![to_col.into()] }
+    }
+
+    fn live() -> Vec<Table> {
+        vec![
+            table("users", &["id"], &[]),
+            table(
+                "notes",
+                &["id", "user_id", "tag_id"],
+                &[("user_id", "users", "id"), ("tag_id", "tags", "id")],
+            ),
+            table("tags", &["id"], &[]),
+        ]
+    }
+
+    fn filters() -> Vec<(QualifiedName, Filter)> {
+        vec![
+            (q("users"), Filter::TenantRow { columns: vec!["id".into()] }),
+            (q("notes"), Filter::TenantColumn { column: "user_id".into() }),
+            (
+                q("tags"),
+                Filter::Lookup { referenced_by: vec![hop("notes", "tag_id", "tags", "id")] },
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_lookup_is_the_rows_its_referencing_rows_point_at_with_one_parameter_per_comparison() {
+        let (live, filters) = (live(), filters());
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        assert_eq!(
+            b.condition(&q("tags")).unwrap().unwrap(),
+            "(EXISTS (SELECT 1 FROM ONLY \"public\".\"notes\" AS t1 WHERE t0.\"id\" = t1.\"tag_id\" \
+             AND t1.\"user_id\" = $1))"
+        );
+        assert_eq!(b.params(), 1);
+        assert_eq!(b.condition(&q("users")).unwrap().unwrap(), "t0.\"id\" = $1");
+    }
+
+    #[test]
+    fn a_hop_the_live_catalog_lacks_is_refused_naming_the_table() {
+        let live = live();
+        let mut filters = filters();
+        filters[2].1 = Filter::Lookup { referenced_by: vec![hop("notes", "id", "tags", "id")] };
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        let err = b.condition(&q("tags")).unwrap_err();
+        assert_eq!(err.table, "public.tags");
+        assert!(err.why.contains("no foreign key public.notes(id) -> public.tags(id)"), "{err}");
+        filters[1].1 = Filter::TenantColumn { column: "user_id\" OR pg_sleep(1) IS NULL".into() };
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        assert!(b.condition(&q("notes")).unwrap_err().why.contains("has no column"));
+    }
+
+    #[test]
+    fn lookups_in_a_cycle_and_paths_that_end_nowhere_are_refused() {
+        let live = vec![
+            table("users", &["id"], &[]),
+            table("a", &["id", "b_id"], &[("b_id", "b", "id")]),
+            table("b", &["id", "a_id"], &[("a_id", "a", "id")]),
+        ];
+        let filters = [
+            (q("users"), Filter::TenantRow { columns: vec!["id".into()] }),
+            (q("a"), Filter::Lookup { referenced_by: vec![hop("b", "a_id", "a", "id")] }),
+            (q("b"), Filter::Path { path: vec![hop("b", "a_id", "a", "id")] }),
+        ];
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        assert!(b.condition(&q("b")).unwrap_err().why.contains("does not end at a tenant-owned"));
+        let filters = [
+            (q("a"), Filter::Lookup { referenced_by: vec![hop("b", "a_id", "a", "id")] }),
+            (q("b"), Filter::Lookup { referenced_by: vec![hop("a", "b_id", "b", "id")] }),
+        ];
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        assert!(b.condition(&q("a")).unwrap_err().why.contains("cycle"));
+    }
+}

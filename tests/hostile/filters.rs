@@ -62,6 +62,9 @@ fn payloads(mark: &str) -> String {
     )
 }
 
+/// An edit of the manifest.
+type Forgery<'a> = Box<dyn Fn(&mut Value) + 'a>;
+
 fn table_mut<'a>(m: &'a mut Value, name: &str) -> &'a mut Value {
     let tables = m["tables"].as_array_mut().expect("tables");
     tables.iter_mut().find(|t| t["name"] == name).unwrap_or_else(|| panic!("no table {name}"))
@@ -113,7 +116,7 @@ fn forged_hop_and_column_names_are_refused_as_not_matching_the_live_catalog() {
     let original = forged.manifest();
     let mark = format!("mark-{}", uuid::Uuid::new_v4().simple());
     let evil = format!("x\" WHERE {} OR \"", payloads(&mark));
-    let forgeries: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let forgeries: Vec<(&str, Forgery<'_>)> = vec![
         (
             "interpretation_feedback",
             Box::new(|m: &mut Value| {
@@ -183,7 +186,7 @@ fn a_tenant_scoped_manifest_without_a_tenant_or_a_filter_for_every_table_is_refu
     let forged = Forged::export(&db, &TENANT);
     let original = forged.manifest();
     let (target, before) = old_target(forged.dir.path());
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Forgery<'_>, &str)> = vec![
         (
             Box::new(|m: &mut Value| table_mut(m, "charts")["filter"] = json!({"kind": "whole"})),
             "public.charts",
