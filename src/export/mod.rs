@@ -276,14 +276,15 @@ async fn resolve_tenant(
             (column.clone(), value.clone(), Some((column.clone(), value.clone())))
         }
     };
+    // The value is bound in text format, so Postgres reads it with the column's type.
     let sql = format!(
-        "SELECT t0.{}::pg_catalog.text FROM ONLY {} AS t0 WHERE t0.{} = {}",
+        "SELECT t0.{}::pg_catalog.text FROM ONLY {} AS t0 WHERE t0.{} = $1",
         quote_ident(&plan.key_column),
         tenants.quoted(),
         quote_ident(&column),
-        pg::quote_literal(&value)
     );
-    let rows = client.query(&sql, &[]).await.map_err(|e| source.query_error(&e))?;
+    let param = pg::filter::TextParam(&value);
+    let rows = client.query(&sql, &[&param]).await.map_err(|e| source.query_error(&e))?;
     let key: Option<String> = rows.first().map(|r| r.get(0));
     let value = key.ok_or_else(|| tenancy::Error::TenantNotFound {
         table: tenants.display_name(),
