@@ -652,4 +652,50 @@ mod tests {
         let text = serde_json::to_string(&Filter::Path { path }).unwrap();
         assert!(!text.contains("condition") && text.contains(r#""schema":"public""#), "{text}");
     }
+
+    #[test]
+    fn a_tenant_value_must_fit_an_integer_key_and_every_table_needs_a_tenant_filter() {
+        use crate::catalog::{PgType, TypeKind};
+        let id = Column {
+            name: "id".into(),
+            ty: PgType {
+                name: "bigint".into(),
+                domain: None,
+                kind: TypeKind::Base { base: "int8".into(), precision: None, scale: None },
+            },
+            nullable: false,
+            default: None,
+            identity: None,
+            generated: None,
+        };
+        let entry = |name: &str, filter: Filter| TableEntry {
+            file: table_file("public", name),
+            rows: 1,
+            bytes: 1,
+            sha256: String::new(),
+            filter,
+            json_nulls: BTreeMap::new(),
+            nan_values: BTreeMap::new(),
+            table: Table::new("public", name, vec![id.clone()]),
+        };
+        let mut m = sample();
+        m.tables = vec![entry("users", Filter::TenantRow { columns: vec!["id".into()] })];
+        m.options.tenant = Some(Tenant {
+            column: "user_id".into(),
+            value: "42".into(),
+            tenants_table: QualifiedName { schema: "public".into(), name: "users".into() },
+            key_column: "id".into(),
+            named_by: None,
+        });
+        m.check_tenancy().unwrap();
+        m.options.tenant.as_mut().unwrap().value = "42 OR true".into();
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::ValueType { .. })));
+        m.options.tenant.as_mut().unwrap().value = "42".into();
+        m.tables.push(entry("sessions", Filter::Whole));
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::Unfiltered { .. })));
+        m.tables[1].filter = Filter::LeftOut;
+        m.check_tenancy().unwrap();
+        m.options.tenant = None;
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::NoTenant { .. })));
+    }
 }

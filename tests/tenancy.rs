@@ -449,7 +449,8 @@ fn whole_table_brings_the_whole_country_list_and_the_plan_says_which_tables_it_t
 }
 
 #[test]
-fn validate_fails_when_a_forged_lookup_row_is_referenced_by_no_row_of_the_tenant() {
+fn validate_fails_when_a_forged_lookup_row_is_referenced_by_no_row_of_the_tenant_or_a_left_out_table_has_rows()
+ {
     let db = shared_db();
     let forged = crate::hostile::Forged::export(
         &db,
@@ -459,9 +460,11 @@ fn validate_fails_when_a_forged_lookup_row_is_referenced_by_no_row_of_the_tenant
     let mut text = std::fs::read_to_string(&file).unwrap();
     text.push_str("{\"code\":\"X1b\",\"name\":\"u1-land-b\",\"continent_id\":0}\n");
     forged.write_table("countries", &text);
+    // And a row in a table the export left out.
+    forged.write_table("sessions", "{\"token\":\"t\",\"user_email\":\"user1@example.com\",\"created_at\":\"2024-01-01T00:00:00.000000Z\"}\n");
     let mut m = forged.manifest();
     for t in m["tables"].as_array_mut().unwrap() {
-        if t["name"] == "countries" {
+        if t["name"] == "countries" || t["name"] == "sessions" {
             t["rows"] = (t["rows"].as_u64().unwrap() + 1).into();
         }
     }
@@ -483,7 +486,8 @@ fn validate_fails_when_a_forged_lookup_row_is_referenced_by_no_row_of_the_tenant
         .filter(|t| t["checks"]["tenancy"]["status"] == "fail")
         .map(|t| format!("{} {}", t["source"], t["checks"]["tenancy"]["details"]))
         .collect();
-    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed[0].contains("public.countries") && failed[0].contains("X1b"), "{failed:?}");
     assert!(failed[0].contains("referenced by no exported row"), "{failed:?}");
+    assert!(failed[1].contains("public.sessions") && failed[1].contains("left out"), "{failed:?}");
 }
