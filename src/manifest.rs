@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::Table;
+use crate::catalog::{Column, QualifiedName, Table};
 
 pub const FORMAT: &str = "pg2lite-export";
 pub const VERSION: u32 = 1;
@@ -116,7 +116,58 @@ pub struct Options {
     pub exclude: Vec<String>,
     /// The tenant filter, when the export holds one tenant's data.
     #[serde(default)]
-    pub tenant: Option<serde_json::Value>,
+    pub tenant: Option<Tenant>,
+}
+
+/// Whose data a tenant-scoped export holds, as typed facts: every guard downstream (import's
+/// other-tenant check, validate's tenancy check and its Postgres re-count) works from these,
+/// so a value of the wrong JSON type is refused when the manifest is read, not skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// The column that marks a tenant's rows (`user_id`).
+    pub column: String,
+    /// The tenant's key as Postgres prints it (`key::text`). The NDJSON writes it as a bare
+    /// number in integer columns and as this string elsewhere.
+    #[serde(deserialize_with = "tenant_value")]
+    pub value: String,
+    /// The table holding the tenants.
+    pub tenants_table: QualifiedName,
+    /// The tenants table's column that the tenant column holds.
+    pub key_column: String,
+    /// How the user named the tenant (`--tenant-key email=...`), for people.
+    #[serde(default)]
+    pub named_by: Option<NamedBy>,
+}
+
+/// `--tenant-key COLUMN=VALUE` as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedBy {
+    pub column: String,
+    pub value: String,
+}
+
+/// Accepts only a JSON string, with a message that says what the value is for.
+fn tenant_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    match value {
+        serde_json::Value::String(s) if !s.is_empty() => Ok(s),
+        other => Err(serde::de::Error::custom(format!(
+            "options.tenant.value must be a non-empty string (the tenant's key as Postgres \
+             prints it), not {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "an empty string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// One exported table: its data file and the catalog needed to rebuild it.
@@ -143,28 +194,106 @@ pub struct TableEntry {
     pub table: Table,
 }
 
-/// How a table's rows were chosen.
+/// How a table's rows were chosen, as typed facts (DESIGN "Tenancy", "Trust"). Nothing here
+/// is SQL: `validate --source` rebuilds each condition from these facts against the live
+/// catalog ([`crate::pg::filter`]). Manifests written before these kinds existed carried a
+/// `condition` text on `path` filters; it is ignored when read (never executed), and their
+/// `whole` tables in a tenant-scoped export are refused ([`Manifest::check_tenancy`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Filter {
-    /// Every row.
+    /// Every row, in an export that is not tenant-scoped.
     #[default]
     Whole,
     /// Rows whose tenant column holds the tenant's key.
     TenantColumn { column: String },
-    /// The tenants table's own row for the tenant.
+    /// The tenants table's own row for the tenant; `columns` is the key column.
     TenantRow { columns: Vec<String> },
-    /// Rows reaching a tenant-owned table through foreign keys, by `path`.
-    Path { path: Vec<Hop>, condition: String },
+    /// Rows reaching a tenant-owned table through foreign keys, first hop first.
+    Path { path: Vec<Hop> },
+    /// A table with no path to the tenant that exported rows reference (a lookup such as
+    /// countries): only the rows referenced through one of these foreign keys, each from a
+    /// table whose own filter says which of its rows were exported.
+    Lookup { referenced_by: Vec<Hop> },
+    /// Every row, because `--whole-table` asked for it.
+    WholeTable,
+    /// No row: the table has no path to the tenant and nothing exported references it, so it
+    /// may hold anyone's data. Its (empty) file keeps the table in the SQLite schema.
+    LeftOut,
 }
 
-/// One foreign-key step on a tenancy path.
+impl Filter {
+    /// The manifest's name for this kind of filter (`tenant_column`, `left_out`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Filter::Whole => "whole",
+            Filter::TenantColumn { .. } => "tenant_column",
+            Filter::TenantRow { .. } => "tenant_row",
+            Filter::Path { .. } => "path",
+            Filter::Lookup { .. } => "lookup",
+            Filter::WholeTable => "whole_table",
+            Filter::LeftOut => "left_out",
+        }
+    }
+}
+
+/// One foreign-key step: `from(columns)` references `to(to_columns)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hop {
-    pub from: String,
+    #[serde(deserialize_with = "qualified_name")]
+    pub from: QualifiedName,
     pub columns: Vec<String>,
-    pub to: String,
+    #[serde(deserialize_with = "qualified_name")]
+    pub to: QualifiedName,
     pub to_columns: Vec<String>,
+}
+
+/// `{"schema": .., "name": ..}`, or the `"schema.name"` text of manifests before it (split at
+/// the first dot; a name that does not then match the live catalog is refused there).
+fn qualified_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<QualifiedName, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Name(QualifiedName),
+        Text(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Name(q) => Ok(q),
+        Either::Text(t) => match t.split_once('.') {
+            Some((schema, name)) => Ok(QualifiedName { schema: schema.into(), name: name.into() }),
+            None => Err(serde::de::Error::custom(format!("{t:?} is not schema.table"))),
+        },
+    }
+}
+
+/// Why a manifest's tenancy cannot be trusted; import and validate refuse such an export.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TenancyError {
+    #[error(
+        "table {table} is filtered by tenant ({kind}) but the manifest names no tenant \
+         (options.tenant); the export cannot be checked, make it again"
+    )]
+    NoTenant { table: String, kind: &'static str },
+    #[error(
+        "tenant-scoped export, but table {table} has filter {kind:?}, which says nothing about \
+         whose rows it holds (exports made before pg2lite filtered such tables, or forged); \
+         make the export again (with --whole-table for reference data)"
+    )]
+    Unfiltered { table: String, kind: &'static str },
+    #[error(
+        "the tenants table {table} named by options.tenant is not in the export with a \
+         tenant_row filter on {key:?}"
+    )]
+    NoTenantsTable { table: String, key: String },
+    #[error("table {table}: its {kind} filter names {found:?}, but the tenant is {expected:?}")]
+    Mismatch { table: String, kind: &'static str, found: String, expected: String },
+    #[error(
+        "the tenant value {value:?} is not an integer, but the key column {table}.{column} \
+         is {ty}"
+    )]
+    ValueType { value: String, table: String, column: String, ty: String },
+    #[error("table {table}: column {column:?} named by its filter is not a column of the table")]
+    NoColumn { table: String, column: String },
 }
 
 impl Manifest {
@@ -232,6 +361,101 @@ impl Manifest {
 
     pub fn table(&self, schema: &str, name: &str) -> Option<&TableEntry> {
         self.tables.iter().find(|t| t.table.schema == schema && t.table.name == name)
+    }
+    /// Checks that the manifest's tenancy can be trusted before anything relies on it: a
+    /// tenant-scoped manifest names its tenant with a well-typed value, its tenants table
+    /// holds the tenant's row by the key column, and every table carries a tenant filter
+    /// that agrees with the tenant; a manifest without a tenant filters nothing by tenant.
+    /// Import and validate refuse a manifest that fails this.
+    ///
+    /// # Errors
+    /// The first [`TenancyError`] found.
+    pub fn check_tenancy(&self) -> Result<(), TenancyError> {
+        let Some(tenant) = &self.options.tenant else {
+            return match self.tables.iter().find(|t| t.filter != Filter::Whole) {
+                Some(t) => Err(TenancyError::NoTenant {
+                    table: t.table.display_name(),
+                    kind: t.filter.kind(),
+                }),
+                None => Ok(()),
+            };
+        };
+        for t in &self.tables {
+            check_filter(t, tenant)?;
+        }
+        let q = &tenant.tenants_table;
+        let row = Filter::TenantRow { columns: vec![tenant.key_column.clone()] };
+        let tenants = self.table(&q.schema, &q.name).filter(|t| t.filter == row);
+        let no_table = || TenancyError::NoTenantsTable {
+            table: format!("{}.{}", q.schema, q.name),
+            key: tenant.key_column.clone(),
+        };
+        let tenants = tenants.ok_or_else(no_table)?;
+        let key = tenants.table.column(&tenant.key_column).ok_or_else(no_table)?;
+        if is_integer(key) && tenant.value.parse::<i64>().is_err() {
+            return Err(TenancyError::ValueType {
+                value: tenant.value.clone(),
+                table: tenants.table.display_name(),
+                column: key.name.clone(),
+                ty: key.ty.name.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Tenant {
+    /// The JSON text the export writes for the tenant's key in `column`: a bare number in
+    /// integer columns, a JSON string otherwise (uuid, text, and numeric, which the export
+    /// writes as a string).
+    pub fn ndjson_value(&self, column: &Column) -> String {
+        if is_integer(column) && self.value.parse::<i64>().is_ok() {
+            return self.value.clone();
+        }
+        serde_json::Value::String(self.value.clone()).to_string()
+    }
+}
+
+fn is_integer(column: &Column) -> bool {
+    matches!(column.ty.base(), Some("int2" | "int4" | "int8" | "oid"))
+}
+
+/// One table's filter against the manifest's tenant.
+fn check_filter(entry: &TableEntry, tenant: &Tenant) -> Result<(), TenancyError> {
+    let table = || entry.table.display_name();
+    let kind = entry.filter.kind();
+    let has = |column: &str| match entry.table.column(column) {
+        Some(_) => Ok(()),
+        None => Err(TenancyError::NoColumn { table: table(), column: column.to_owned() }),
+    };
+    let is_tenants = entry.table.schema == tenant.tenants_table.schema
+        && entry.table.name == tenant.tenants_table.name;
+    match &entry.filter {
+        Filter::Whole => Err(TenancyError::Unfiltered { table: table(), kind }),
+        Filter::TenantColumn { column } if *column != tenant.column => {
+            Err(TenancyError::Mismatch {
+                table: table(),
+                kind,
+                found: column.clone(),
+                expected: tenant.column.clone(),
+            })
+        }
+        Filter::TenantColumn { column } => has(column),
+        Filter::TenantRow { columns } if !is_tenants || *columns != [tenant.key_column.clone()] => {
+            Err(TenancyError::Mismatch {
+                table: table(),
+                kind,
+                found: columns.join(", "),
+                expected: format!("{} of the tenants table", tenant.key_column),
+            })
+        }
+        Filter::TenantRow { columns } => columns.iter().try_for_each(|c| has(c)),
+        Filter::Path { path, .. } if path.is_empty() => {
+            Err(TenancyError::Unfiltered { table: table(), kind })
+        }
+        Filter::Path { .. } | Filter::Lookup { .. } | Filter::WholeTable | Filter::LeftOut => {
+            Ok(())
+        }
     }
 }
 
@@ -394,5 +618,84 @@ mod tests {
         assert!(matches!(err, Err(Error::Format { .. })));
         let err = Manifest::parse(r#"{"format":"pg2lite-export","version":9}"#, Path::new("m"));
         assert!(matches!(err, Err(Error::Version { .. })));
+    }
+
+    fn with_tenant(value: &str) -> String {
+        let mut m = serde_json::to_value(sample()).unwrap();
+        m["options"]["tenant"] = serde_json::from_str(&format!(
+            r#"{{"column": "user_id", "value": {value}, "key_column": "id",
+                "tenants_table": {{"schema": "public", "name": "users"}}}}"#
+        ))
+        .unwrap();
+        m.to_string()
+    }
+
+    #[test]
+    fn a_tenant_value_that_is_not_a_string_does_not_load() {
+        assert!(Manifest::parse(&with_tenant("\"7\""), Path::new("m")).is_ok());
+        for bad in ["7", "null", "[\"7\"]", "{\"v\": \"7\"}", "\"\""] {
+            let err = Manifest::parse(&with_tenant(bad), Path::new("m")).unwrap_err().to_string();
+            assert!(
+                err.contains("options.tenant.value must be a non-empty string"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn old_path_filters_load_with_their_condition_ignored_and_their_hops_as_names() {
+        let old = r#"{"kind": "path", "condition": "pg_sleep(9) IS NULL",
+                      "path": [{"from": "public.b", "columns": ["a_id"], "to": "public.a",
+                                "to_columns": ["id"]}]}"#;
+        let Filter::Path { path } = serde_json::from_str(old).unwrap() else { panic!("a path") };
+        assert_eq!(path[0].from, QualifiedName { schema: "public".into(), name: "b".into() });
+        let text = serde_json::to_string(&Filter::Path { path }).unwrap();
+        assert!(!text.contains("condition") && text.contains(r#""schema":"public""#), "{text}");
+    }
+
+    #[test]
+    fn a_tenant_value_must_fit_an_integer_key_and_every_table_needs_a_tenant_filter() {
+        use crate::catalog::{PgType, TypeKind};
+        let id = Column {
+            name: "id".into(),
+            ty: PgType {
+                name: "bigint".into(),
+                domain: None,
+                kind: TypeKind::Base { base: "int8".into(), precision: None, scale: None },
+            },
+            nullable: false,
+            default: None,
+            identity: None,
+            generated: None,
+        };
+        let entry = |name: &str, filter: Filter| TableEntry {
+            file: table_file("public", name),
+            rows: 1,
+            bytes: 1,
+            sha256: String::new(),
+            filter,
+            json_nulls: BTreeMap::new(),
+            nan_values: BTreeMap::new(),
+            table: Table::new("public", name, vec![id.clone()]),
+        };
+        let mut m = sample();
+        m.tables = vec![entry("users", Filter::TenantRow { columns: vec!["id".into()] })];
+        m.options.tenant = Some(Tenant {
+            column: "user_id".into(),
+            value: "42".into(),
+            tenants_table: QualifiedName { schema: "public".into(), name: "users".into() },
+            key_column: "id".into(),
+            named_by: None,
+        });
+        m.check_tenancy().unwrap();
+        m.options.tenant.as_mut().unwrap().value = "42 OR true".into();
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::ValueType { .. })));
+        m.options.tenant.as_mut().unwrap().value = "42".into();
+        m.tables.push(entry("sessions", Filter::Whole));
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::Unfiltered { .. })));
+        m.tables[1].filter = Filter::LeftOut;
+        m.check_tenancy().unwrap();
+        m.options.tenant = None;
+        assert!(matches!(m.check_tenancy(), Err(TenancyError::NoTenant { .. })));
     }
 }

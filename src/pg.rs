@@ -5,6 +5,8 @@
 //! A password is read here and never leaves this module in printable form: [`Source`] displays
 //! itself without it, and [`redact`] scrubs any connection string before it is shown.
 
+pub mod filter;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;

@@ -53,7 +53,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::catalog::{QualifiedName, Table};
-use crate::manifest::{Filter, Manifest};
+use crate::manifest::Manifest;
 use crate::transform::{Conversion, SqliteType};
 
 pub use command::{
@@ -86,6 +86,9 @@ pub enum Error {
          whole tables"
     )]
     NotTenantScoped,
+    /// A tenant-scoped manifest whose tenancy cannot be trusted: refused, not guessed at.
+    #[error("the export's tenancy cannot be trusted: {0}")]
+    Tenancy(#[from] crate::manifest::TenancyError),
 }
 
 /// How numeric columns are stored (`--numeric`).
@@ -146,13 +149,15 @@ impl SchemaOptions {
     /// and the columns its data says hold NaN.
     ///
     /// # Errors
-    /// [`Error::NotTenantScoped`] for [`Tenancy::Strip`] on an export of whole tables.
+    /// [`Error::NotTenantScoped`] for [`Tenancy::Strip`] on an export of whole tables;
+    /// [`Error::Tenancy`] for a manifest whose tenancy fails [`Manifest::check_tenancy`].
     pub fn for_export(
         &self,
         m: &Manifest,
         tenancy: Tenancy,
         table_as: Option<&str>,
     ) -> Result<SchemaOptions, Error> {
+        m.check_tenancy()?;
         let mut opts = self.clone();
         opts.header = Header::from_manifest(m);
         opts.strip = match (tenancy, Strip::from_manifest(m)) {
@@ -179,15 +184,12 @@ impl SchemaOptions {
     }
 }
 
-/// The tenant's key as it appears in the NDJSON: a bare number for integer columns, a JSON
-/// string otherwise (uuid, text, and numeric, which is exported as a string).
+/// The tenant's key as it appears in the NDJSON of the tenant column
+/// ([`crate::manifest::Tenant::ndjson_value`]).
 fn tenant_json(m: &Manifest, column: &str) -> Option<String> {
-    let value = m.options.tenant.as_ref()?.get("value")?.as_str()?.to_owned();
-    let ty = m.tables.iter().find_map(|t| t.table.column(column))?.ty.base()?.to_owned();
-    match ty.as_str() {
-        "int2" | "int4" | "int8" | "oid" => Some(value),
-        _ => serde_json::to_string(&value).ok(),
-    }
+    let tenant = m.options.tenant.as_ref()?;
+    let column = m.tables.iter().find_map(|t| t.table.column(column))?;
+    Some(tenant.ndjson_value(column))
 }
 
 /// `--strip-tenancy` (DESIGN "Tenancy"): the tenant column leaves every table but the
@@ -216,18 +218,11 @@ impl Strip {
         }
     }
 
-    /// The stripping a tenant-scoped export implies: its tenant column (from the tables
-    /// filtered by it) and its tenants table (the one holding the tenant's row). `None` for
-    /// an export of whole tables.
+    /// The stripping a tenant-scoped export implies: the manifest's tenant column and
+    /// tenants table. `None` for an export of whole tables.
     pub fn from_manifest(m: &Manifest) -> Option<Strip> {
-        let column = m.tables.iter().find_map(|t| match &t.filter {
-            Filter::TenantColumn { column } => Some(column.clone()),
-            _ => None,
-        })?;
-        let tenants = m.tables.iter().find(|t| matches!(t.filter, Filter::TenantRow { .. }));
-        let tenants = tenants
-            .map(|t| QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() });
-        Some(Strip::new(column, tenants))
+        let tenant = m.options.tenant.as_ref()?;
+        Some(Strip::new(&tenant.column, Some(tenant.tenants_table.clone())))
     }
 }
 

@@ -106,7 +106,7 @@ fn a_dry_run_writes_nothing_and_opens_no_write_transaction() {
         "public.clients",
         "rows where user_id = tenant",
         "through public.birth_data(client_id) -> public.clients(id)",
-        "whole",
+        "lookup: only the rows that exported rows reference",
         "numeric(8,2)",
         "CREATE TABLE",
         "dropped (tenant column)",

@@ -413,7 +413,8 @@ fn a_tenant_scoped_export_gets_a_single_user_schema() {
     let work = tempfile::tempdir().unwrap();
     let mut opts = crate::export::options(&db.url(), &work.path().join("migration_data"));
     let tenant = TenantRef::Key { column: "email".into(), value: "user2@example.com".into() };
-    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    opts.tenant =
+        Some(TenantOptions { column: "user_id".into(), tenant, table: None, whole_tables: vec![] });
     let export = pg2lite::export::run(&opts, &pg2lite::progress::Silent).unwrap().dir;
     let f = Fixture { db, work, export };
 

@@ -32,7 +32,8 @@ fn export_tenant(
     tenant: TenantRef,
 ) -> Result<ExportSummary, export::Error> {
     let mut opts = options(&db.url(), out);
-    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    opts.tenant =
+        Some(TenantOptions { column: "user_id".into(), tenant, table: None, whole_tables: vec![] });
     export::run(&opts, &Silent)
 }
 
@@ -58,8 +59,14 @@ pub fn expected_counts(db: &TestDb, n: u32) -> Vec<(&'static str, u64)> {
         ("session_notes", format!("SELECT count(*) FROM session_notes WHERE user_id = {uid}")),
         ("attachments", format!(
             "SELECT count(*) FROM attachments a JOIN session_notes s ON s.id = a.note_id WHERE s.user_id = {uid}")),
-        ("location_cache", "SELECT count(*) FROM location_cache".into()),
-        ("zodiac_signs", "SELECT count(*) FROM zodiac_signs".into()),
+        ("location_cache", format!(
+            "SELECT count(*) FROM location_cache l WHERE l.id IN (
+               SELECT birth_place_id FROM clients WHERE user_id = {uid}
+               UNION SELECT b.location_id FROM birth_data b JOIN clients c ON c.id = b.client_id
+                      WHERE c.user_id = {uid})")),
+        ("zodiac_signs", format!(
+            "SELECT count(*) FROM zodiac_signs z WHERE z.id IN (
+               SELECT sun_sign FROM clients WHERE user_id = {uid})")),
     ];
     queries
         .into_iter()
@@ -85,15 +92,17 @@ fn a_tenant_export_holds_exactly_the_rows_a_hand_written_query_gives() {
         assert_eq!(got, want, "{table}");
     }
     let tenant = m.options.tenant.as_ref().unwrap();
-    assert_eq!(tenant["value"], user_uuid(&db, 2));
-    assert_eq!(tenant["named_by"]["column"], "email");
+    assert_eq!(tenant.value, user_uuid(&db, 2));
+    assert_eq!(tenant.named_by.as_ref().unwrap().column, "email");
     let filter = |t: &str| m.table("public", t).unwrap().filter.clone();
     assert!(matches!(filter("users"), Filter::TenantRow { .. }));
     assert!(matches!(filter("clients"), Filter::TenantColumn { .. }));
-    assert!(matches!(filter("location_cache"), Filter::Whole));
-    let Filter::Path { path, .. } = filter("interpretation_feedback") else { panic!("not a path") };
-    let hops: Vec<&str> = path.iter().map(|h| h.to.as_str()).collect();
-    assert_eq!(hops, ["public.chart_interpretations", "public.charts"]);
+    let Filter::Lookup { referenced_by } = filter("location_cache") else { panic!("a lookup") };
+    let from: Vec<&str> = referenced_by.iter().map(|h| h.from.name.as_str()).collect();
+    assert_eq!(from, ["birth_data", "clients"]);
+    let Filter::Path { path } = filter("interpretation_feedback") else { panic!("not a path") };
+    let hops: Vec<&str> = path.iter().map(|h| h.to.name.as_str()).collect();
+    assert_eq!(hops, ["chart_interpretations", "charts"]);
 }
 
 /// Every value that only other users' rows hold: their ids, emails, handles and markers.
@@ -152,7 +161,7 @@ fn the_tenant_can_be_named_by_key_value_directly() {
     let uid = user_uuid(&db, 4).to_uppercase();
     let summary = export_tenant(&db, out.path(), TenantRef::Value(uid)).unwrap();
     let m = Manifest::load(&summary.dir).unwrap();
-    assert_eq!(m.options.tenant.as_ref().unwrap()["value"], user_uuid(&db, 4));
+    assert_eq!(m.options.tenant.as_ref().unwrap().value, user_uuid(&db, 4));
     assert_eq!(m.table("public", "clients").unwrap().rows, 12);
 }
 
@@ -202,7 +211,12 @@ fn rows_whose_path_to_the_tenant_is_null_belong_to_no_one_and_the_plan_says_so()
         let c = source.connect().await.unwrap();
         pg2lite::catalog::read(&c, &source).await.unwrap()
     });
-    let opts = TenantOptions { column: "user_id".into(), tenant: by_email(1), table: None };
+    let opts = TenantOptions {
+        column: "user_id".into(),
+        tenant: by_email(1),
+        table: None,
+        whole_tables: vec![],
+    };
     let plan = pg2lite::export::tenancy::plan(&catalog.tables, &opts).unwrap();
     let attachments = catalog.tables.iter().find(|t| t.name == "attachments").unwrap();
     assert!(plan.describe(attachments).contains("NULL"), "{}", plan.describe(attachments));
@@ -291,4 +305,189 @@ fn tenancy_can_be_kept_and_the_tenant_table_renamed() {
     pg2lite::import::run(&opts, &Silent).unwrap();
     let conn = rusqlite::Connection::open(&renamed).unwrap();
     assert_eq!(sqlite_count(&conn, "me"), 1);
+}
+
+/// The sample database plus what a shared database also holds (tests/fixtures/
+/// tenants_shared.sql): sessions and support notes of every user with no foreign key, and
+/// lookups (countries, continents, tags) with rows only other users' rows reference.
+pub fn shared_db() -> TestDb {
+    let db = tenants_db();
+    db.psql_file(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tenants_shared.sql"));
+    db
+}
+
+fn migrate(dir: &Path, db: &TestDb, extra: &[&str]) -> crate::support::cli::Outcome {
+    let mut args = vec!["migrate", "--yes", "--target", "app.db"];
+    args.extend_from_slice(&["--tenant-column", "user_id", "--tenant-key"]);
+    args.push("email=user3@example.com");
+    args.extend_from_slice(extra);
+    crate::support::cli::pg2lite(&args).arg("--source").arg(db.url()).cwd(dir).run()
+}
+
+/// The text of one column of a SQLite table, sorted.
+fn sqlite_keys(db: &Path, table: &str, column: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let sql = format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" ORDER BY 1");
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// The same from Postgres, sorted the same way (by text, in the C collation).
+fn pg_keys(db: &TestDb, sql: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT k FROM (SELECT x::text AS k FROM ({sql}) AS s(x)) AS t ORDER BY k COLLATE \"C\""
+    );
+    db.query_strings(&sql).into_iter().map(|r| r[0].clone().unwrap()).collect()
+}
+
+/// Postgres as the oracle: the rows of each lookup that user 3's rows reference, to closure.
+fn expected_lookups(db: &TestDb) -> Vec<(&'static str, &'static str, String)> {
+    let me = "(SELECT id FROM clients WHERE user_id = md5('user-3')::uuid)";
+    let countries = format!("SELECT country_code FROM clients WHERE id IN {me}");
+    vec![
+        ("countries", "code", format!("SELECT code FROM countries WHERE code IN ({countries})")),
+        (
+            "continents",
+            "id",
+            format!(
+                "SELECT id FROM continents WHERE id IN \
+                 (SELECT continent_id FROM countries WHERE code IN ({countries}))"
+            ),
+        ),
+        (
+            "tags",
+            "id",
+            format!("SELECT id FROM tags WHERE id IN (SELECT tag_id FROM client_tags WHERE client_id IN {me})"),
+        ),
+        (
+            "location_cache",
+            "id",
+            format!(
+                "SELECT id FROM location_cache WHERE id IN (SELECT birth_place_id FROM clients \
+                 WHERE id IN {me} UNION SELECT location_id FROM birth_data WHERE client_id IN {me})"
+            ),
+        ),
+        (
+            "zodiac_signs",
+            "id",
+            format!("SELECT id FROM zodiac_signs WHERE id IN (SELECT sun_sign FROM clients WHERE id IN {me})"),
+        ),
+    ]
+    .into_iter()
+    .inspect(|(t, _, sql)| assert!(!pg_keys(db, sql).is_empty(), "{t}: the oracle finds nothing"))
+    .collect()
+}
+
+fn only_export(work: &Path) -> PathBuf {
+    crate::hostile::only_export(&work.join("migration_data"))
+}
+
+#[test]
+fn issue_12_one_tenants_migrate_leaves_shared_tables_out_and_takes_only_the_lookup_rows_hers_reference()
+ {
+    let db = shared_db();
+    let work = tempfile::tempdir().unwrap();
+    let plan = migrate(work.path(), &db, &["--dry-run"]).assert_code(0);
+    let left_out = "left out (no path to the tenant): public.sessions, public.support_notes";
+    assert!(plan.stdout.contains(left_out), "the plan names them:\n{plan}");
+    assert!(!plan.stdout.contains("shared lookup"), "{plan}");
+    let run = migrate(work.path(), &db, &[]).assert_code(0);
+    assert!(
+        run.stdout.contains("left out") && run.stdout.contains("public.support_notes"),
+        "{run}"
+    );
+    let export = only_export(work.path());
+    let m = Manifest::load(&export).unwrap();
+    for t in ["sessions", "support_notes"] {
+        let entry = m.table("public", t).unwrap();
+        assert_eq!((entry.filter.clone(), entry.rows), (Filter::LeftOut, 0), "{t}");
+    }
+    assert!(matches!(m.table("public", "countries").unwrap().filter, Filter::Lookup { .. }));
+    assert!(matches!(m.table("public", "client_tags").unwrap().filter, Filter::Path { .. }));
+    // Exactly the rows her rows reference, as Postgres computes them.
+    let target = work.path().join("app.db");
+    for (table, key, sql) in expected_lookups(&db) {
+        assert_eq!(sqlite_keys(&target, table, key), pg_keys(&db, &sql), "{table}");
+    }
+    // Not a byte of anyone else: the export directory and the SQLite file, grepped.
+    let mut needles = foreign_needles(&db, 3, 5);
+    needles.extend(
+        ["nobody-land", "unused-tag", "continent-6", "u3-private", "tok-u3"].map(String::from),
+    );
+    let mut files = files_under(&export);
+    files.push(target);
+    assert_no_needles(&files, &needles, "u3-land-a");
+}
+
+#[test]
+fn whole_table_brings_the_whole_country_list_and_the_plan_says_which_tables_it_took() {
+    let db = shared_db();
+    let work = tempfile::tempdir().unwrap();
+    let flag = ["--whole-table", "countries"];
+    let plan = migrate(work.path(), &db, &[&flag[..], &["--dry-run"]].concat()).assert_code(0);
+    assert!(plan.stdout.contains("whole by --whole-table: public.countries"), "{plan}");
+    let run = migrate(work.path(), &db, &flag).assert_code(0);
+    assert!(run.stdout.contains("whole by --whole-table: public.countries"), "{run}");
+    let target = work.path().join("app.db");
+    assert_eq!(
+        sqlite_keys(&target, "countries", "code"),
+        pg_keys(&db, "SELECT code FROM countries")
+    );
+    // Continents follow the whole country list upward, still as a lookup.
+    let continents = "SELECT id FROM continents WHERE id IN (SELECT continent_id FROM countries)";
+    assert_eq!(sqlite_keys(&target, "continents", "id"), pg_keys(&db, continents));
+    let m = Manifest::load(&only_export(work.path())).unwrap();
+    assert_eq!(m.table("public", "countries").unwrap().filter, Filter::WholeTable);
+    for (pattern, why) in
+        [("nothing_like_it", "matches no exported table"), ("clients", "path to the tenant")]
+    {
+        let out =
+            migrate(work.path(), &db, &["--dry-run", "--whole-table", pattern]).assert_code(2);
+        assert!(out.stderr.contains(pattern) && out.stderr.contains(why), "{out}");
+    }
+}
+
+#[test]
+fn validate_fails_when_a_forged_lookup_row_is_referenced_by_no_row_of_the_tenant_or_a_left_out_table_has_rows()
+ {
+    let db = shared_db();
+    let forged = crate::hostile::Forged::export(
+        &db,
+        &["--tenant-column", "user_id", "--tenant-key", "email=user3@example.com"],
+    );
+    let file = forged.path(&forged.table_file("countries"));
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("{\"code\":\"X1b\",\"name\":\"u1-land-b\",\"continent_id\":0}\n");
+    forged.write_table("countries", &text);
+    // And a row in a table the export left out.
+    forged.write_table("sessions", "{\"token\":\"t\",\"user_email\":\"user1@example.com\",\"created_at\":\"2024-01-01T00:00:00.000000Z\"}\n");
+    let mut m = forged.manifest();
+    for t in m["tables"].as_array_mut().unwrap() {
+        if t["name"] == "countries" || t["name"] == "sessions" {
+            t["rows"] = (t["rows"].as_u64().unwrap() + 1).into();
+        }
+    }
+    forged.set_manifest(m);
+    let target = forged.dir.path().join("t.db");
+    forged.import(&target, &[]).assert_code(0);
+    let out = crate::support::cli::pg2lite(&["validate", "--json"])
+        .arg("--from")
+        .arg(&forged.export)
+        .arg("--target")
+        .arg(&target)
+        .run()
+        .assert_code(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let failed: Vec<String> = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["checks"]["tenancy"]["status"] == "fail")
+        .map(|t| format!("{} {}", t["source"], t["checks"]["tenancy"]["details"]))
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].contains("public.countries") && failed[0].contains("X1b"), "{failed:?}");
+    assert!(failed[0].contains("referenced by no exported row"), "{failed:?}");
+    assert!(failed[1].contains("public.sessions") && failed[1].contains("left out"), "{failed:?}");
 }

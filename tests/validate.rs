@@ -342,7 +342,8 @@ fn export_tenant(db: &TestDb, out: &Path, user: u32) -> ExportSummary {
     let mut opts = options(&db.url(), out);
     let tenant =
         TenantRef::Key { column: "email".into(), value: format!("user{user}@example.com") };
-    opts.tenant = Some(TenantOptions { column: "user_id".into(), tenant, table: None });
+    opts.tenant =
+        Some(TenantOptions { column: "user_id".into(), tenant, table: None, whole_tables: vec![] });
     export::run(&opts, &Silent).expect("tenant export succeeds")
 }
 

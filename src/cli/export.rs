@@ -52,7 +52,12 @@ fn tenant_options(args: &TenantArgs) -> anyhow::Result<Option<TenantOptions>> {
             anyhow::bail!("--tenant-column needs --tenant VALUE or --tenant-key COL=VALUE")
         }
     };
-    Ok(Some(TenantOptions { column: column.clone(), tenant, table: args.tenant_table.clone() }))
+    Ok(Some(TenantOptions {
+        column: column.clone(),
+        tenant,
+        table: args.tenant_table.clone(),
+        whole_tables: args.whole_tables.clone(),
+    }))
 }
 
 pub fn resolve_source(args: &SourceArgs) -> anyhow::Result<Source> {
@@ -64,9 +69,26 @@ fn human(s: &ExportSummary) -> String {
     let bytes = indicatif::HumanBytes(s.tables.iter().map(|t| t.bytes).sum());
     let (n, dir, sha) = (s.tables.len(), s.dir.display(), &s.manifest_sha256);
     format!(
-        "exported {n} tables, {rows} rows, {bytes} to {dir}\nmanifest sha256 {sha}\n\
-         check it with: pg2lite verify {dir}   (or: cd {dir} && sha256sum -c SHA256SUMS)\n"
+        "exported {n} tables, {rows} rows, {bytes} to {dir}\nmanifest sha256 {sha}\n{}\
+         check it with: pg2lite verify {dir}   (or: cd {dir} && sha256sum -c SHA256SUMS)\n",
+        tenancy_lines(s)
     )
+}
+
+/// What a tenant-scoped export left out or took whole, one line each (shared with migrate).
+pub fn tenancy_lines(s: &ExportSummary) -> String {
+    let mut out = String::new();
+    if !s.left_out.is_empty() {
+        out.push_str(&format!(
+            "left out (no path to the tenant, nothing exported references them, so they may \
+             hold other tenants' data; --whole-table to take one whole): {}\n",
+            s.left_out.join(", ")
+        ));
+    }
+    if !s.whole_tables.is_empty() {
+        out.push_str(&format!("whole by --whole-table: {}\n", s.whole_tables.join(", ")));
+    }
+    out
 }
 
 fn to_json(s: &ExportSummary) -> serde_json::Value {
@@ -74,6 +96,8 @@ fn to_json(s: &ExportSummary) -> serde_json::Value {
         "export_id": s.export_id,
         "dir": s.dir,
         "manifest_sha256": s.manifest_sha256,
+        "left_out": s.left_out,
+        "whole_tables": s.whole_tables,
         "tables": s.tables.iter().map(|t| json!({
             "table": t.name, "file": t.file, "rows": t.rows, "bytes": t.bytes, "seconds": t.seconds,
         })).collect::<Vec<_>>(),

@@ -199,6 +199,10 @@ impl Summary<'_> {
         if let Some((report, _)) = self.validation {
             out.push_str(&report.changes_text());
         }
+        if let Exported::New(summary) = self.export {
+            out.push('\n');
+            out.push_str(&export_cli::tenancy_lines(summary));
+        }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());
         if let Some(b) = &self.import.backup {
@@ -216,6 +220,14 @@ impl Summary<'_> {
             "report": self.validation.map(|(_, p)| p),
             "validation": self.validation.map(|(r, _)| serde_json::to_value(r).unwrap_or_default()),
             "export": self.export.dir(),
+            "left_out": match self.export {
+                Exported::New(s) => s.left_out.clone(),
+                Exported::Existing(_) => Vec::new(),
+            },
+            "whole_tables": match self.export {
+                Exported::New(s) => s.whole_tables.clone(),
+                Exported::Existing(_) => Vec::new(),
+            },
             "target": self.import.target,
             "backup": self.import.backup.as_ref().map(|b| json!({"path": b.path, "sha256": b.sha256})),
             "tables": self.import.tables.iter().map(|t| {
@@ -287,6 +299,13 @@ fn describe(source: &str, args: &MigrateArgs, plan: &ExportPlan, schema: &Plan) 
             "tenant: {} = {} (tenants table {}.{})",
             t.plan.column, t.value, tt.schema, tt.name
         );
+        let (left_out, whole) = (t.plan.left_out(), t.plan.whole_tables());
+        if !left_out.is_empty() {
+            let _ = writeln!(out, "left out (no path to the tenant): {}", left_out.join(", "));
+        }
+        if !whole.is_empty() {
+            let _ = writeln!(out, "whole by --whole-table: {}", whole.join(", "));
+        }
     }
     let _ = writeln!(out, "\n{} tables:", plan.tables.len());
     for t in &plan.tables {
@@ -334,7 +353,10 @@ fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
     json!({
         "dry_run": true,
         "database": plan.database,
-        "tenant": plan.tenant.as_ref().map(|t| json!({"column": t.plan.column, "value": t.value})),
+        "tenant": plan.tenant.as_ref().map(|t| json!({
+            "column": t.plan.column, "value": t.value,
+            "left_out": t.plan.left_out(), "whole_tables": t.plan.whole_tables(),
+        })),
         "tables": plan.tables.iter().map(|t| {
             let tp = schema.table(&t.schema, &t.name);
             json!({

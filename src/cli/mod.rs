@@ -100,6 +100,11 @@ pub struct TenantArgs {
     /// The tenants table, when the tenant column's foreign keys do not say which it is.
     #[arg(long, value_name = "NAME", requires = "tenant_column")]
     pub tenant_table: Option<String>,
+    /// Export a table with no path to the tenant whole (reference data such as a country
+    /// list), instead of only the rows the tenant's rows reference, or leaving it out.
+    /// Repeatable; patterns as --table.
+    #[arg(long = "whole-table", value_name = "PAT", requires = "tenant_column")]
+    pub whole_tables: Vec<String>,
 }
 
 #[derive(Debug, Args)]

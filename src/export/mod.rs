@@ -60,6 +60,10 @@ pub struct ExportSummary {
     pub dir: PathBuf,
     pub manifest_sha256: String,
     pub tables: Vec<TableSummary>,
+    /// Tables of a tenant-scoped export left out (no path to the tenant; see [`tenancy`]).
+    pub left_out: Vec<String>,
+    /// Tables exported whole because `--whole-table` asked.
+    pub whole_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +157,8 @@ pub fn run_feeding(
         Some(t) => Some(rt.block_on(resolve_tenant(&client, &opts.source, &tables, t))?),
         None => None,
     };
-    let jobs: Vec<Job> = tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect();
+    let jobs: Vec<Job> =
+        tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect::<Result<_>>()?;
     let export_id = export_id(&opts.out, &catalog.database, created);
     let partial = opts.out.join(format!(".{export_id}.partial"));
     fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
@@ -287,14 +292,15 @@ async fn resolve_tenant(
             (column.clone(), value.clone(), Some((column.clone(), value.clone())))
         }
     };
+    // The value is bound in text format, so Postgres reads it with the column's type.
     let sql = format!(
-        "SELECT t0.{}::pg_catalog.text FROM ONLY {} AS t0 WHERE t0.{} = {}",
+        "SELECT t0.{}::pg_catalog.text FROM ONLY {} AS t0 WHERE t0.{} = $1",
         quote_ident(&plan.key_column),
         tenants.quoted(),
         quote_ident(&column),
-        pg::quote_literal(&value)
     );
-    let rows = client.query(&sql, &[]).await.map_err(|e| source.query_error(&e))?;
+    let param = pg::filter::TextParam(&value);
+    let rows = client.query(&sql, &[&param]).await.map_err(|e| source.query_error(&e))?;
     let key: Option<String> = rows.first().map(|r| r.get(0));
     let value = key.ok_or_else(|| tenancy::Error::TenantNotFound {
         table: tenants.display_name(),
@@ -320,17 +326,19 @@ impl Job {
     }
 }
 
-fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Job {
+fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Result<Job> {
     let plan = codec::plan(&table.columns);
-    let condition = tenant.and_then(|t| t.plan.condition(&table, &t.value));
-    let filter = match tenant {
-        Some(t) => t.plan.manifest_filter(&table, condition.as_deref()),
-        None => Filter::Whole,
+    let (condition, filter) = match tenant {
+        Some(t) => (
+            t.plan.condition(&table, &t.value).map_err(tenancy::Error::from)?,
+            t.plan.manifest_filter(&table),
+        ),
+        None => (None, Filter::Whole),
     };
     let sql = copy_sql(&table, &plan, condition.as_deref());
     let count_sql = count_sql(&table, condition.as_deref());
     let file = manifest::table_file(&table.schema, &table.name);
-    Job { table, plan, sql, count_sql, file, filter }
+    Ok(Job { table, plan, sql, count_sql, file, filter })
 }
 
 /// `FROM [ONLY] t AS t0 [WHERE ..]`: the rows a table's COPY and its count both read.
@@ -754,14 +762,17 @@ fn build_manifest(
 }
 
 /// What the manifest records of the tenant filter.
-fn tenant_record(t: &ResolvedTenant) -> serde_json::Value {
-    serde_json::json!({
-        "column": t.plan.column,
-        "value": t.value,
-        "tenants_table": {"schema": t.plan.tenants_table.schema, "name": t.plan.tenants_table.name},
-        "key_column": t.plan.key_column,
-        "named_by": t.named_by.as_ref().map(|(c, v)| serde_json::json!({"column": c, "value": v})),
-    })
+fn tenant_record(t: &ResolvedTenant) -> manifest::Tenant {
+    manifest::Tenant {
+        column: t.plan.column.clone(),
+        value: t.value.clone(),
+        tenants_table: t.plan.tenants_table.clone(),
+        key_column: t.plan.key_column.clone(),
+        named_by: t.named_by.as_ref().map(|(column, value)| manifest::NamedBy {
+            column: column.clone(),
+            value: value.clone(),
+        }),
+    }
 }
 
 /// Writes the manifest and checksums, syncs, and renames the directory into place.
@@ -779,7 +790,13 @@ fn finish(
         sync_dir(parent)?;
     }
     let sealed = Manifest::load(target)?;
+    let named = |f: Filter| -> Vec<String> {
+        let tables = manifest.tables.iter().filter(|t| t.filter == f);
+        tables.map(|t| t.table.display_name()).collect()
+    };
     Ok(ExportSummary {
+        left_out: named(Filter::LeftOut),
+        whole_tables: named(Filter::WholeTable),
         export_id: manifest.export_id.clone(),
         dir: target.to_owned(),
         manifest_sha256: sealed.manifest_sha256,

@@ -1,21 +1,29 @@
 //! Which rows belong to one tenant, decided from the catalog alone and enforced inside
 //! Postgres, so that no other tenant's row ever leaves the server.
 //!
-//! Every table gets one of four filters (recorded in the manifest as [`Filter`]):
+//! It fails closed: a table is exported only as far as it is provably the tenant's. Every
+//! table gets one filter (recorded in the manifest as [`Filter`], typed facts only):
 //! - the tenants table keeps only the tenant's own row;
 //! - a table with the tenant column keeps rows where it holds the tenant's key;
 //! - a table without it that reaches a tenant-owned table through foreign keys keeps rows
 //!   whose referenced row is the tenant's, along the shortest such path (ties broken by table
 //!   and constraint name, so the choice is stable); a NULL anywhere on the path means the row
 //!   belongs to no one, and it is not exported;
-//! - a table with no path at all (a lookup table) is exported whole; when tenant-owned tables
-//!   reference it, the plan says so, because it may hold per-tenant rows after all.
+//! - a table with no such path that exported rows reference (a lookup: countries, tags) keeps
+//!   only the rows they reference, following foreign keys upward to closure (a lookup that a
+//!   lookup references keeps the rows the kept rows reference);
+//! - a table matched by `--whole-table` (reference data) is exported whole;
+//! - every other table is left out (its file is empty), and the plan names it: it has no
+//!   path to the tenant, so it may hold anyone's rows (sessions, notes keyed by e-mail).
+//!
+//! The SQL of each filter is built from those facts by [`crate::pg::filter`], the builder
+//! that `validate --source` uses too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use crate::catalog::{ForeignKey, QualifiedName, Table, TableKind};
+use crate::catalog::{ForeignKey, Pattern, QualifiedName, Table};
 use crate::manifest::{Filter, Hop};
-use crate::pg::{quote_ident, quote_literal, quote_qualified};
+use crate::pg::filter::{Bind, Builder, Mismatch};
 
 /// Who the tenant is, as the user named them.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +33,9 @@ pub struct TenantOptions {
     pub tenant: TenantRef,
     /// The tenants table, `name` or `schema.name`, when it cannot be found from foreign keys.
     pub table: Option<String>,
+    /// `--whole-table` patterns (as `--table`): tables without a path to the tenant that are
+    /// exported whole, such as a country list.
+    pub whole_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +77,19 @@ pub enum Error {
     KeyNotUnique { table: String, column: String, unique: Vec<String> },
     #[error("no tenant in {table} has {column} = {value:?}; check the value")]
     TenantNotFound { table: String, column: String, value: String },
+    #[error(
+        "--whole-table {0:?} matches no exported table without a path to the tenant (tables \
+         with one are filtered by tenant, whatever --whole-table says)"
+    )]
+    WholeTableNotFound(String),
+    #[error(
+        "{} reference each other (or themselves) and have no path to the tenant, so pg2lite \
+         cannot tell which of their rows are the tenant's; export them whole with \
+         --whole-table, or leave them out with --exclude", tables.join(", ")
+    )]
+    LookupCycle { tables: Vec<String> },
+    #[error(transparent)]
+    Filter(#[from] Mismatch),
 }
 
 /// How each table will be filtered, before the tenant's key value is known.
@@ -75,42 +99,10 @@ pub struct TenantPlan {
     pub tenants_table: QualifiedName,
     /// The tenants table's column that the tenant column holds (its key).
     pub key_column: String,
-    pub tables: BTreeMap<QualifiedName, TableRule>,
-    /// Partitioned tables, which a path must read without `ONLY`.
-    partitioned: BTreeSet<QualifiedName>,
-}
-
-/// The rule for one table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TableRule {
-    TenantRow,
-    TenantColumn,
-    /// Through foreign keys, first hop first.
-    Path(Vec<Step>),
-    /// Exported whole; `referenced_by` lists tenant-owned tables that point at it.
-    Whole {
-        referenced_by: Vec<String>,
-    },
-}
-
-/// One foreign-key hop: `from(columns)` references `to(to_columns)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub from: QualifiedName,
-    pub columns: Vec<String>,
-    pub to: QualifiedName,
-    pub to_columns: Vec<String>,
-}
-
-impl Step {
-    fn to_hop(&self) -> Hop {
-        Hop {
-            from: display(&self.from),
-            columns: self.columns.clone(),
-            to: display(&self.to),
-            to_columns: self.to_columns.clone(),
-        }
-    }
+    /// Every selected table's filter.
+    pub tables: BTreeMap<QualifiedName, Filter>,
+    /// The selected tables, which the filters are built against.
+    selection: Vec<Table>,
 }
 
 fn qualified(t: &Table) -> QualifiedName {
@@ -124,7 +116,8 @@ fn display(q: &QualifiedName) -> String {
 /// Plans the filters for `tables` (the export's selection).
 ///
 /// # Errors
-/// [`Error`] when the tenant column or the tenants table cannot be found, or is ambiguous.
+/// [`Error`] when the tenant column or the tenants table cannot be found, or is ambiguous; a
+/// `--whole-table` pattern that matches nothing it could apply to; lookups in a cycle.
 pub fn plan(tables: &[Table], opts: &TenantOptions) -> Result<TenantPlan, Error> {
     if !tables.iter().any(|t| t.column(&opts.column).is_some()) {
         return Err(Error::NoTenantColumn(opts.column.clone()));
@@ -135,25 +128,119 @@ pub fn plan(tables: &[Table], opts: &TenantOptions) -> Result<TenantPlan, Error>
     for t in tables {
         let q = qualified(t);
         let rule = if q == tenants_table {
-            TableRule::TenantRow
+            Filter::TenantRow { columns: vec![key_column.clone()] }
         } else if t.column(&opts.column).is_some() {
-            TableRule::TenantColumn
+            Filter::TenantColumn { column: opts.column.clone() }
         } else if let Some(path) = paths.get(&q) {
-            TableRule::Path(path.clone())
+            Filter::Path { path: path.clone() }
         } else {
-            TableRule::Whole { referenced_by: referenced_by(tables, &q, &paths, &opts.column) }
+            Filter::LeftOut
         };
         rules.insert(q, rule);
     }
-    let partitioned =
-        tables.iter().filter(|t| t.kind == TableKind::Partitioned).map(qualified).collect();
+    apply_whole_tables(&mut rules, tables, &opts.whole_tables)?;
+    add_lookups(&mut rules, tables);
+    check_lookup_cycles(&rules)?;
     Ok(TenantPlan {
         column: opts.column.clone(),
         tenants_table,
         key_column,
         tables: rules,
-        partitioned,
+        selection: tables.to_vec(),
     })
+}
+
+/// Marks the tables without a path that a `--whole-table` pattern matches.
+fn apply_whole_tables(
+    rules: &mut BTreeMap<QualifiedName, Filter>,
+    tables: &[Table],
+    patterns: &[String],
+) -> Result<(), Error> {
+    for text in patterns {
+        let pattern = Pattern::parse(text);
+        let mut matched = false;
+        for t in tables.iter().filter(|t| pattern.matches(t)) {
+            let rule = rules.get_mut(&qualified(t));
+            if let Some(rule @ Filter::LeftOut) = rule {
+                *rule = Filter::WholeTable;
+                matched = true;
+            } else if rule.is_some_and(|r| *r == Filter::WholeTable) {
+                matched = true;
+            }
+        }
+        if !matched {
+            return Err(Error::WholeTableNotFound(text.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a table's rows are exported by a rule that does not depend on other lookups'.
+fn exported(rule: &Filter) -> bool {
+    !matches!(rule, Filter::LeftOut)
+}
+
+/// Turns left-out tables that exported rows reference into lookups, until nothing changes:
+/// each gets a hop per foreign key that points at it from an exported table.
+fn add_lookups(rules: &mut BTreeMap<QualifiedName, Filter>, tables: &[Table]) {
+    let mut order: Vec<&Table> = tables.iter().collect();
+    order.sort_by_key(|t| qualified(t));
+    let mut queue: VecDeque<QualifiedName> =
+        rules.iter().filter(|(_, r)| exported(r)).map(|(q, _)| q.clone()).collect();
+    while let Some(source) = queue.pop_front() {
+        let Some(t) = order.iter().find(|t| qualified(t) == source) else { continue };
+        let mut fks: Vec<&ForeignKey> = t.foreign_keys.iter().collect();
+        fks.sort_by(|a, b| a.name.cmp(&b.name));
+        for fk in fks {
+            let hop = step(&source, fk);
+            match rules.get_mut(&fk.references) {
+                Some(rule @ Filter::LeftOut) => {
+                    *rule = Filter::Lookup { referenced_by: vec![hop] };
+                    queue.push_back(fk.references.clone());
+                }
+                Some(Filter::Lookup { referenced_by }) if !referenced_by.contains(&hop) => {
+                    referenced_by.push(hop);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Refuses lookups that reference each other in a cycle (a self-reference included): which
+/// of their rows the tenant's rows need cannot be said by a fixed condition.
+fn check_lookup_cycles(rules: &BTreeMap<QualifiedName, Filter>) -> Result<(), Error> {
+    let sources = |q: &QualifiedName| -> Vec<QualifiedName> {
+        match rules.get(q) {
+            Some(Filter::Lookup { referenced_by }) => referenced_by
+                .iter()
+                .filter(|h| matches!(rules.get(&h.from), Some(Filter::Lookup { .. })))
+                .map(|h| h.from.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    // Repeatedly drop lookups none of whose sources is a remaining lookup; what stays is on
+    // or behind a cycle.
+    let mut left: BTreeSet<QualifiedName> = rules
+        .iter()
+        .filter(|(_, r)| matches!(r, Filter::Lookup { .. }))
+        .map(|(q, _)| q.clone())
+        .collect();
+    loop {
+        let done: Vec<QualifiedName> =
+            left.iter().filter(|q| sources(q).iter().all(|s| !left.contains(s))).cloned().collect();
+        if done.is_empty() {
+            break;
+        }
+        for q in &done {
+            left.remove(q);
+        }
+    }
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(Error::LookupCycle { tables: left.iter().map(display).collect() })
 }
 
 /// The tenants table: named, or the one that the tenant columns' foreign keys reference.
@@ -215,10 +302,10 @@ fn shortest_paths(
     tables: &[Table],
     column: &str,
     tenants: &QualifiedName,
-) -> HashMap<QualifiedName, Vec<Step>> {
+) -> HashMap<QualifiedName, Vec<Hop>> {
     let mut order: Vec<&Table> = tables.iter().collect();
     order.sort_by_key(|t| qualified(t));
-    let mut paths: HashMap<QualifiedName, Vec<Step>> = HashMap::new();
+    let mut paths: HashMap<QualifiedName, Vec<Hop>> = HashMap::new();
     let mut queue: VecDeque<QualifiedName> = VecDeque::new();
     for t in &order {
         if t.column(column).is_some() || &qualified(t) == tenants {
@@ -247,28 +334,13 @@ fn shortest_paths(
     paths
 }
 
-fn step(from: &QualifiedName, fk: &ForeignKey) -> Step {
-    Step {
+fn step(from: &QualifiedName, fk: &ForeignKey) -> Hop {
+    Hop {
         from: from.clone(),
         columns: fk.columns.clone(),
         to: fk.references.clone(),
         to_columns: fk.referenced_columns.clone(),
     }
-}
-
-/// Tenant-owned tables whose foreign keys point at `target`.
-fn referenced_by(
-    tables: &[Table],
-    target: &QualifiedName,
-    paths: &HashMap<QualifiedName, Vec<Step>>,
-    column: &str,
-) -> Vec<String> {
-    tables
-        .iter()
-        .filter(|t| t.column(column).is_some() || paths.contains_key(&qualified(t)))
-        .filter(|t| t.foreign_keys.iter().any(|fk| &fk.references == target))
-        .map(Table::display_name)
-        .collect()
 }
 
 /// Checks that `column` identifies at most one row of the tenants table: the primary key or
@@ -305,106 +377,80 @@ fn unique_columns(t: &Table) -> Vec<String> {
 }
 
 impl TenantPlan {
-    /// The rule for a table, `Whole` when the table is unknown to the plan.
-    pub fn rule(&self, t: &Table) -> &TableRule {
-        static WHOLE: TableRule = TableRule::Whole { referenced_by: Vec::new() };
-        self.tables.get(&qualified(t)).unwrap_or(&WHOLE)
+    /// The filter of a table, [`Filter::LeftOut`] when the table is unknown to the plan.
+    pub fn rule(&self, t: &Table) -> &Filter {
+        static LEFT_OUT: Filter = Filter::LeftOut;
+        self.tables.get(&qualified(t)).unwrap_or(&LEFT_OUT)
     }
 
     /// The `WHERE` condition (on alias `t0`) for a table, given the tenant's key value, or
     /// `None` for a table exported whole. The value goes in as a quoted literal because
-    /// `COPY` takes no parameters; Postgres coerces it to the column's type.
-    pub fn condition(&self, t: &Table, value: &str) -> Option<String> {
-        let literal = quote_literal(value);
-        match self.rule(t) {
-            TableRule::TenantRow => {
-                Some(format!("t0.{} = {literal}", quote_ident(&self.key_column)))
-            }
-            TableRule::TenantColumn => {
-                Some(format!("t0.{} = {literal}", quote_ident(&self.column)))
-            }
-            TableRule::Path(steps) => Some(self.path_condition(steps, 0, &literal)),
-            TableRule::Whole { .. } => None,
-        }
-    }
-
-    /// `EXISTS (SELECT 1 FROM next AS t1 WHERE t1.k = t0.fk AND <next's own condition>)`,
-    /// nested hop by hop; the last table on the path is tenant-owned.
-    fn path_condition(&self, steps: &[Step], depth: usize, literal: &str) -> String {
-        let Some((first, rest)) = steps.split_first() else {
-            return "true".to_owned();
-        };
-        let (here, next) = (format!("t{depth}"), format!("t{}", depth + 1));
-        let joins: Vec<String> = first
-            .columns
-            .iter()
-            .zip(&first.to_columns)
-            .map(|(c, r)| format!("{next}.{} = {here}.{}", quote_ident(r), quote_ident(c)))
-            .collect();
-        let own = match rest {
-            [] if first.to == self.tenants_table => {
-                format!("{next}.{} = {literal}", quote_ident(&self.key_column))
-            }
-            [] => format!("{next}.{} = {literal}", quote_ident(&self.column)),
-            _ => self.path_condition(rest, depth + 1, literal),
-        };
-        let only = if self.partitioned.contains(&first.to) { "" } else { "ONLY " };
-        format!(
-            "EXISTS (SELECT 1 FROM {only}{} AS {next} WHERE {} AND {own})",
-            quote_qualified(&first.to.schema, &first.to.name),
-            joins.join(" AND ")
-        )
+    /// `COPY` takes no parameters; Postgres reads it with the column's type.
+    ///
+    /// # Errors
+    /// [`Mismatch`] when the plan does not fit its own catalog (a bug, not an input).
+    pub fn condition(&self, t: &Table, value: &str) -> Result<Option<String>, Mismatch> {
+        let filters = self.tables.iter().map(|(q, f)| (q.clone(), f));
+        Builder::new(&self.selection, filters, Bind::Literal(value)).condition(&qualified(t))
     }
 
     /// The filter recorded in the manifest for a table.
-    pub fn manifest_filter(&self, t: &Table, condition: Option<&str>) -> Filter {
-        match (self.rule(t), condition) {
-            (TableRule::TenantRow, _) => {
-                Filter::TenantRow { columns: vec![self.key_column.clone()] }
-            }
-            (TableRule::TenantColumn, _) => Filter::TenantColumn { column: self.column.clone() },
-            (TableRule::Path(steps), Some(c)) => Filter::Path {
-                path: steps.iter().map(Step::to_hop).collect(),
-                condition: c.to_owned(),
-            },
-            _ => Filter::Whole,
-        }
+    pub fn manifest_filter(&self, t: &Table) -> Filter {
+        self.rule(t).clone()
+    }
+
+    /// The tables left out, by name.
+    pub fn left_out(&self) -> Vec<String> {
+        self.named(|f| *f == Filter::LeftOut)
+    }
+
+    /// The tables `--whole-table` brought in whole, by name.
+    pub fn whole_tables(&self) -> Vec<String> {
+        self.named(|f| *f == Filter::WholeTable)
+    }
+
+    fn named(&self, which: impl Fn(&Filter) -> bool) -> Vec<String> {
+        self.tables.iter().filter(|(_, f)| which(f)).map(|(q, _)| display(q)).collect()
     }
 
     /// A line per table for plans and dry runs: how its rows are chosen.
     pub fn describe(&self, t: &Table) -> String {
         match self.rule(t) {
-            TableRule::TenantRow => {
+            Filter::TenantRow { .. } => {
                 format!("only the tenant's own row ({} = tenant)", self.key_column)
             }
-            TableRule::TenantColumn => format!("rows where {} = tenant", self.column),
-            TableRule::Path(path) => {
-                let steps: Vec<String> = path
-                    .iter()
-                    .map(|h| {
-                        let (from, to) = (display(&h.from), display(&h.to));
-                        format!(
-                            "{from}({}) -> {to}({})",
-                            h.columns.join(", "),
-                            h.to_columns.join(", ")
-                        )
-                    })
-                    .collect();
-                format!(
-                    "through {}; rows with a NULL on the way belong to no one and are left out",
-                    steps.join(", ")
-                )
-            }
-            TableRule::Whole { referenced_by } if referenced_by.is_empty() => {
-                "whole (no path to the tenant: a shared lookup table)".to_owned()
-            }
-            TableRule::Whole { referenced_by } => format!(
-                "whole (no path to the tenant) but referenced by tenant-owned {}: if it holds \
-                 per-tenant rows, leave it out with --exclude",
-                referenced_by.join(", ")
+            Filter::TenantColumn { .. } => format!("rows where {} = tenant", self.column),
+            Filter::Path { path } => format!(
+                "through {}; rows with a NULL on the way belong to no one and are left out",
+                hops(path)
             ),
+            Filter::Lookup { referenced_by } => format!(
+                "lookup: only the rows that exported rows reference, through {}",
+                hops(referenced_by)
+            ),
+            Filter::WholeTable => "whole (--whole-table)".to_owned(),
+            Filter::LeftOut | Filter::Whole => "left out: no path to the tenant and no exported \
+                row references it, so it may hold other tenants' data (shared reference data: \
+                --whole-table)"
+                .to_owned(),
         }
     }
+}
+
+fn hops(path: &[Hop]) -> String {
+    let steps: Vec<String> = path
+        .iter()
+        .map(|h| {
+            format!(
+                "{}({}) -> {}({})",
+                display(&h.from),
+                h.columns.join(", "),
+                display(&h.to),
+                h.to_columns.join(", ")
+            )
+        })
+        .collect();
+    steps.join(", ")
 }
 
 #[cfg(test)]
@@ -477,7 +523,12 @@ mod tests {
             column: "user_id".into(),
             tenant: TenantRef::Value("7".into()),
             table: None,
+            whole_tables: vec![],
         }
+    }
+
+    fn hop_names(path: &[Hop]) -> Vec<&str> {
+        path.iter().map(|s| s.to.name.as_str()).collect()
     }
 
     #[test]
@@ -486,18 +537,55 @@ mod tests {
         let plan = plan(&tables, &opts()).unwrap();
         assert_eq!(plan.tenants_table, q("users"));
         assert_eq!(plan.key_column, "id");
-        assert_eq!(plan.tables[&q("users")], TableRule::TenantRow);
-        assert_eq!(plan.tables[&q("clients")], TableRule::TenantColumn);
-        let TableRule::Path(two_hops) = &plan.tables[&q("places")] else { panic!("places") };
-        assert_eq!(
-            two_hops.iter().map(|s| s.to.name.as_str()).collect::<Vec<_>>(),
-            ["birth_data", "clients"]
+        assert_eq!(plan.tables[&q("users")], Filter::TenantRow { columns: vec!["id".into()] });
+        assert_eq!(plan.tables[&q("clients")], Filter::TenantColumn { column: "user_id".into() });
+        let Filter::Path { path } = &plan.tables[&q("places")] else { panic!("places") };
+        assert_eq!(hop_names(path), ["birth_data", "clients"]);
+        assert_eq!(plan.tables[&q("location_cache")], Filter::LeftOut);
+        let Filter::Lookup { referenced_by } = &plan.tables[&q("countries")] else {
+            panic!("countries is a lookup: {:?}", plan.tables[&q("countries")])
+        };
+        assert_eq!(referenced_by.len(), 1);
+        assert_eq!(referenced_by[0].from, q("clients"));
+        assert_eq!(plan.left_out(), ["public.location_cache"]);
+    }
+
+    #[test]
+    fn lookups_follow_foreign_keys_upward_to_closure_and_whole_tables_are_opted_in() {
+        let mut tables = sample();
+        tables[4] = table("countries", &["id", "region_id"], &[("region_id", "regions", "id")]);
+        tables.push(table("regions", &["id"], &[]));
+        tables.push(table("planets", &["id"], &[]));
+        let plan = plan(&tables, &opts()).unwrap();
+        let Filter::Lookup { referenced_by } = &plan.tables[&q("regions")] else { panic!() };
+        assert_eq!(referenced_by[0].from, q("countries"));
+        let cond = plan.condition(&tables[6], "7").unwrap().unwrap();
+        assert!(
+            cond.contains("\"public\".\"countries\" AS t1")
+                && cond.contains("t2.\"user_id\" = '7'"),
+            "{cond}"
         );
-        assert_eq!(plan.tables[&q("location_cache")], TableRule::Whole { referenced_by: vec![] });
+        let whole =
+            TenantOptions { whole_tables: vec!["planets".into(), "countries".into()], ..opts() };
+        let plan = super::plan(&tables, &whole).unwrap();
+        assert_eq!(plan.tables[&q("planets")], Filter::WholeTable);
+        assert_eq!(plan.tables[&q("countries")], Filter::WholeTable);
+        assert_eq!(plan.whole_tables(), ["public.countries", "public.planets"]);
+        let none = TenantOptions { whole_tables: vec!["clients".into()], ..opts() };
         assert_eq!(
-            plan.tables[&q("countries")],
-            TableRule::Whole { referenced_by: vec!["public.clients".into()] }
+            super::plan(&tables, &none).unwrap_err(),
+            Error::WholeTableNotFound("clients".into())
         );
+    }
+
+    #[test]
+    fn a_lookup_that_references_itself_is_refused_naming_it() {
+        let mut tables = sample();
+        tables[4] = table("countries", &["id", "parent_id"], &[("parent_id", "countries", "id")]);
+        let err = plan(&tables, &opts()).unwrap_err();
+        assert_eq!(err, Error::LookupCycle { tables: vec!["public.countries".into()] });
+        let whole = TenantOptions { whole_tables: vec!["countries".into()], ..opts() };
+        assert!(super::plan(&tables, &whole).is_ok());
     }
 
     #[test]
@@ -506,13 +594,13 @@ mod tests {
         let plan = plan(&tables, &opts()).unwrap();
         let places = &tables[3];
         assert_eq!(
-            plan.condition(places, "7").unwrap(),
+            plan.condition(places, "7").unwrap().unwrap(),
             "EXISTS (SELECT 1 FROM ONLY \"public\".\"birth_data\" AS t1 WHERE t1.\"id\" = t0.\"birth_id\" \
              AND EXISTS (SELECT 1 FROM ONLY \"public\".\"clients\" AS t2 WHERE t2.\"id\" = t1.\"client_id\" \
              AND t2.\"user_id\" = '7'))"
         );
-        assert_eq!(plan.condition(&tables[0], "o'neil").unwrap(), "t0.\"id\" = 'o''neil'");
-        assert_eq!(plan.condition(&tables[5], "7"), None);
+        assert_eq!(plan.condition(&tables[0], "o'neil").unwrap().unwrap(), "t0.\"id\" = 'o''neil'");
+        assert_eq!(plan.condition(&tables[5], "7").unwrap().unwrap(), "false");
     }
 
     #[test]
@@ -523,7 +611,7 @@ mod tests {
             table("pages", &["id", "doc_id", "doc_ver"], &[("doc_id,doc_ver", "docs", "id,ver")]),
         ];
         let plan = plan(&tables, &opts()).unwrap();
-        let cond = plan.condition(&tables[2], "1").unwrap();
+        let cond = plan.condition(&tables[2], "1").unwrap().unwrap();
         assert!(
             cond.contains("t1.\"id\" = t0.\"doc_id\" AND t1.\"ver\" = t0.\"doc_ver\""),
             "{cond}"

@@ -910,7 +910,9 @@ fn tenant_manifest() -> crate::manifest::Manifest {
         "format": "pg2lite-export", "version": 1, "export_id": "20240102T030405Z",
         "tool": {"name": "pg2lite", "version": "0.1.0"}, "created_at": "2024-01-02T03:04:05Z",
         "source": {"host": "db", "port": 5432, "database": "app", "user": "me", "server_version": "15.4"},
-        "snapshot": null, "settings": {}, "options": {},
+        "snapshot": null, "settings": {},
+        "options": {"tenant": {"column": "account_id", "value": "7", "key_column": "id",
+                               "tenants_table": {"schema": "public", "name": "accounts"}}},
         "tables": [
             entry(&tables[0], serde_json::json!({"kind": "tenant_row", "columns": ["id"]})),
             entry(&tables[1], serde_json::json!({"kind": "tenant_column", "column": "account_id"})),
@@ -937,9 +939,7 @@ fn a_tenant_scoped_manifest_implies_its_strip_header_and_export_row() -> Result 
     assert_eq!(p.tables[0].name, DEFAULT_TENANT_TABLE);
     assert!(ddl(&p).contains("-- export: 20240102T030405Z\n"));
     let mut whole = m.clone();
-    for t in &mut whole.tables {
-        t.filter = crate::manifest::Filter::Whole;
-    }
+    whole.options.tenant = None;
     assert_eq!(Strip::from_manifest(&whole), None);
     Ok(())
 }

@@ -2,37 +2,49 @@
 //! now, under the filter the export recorded. The count is taken later than the export's
 //! snapshot, so a difference may be data that changed since; the report says so.
 //!
-//! The session is read-only (`default_transaction_read_only`): a path condition is SQL text
-//! from the manifest, and nothing it says may write.
+//! The manifest is untrusted (DESIGN "Trust"): each filter is rebuilt from its typed facts
+//! by [`crate::pg::filter`], checked hop by hop against the live catalog (read first), with
+//! every identifier taken from that catalog and quoted and the tenant's key bound as a
+//! parameter. A filter that does not fit the live catalog stops validation before any count
+//! runs. The session is read-only besides (`default_transaction_read_only`).
 
-use crate::catalog::TableKind;
-use crate::manifest::{Filter, Manifest, TableEntry};
-use crate::pg::{self, Source, quote_ident, quote_literal};
+use tokio_postgres::types::ToSql;
+
+use crate::catalog::{self, QualifiedName, Table, TableKind};
+use crate::manifest::Manifest;
+use crate::pg::filter::{Bind, Builder, TextParam};
+use crate::pg::{self, Source, quote_qualified};
 
 /// Per manifest table, in manifest order: the count, or why it could not be taken.
 pub(super) type Recount = Vec<Result<u64, String>>;
 
+/// One table's count query and how many times it binds the tenant's key.
+type Query = Result<(String, usize), String>;
+
 /// Counts every table of `manifest` in `source`.
 ///
 /// # Errors
-/// [`pg::Error`] when Postgres cannot be reached; a table that cannot be counted is an `Err`
-/// in the result.
+/// [`pg::Error`] when Postgres cannot be reached; [`super::Error::Filter`] when a filter does
+/// not match the live catalog. A table that is gone or cannot be counted is an `Err` in the
+/// result.
 pub(super) fn recount(source: &Source, manifest: &Manifest) -> Result<Recount, super::Error> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(super::Error::Runtime)?;
-    let value = tenant_value(manifest);
+    let value = manifest.options.tenant.as_ref().map(|t| t.value.as_str());
     rt.block_on(async {
         let client = source.connect().await?;
         client
             .batch_execute("SET default_transaction_read_only = on")
             .await
             .map_err(|e| source.query_error(&e))?;
-        let mut counts = Vec::with_capacity(manifest.tables.len());
-        for entry in &manifest.tables {
-            counts.push(match count_sql(entry, value.as_deref()) {
-                Ok(sql) => count(&client, &sql).await,
+        let live = catalog::read(&client, source).await?;
+        let queries = count_queries(&live.tables, manifest)?;
+        let mut counts = Vec::with_capacity(queries.len());
+        for query in queries {
+            counts.push(match query {
+                Ok((sql, params)) => count(&client, &sql, value, params).await,
                 Err(why) => Err(why),
             });
         }
@@ -40,42 +52,54 @@ pub(super) fn recount(source: &Source, manifest: &Manifest) -> Result<Recount, s
     })
 }
 
-async fn count(client: &tokio_postgres::Client, sql: &str) -> Result<u64, String> {
-    let row = client.query_one(sql, &[]).await.map_err(|e| pg::error_detail(&e))?;
+/// `SELECT count(*) FROM [ONLY] t AS t0 [WHERE <filter>]` per manifest table, all built (and
+/// every filter checked) before any runs.
+///
+/// # Errors
+/// [`super::Error::Filter`] for the first filter that does not match `live`.
+pub(super) fn count_queries(
+    live: &[Table],
+    manifest: &Manifest,
+) -> Result<Vec<Query>, super::Error> {
+    let filters = manifest.tables.iter().map(|e| (name_of(&e.table), &e.filter));
+    let builder = Builder::new(live, filters, Bind::Params);
+    let mut out = Vec::with_capacity(manifest.tables.len());
+    for entry in &manifest.tables {
+        let q = name_of(&entry.table);
+        let Some(t) = live.iter().find(|t| t.schema == q.schema && t.name == q.name) else {
+            out.push(Err(format!("no table {} in the database now", entry.table.display_name())));
+            continue;
+        };
+        let only = if t.kind == TableKind::Partitioned { "" } else { "ONLY " };
+        let mut sql =
+            format!("SELECT count(*) FROM {only}{} AS t0", quote_qualified(&t.schema, &t.name));
+        if let Some(c) = builder.condition(&q)? {
+            sql.push_str(" WHERE ");
+            sql.push_str(&c);
+        }
+        out.push(Ok((sql, builder.params())));
+    }
+    Ok(out)
+}
+
+fn name_of(t: &Table) -> QualifiedName {
+    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
+}
+
+async fn count(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    value: Option<&str>,
+    params: usize,
+) -> Result<u64, String> {
+    let param = match (value, params) {
+        (_, 0) => None,
+        (Some(v), _) => Some(TextParam(v)),
+        (None, _) => return Err("the manifest names no tenant value to filter by".to_owned()),
+    };
+    let bound: Vec<&(dyn ToSql + Sync)> =
+        param.iter().map(|p| p as &(dyn ToSql + Sync)).cycle().take(params).collect();
+    let row = client.query_one(sql, &bound).await.map_err(|e| pg::error_detail(&e))?;
     let n: i64 = row.try_get(0).map_err(|e| e.to_string())?;
     Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// The tenant's key as Postgres printed it at export time.
-pub(super) fn tenant_value(manifest: &Manifest) -> Option<String> {
-    manifest.options.tenant.as_ref()?.get("value")?.as_str().map(str::to_owned)
-}
-
-/// `SELECT count(*) FROM [ONLY] t AS t0 [WHERE <the export's filter>]`: `ONLY` unless the
-/// table is partitioned, as the export read it.
-pub(super) fn count_sql(entry: &TableEntry, tenant: Option<&str>) -> Result<String, String> {
-    let t = &entry.table;
-    let only = if t.kind == TableKind::Partitioned { "" } else { "ONLY " };
-    let mut sql = format!("SELECT count(*) FROM {only}{} AS t0", t.quoted());
-    let literal = || {
-        tenant.map(quote_literal).ok_or_else(|| {
-            "the manifest filters this table by tenant but records no tenant value".to_owned()
-        })
-    };
-    let condition = match &entry.filter {
-        Filter::Whole => None,
-        Filter::TenantColumn { column } => {
-            Some(format!("t0.{} = {}", quote_ident(column), literal()?))
-        }
-        Filter::TenantRow { columns } => {
-            let key = columns.first().ok_or("the manifest's tenant row filter names no column")?;
-            Some(format!("t0.{} = {}", quote_ident(key), literal()?))
-        }
-        Filter::Path { condition, .. } => Some(condition.clone()),
-    };
-    if let Some(c) = condition {
-        sql.push_str(" WHERE ");
-        sql.push_str(&c);
-    }
-    Ok(sql)
 }

@@ -9,23 +9,20 @@
 //! through another path, or by no one).
 
 use rayon::prelude::*;
+use rusqlite::Connection;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::catalog::{Column, QualifiedName};
-use crate::manifest::{Filter, Manifest, TableEntry};
+use crate::catalog::Table;
+use crate::manifest::{Filter, Hop, Manifest, TableEntry, Tenant};
+use crate::report::{ListCheck, Status, TableReport};
+use crate::schema::{Plan, TablePlan, quote_ident};
 use crate::transform::Batch;
 
-/// Who the export belongs to, from its manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who the export belongs to, from its manifest (checked by `Manifest::check_tenancy`).
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Scope {
-    /// The tenant column (`user_id`).
-    pub column: String,
-    /// The tenant's key, as Postgres prints it.
-    pub value: String,
-    pub tenants: Option<QualifiedName>,
-    /// The tenants table's column the tenant column holds.
-    pub key_column: Option<String>,
+    pub tenant: Tenant,
 }
 
 /// One column of a table's lines that must hold the tenant's key.
@@ -50,28 +47,21 @@ pub(super) struct Leak {
     pub value: String,
 }
 
+/// A check that ran and failed for `why`.
+fn failed(why: String) -> ListCheck {
+    ListCheck { status: Status::Fail, first: vec![why.clone()], ..ListCheck::skipped(why) }
+}
+
 impl Scope {
     /// The scope of a tenant-scoped export; `None` for an export of whole tables.
     pub(super) fn from_manifest(m: &Manifest) -> Option<Scope> {
-        let tenant = m.options.tenant.as_ref()?;
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-        let column = tenant.get("column").and_then(text).or_else(|| tenant_column(m))?;
-        let value = tenant.get("value").and_then(text)?;
-        let tenants = tenant.get("tenants_table").and_then(|t| {
-            Some(QualifiedName { schema: text(t.get("schema")?)?, name: text(t.get("name")?)? })
-        });
-        let tenants = tenants.or_else(|| tenants_table(m).map(|(q, _)| q));
-        let key_column = tenant
-            .get("key_column")
-            .and_then(text)
-            .or_else(|| tenants_table(m).and_then(|(_, k)| k));
-        Some(Scope { column, value, tenants, key_column })
+        m.options.tenant.clone().map(|tenant| Scope { tenant })
     }
 
     fn is_tenants(&self, entry: &TableEntry) -> bool {
-        let t = &entry.table;
+        let (t, q) = (&entry.table, &self.tenant.tenants_table);
         matches!(entry.filter, Filter::TenantRow { .. })
-            || self.tenants.as_ref().is_some_and(|q| q.schema == t.schema && q.name == t.name)
+            || (q.schema == t.schema && q.name == t.name)
     }
 
     /// The columns of `entry`'s lines to check.
@@ -79,11 +69,9 @@ impl Scope {
         let t = &entry.table;
         let mut out: Vec<Watched> = Vec::new();
         let own =
-            if self.is_tenants(entry) { self.key_column.as_deref() } else { Some(&*self.column) };
-        if let Some(name) = own {
-            self.push(&mut out, entry, name, false);
-        }
-        let (Some(tenants), Some(key)) = (&self.tenants, &self.key_column) else { return out };
+            if self.is_tenants(entry) { &self.tenant.key_column } else { &self.tenant.column };
+        self.push(&mut out, entry, own, false);
+        let (tenants, key) = (&self.tenant.tenants_table, &self.tenant.key_column);
         for fk in t.foreign_keys.iter().filter(|fk| &fk.references == tenants) {
             for (col, parent) in fk.columns.iter().zip(&fk.referenced_columns) {
                 if parent == key {
@@ -100,37 +88,147 @@ impl Scope {
         if out.iter().any(|w| w.position == position) {
             return;
         }
-        let expected = expected_json(&columns[position], &self.value);
+        let expected = self.tenant.ndjson_value(&columns[position]);
         out.push(Watched { position, column: name.to_owned(), expected, null_ok });
     }
-}
 
-/// The tenant column, from the tables filtered by it (manifests without `options.tenant.column`).
-fn tenant_column(m: &Manifest) -> Option<String> {
-    m.tables.iter().find_map(|t| match &t.filter {
-        Filter::TenantColumn { column } => Some(column.clone()),
-        _ => None,
-    })
-}
-
-fn tenants_table(m: &Manifest) -> Option<(QualifiedName, Option<String>)> {
-    m.tables.iter().find_map(|t| match &t.filter {
-        Filter::TenantRow { columns } => Some((
-            QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() },
-            columns.first().cloned(),
-        )),
-        _ => None,
-    })
-}
-
-/// How the export writes `value` in `column`: a bare number for integer types, a JSON string
-/// otherwise (uuid, text, and numeric, which is exported as a string).
-fn expected_json(column: &Column, value: &str) -> String {
-    let integer = matches!(column.ty.base(), Some("int2" | "int4" | "int8" | "oid"));
-    if integer && value.parse::<i64>().is_ok() {
-        return value.to_owned();
+    /// The tenancy check of a table whose filter decides it without the watched columns:
+    /// lookups (every row referenced by an exported row), left-out tables (no row at all),
+    /// `--whole-table` ones (nothing to check), and tenant-owned tables with nothing to
+    /// watch, which fail: a check that looked at nothing must not pass.
+    pub(super) fn by_filter(
+        &self,
+        entry: &TableEntry,
+        watch: &[Watched],
+        lines: Option<u64>,
+        target: (&Connection, &Plan),
+    ) -> Option<ListCheck> {
+        match &entry.filter {
+            Filter::Lookup { referenced_by } => Some(lookup_check(target, entry, referenced_by)),
+            Filter::LeftOut => {
+                let rows = lines.unwrap_or(entry.rows).max(entry.rows);
+                let why = format!("left out, but its file holds {rows} rows");
+                let first = if rows > 0 { vec![why] } else { Vec::new() };
+                Some(ListCheck::found(vec!["left out: no rows".into()], rows, first))
+            }
+            Filter::WholeTable => Some(ListCheck::skipped("exported whole (--whole-table)")),
+            Filter::TenantColumn { .. } | Filter::TenantRow { .. } if watch.is_empty() => {
+                let t = entry.table.display_name();
+                Some(failed(format!("{t}: no tenant column to check in this table's lines")))
+            }
+            _ => None,
+        }
     }
-    serde_json::Value::String(value.to_owned()).to_string()
+}
+
+/// Fails the first table's tenancy check when a tenant-scoped export's check ran on no table
+/// at all: it proved nothing, so it may not pass.
+pub(super) fn require_something_checked(tables: &mut [TableReport]) {
+    if tables.iter().any(|t| t.checks.tenancy.status != Status::Skip) {
+        return;
+    }
+    if let Some(first) = tables.first_mut() {
+        let why = "tenant-scoped export, but no table's tenancy could be checked";
+        first.checks.tenancy = failed(why.to_owned());
+    }
+}
+
+/// How many rows of a lookup in SQLite no exported row references (through any of its
+/// hops), and the first few, by key.
+fn lookup_check((conn, plan): (&Connection, &Plan), entry: &TableEntry, hops: &[Hop]) -> ListCheck {
+    let t = &entry.table;
+    let Some(lookup) = plan.table(&t.schema, &t.name) else {
+        return ListCheck::skipped("not imported");
+    };
+    let checked: Vec<String> = hops.iter().map(describe_hop).collect();
+    let sql = unreferenced_sql(plan, lookup, t, hops);
+    match run_unreferenced(conn, &sql) {
+        Ok((count, keys)) => {
+            let first = keys
+                .into_iter()
+                .map(|k| format!("row {k} is referenced by no exported row: not the tenant's"))
+                .collect();
+            ListCheck::found(checked, count, first)
+        }
+        Err(e) => failed(format!("cannot check the lookup's rows: {e}")),
+    }
+}
+
+fn describe_hop(h: &Hop) -> String {
+    format!(
+        "referenced by {}.{}({}) -> ({})",
+        h.from.schema,
+        h.from.name,
+        h.columns.join(", "),
+        h.to_columns.join(", ")
+    )
+}
+
+/// The SQLite name of a source column, `None` when the plan dropped it.
+fn sqlite_name<'p>(p: &'p TablePlan, source: &str) -> Option<&'p str> {
+    p.columns.iter().find(|c| c.source == source).map(|c| c.name.as_str())
+}
+
+/// `(l.k) IN (SELECT s.fk FROM s WHERE s.fk IS NOT NULL)` for one hop, with the SQLite names
+/// (a pair that stripping dropped, the tenant column, is the same in every row and goes).
+fn referenced_by(plan: &Plan, lookup: &TablePlan, hop: &Hop) -> Option<String> {
+    let source = plan.table(&hop.from.schema, &hop.from.name)?;
+    let pairs: Vec<(String, String)> = hop
+        .columns
+        .iter()
+        .zip(&hop.to_columns)
+        .filter_map(|(c, r)| {
+            Some((quote_ident(sqlite_name(source, c)?), quote_ident(sqlite_name(lookup, r)?)))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let mine: Vec<String> = pairs.iter().map(|(_, r)| format!("l.{r}")).collect();
+    let theirs: Vec<String> = pairs.iter().map(|(c, _)| format!("s.{c}")).collect();
+    let not_null: Vec<String> = theirs.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    Some(format!(
+        "coalesce(({}) IN (SELECT {} FROM {} AS s WHERE {}), 0)",
+        mine.join(", "),
+        theirs.join(", "),
+        quote_ident(&source.name),
+        not_null.join(" AND ")
+    ))
+}
+
+/// `SELECT count(*) OVER (), <key> FROM l WHERE NOT (referenced by a hop) LIMIT 5`.
+fn unreferenced_sql(plan: &Plan, lookup: &TablePlan, t: &Table, hops: &[Hop]) -> String {
+    let referenced: Vec<String> =
+        hops.iter().filter_map(|h| referenced_by(plan, lookup, h)).collect();
+    let key: Vec<String> = t
+        .primary_key
+        .iter()
+        .flat_map(|k| &k.columns)
+        .filter_map(|c| sqlite_name(lookup, c))
+        .map(|c| format!("l.{}", quote_ident(c)))
+        .collect();
+    let key = if key.is_empty() { "l.rowid".to_owned() } else { key.join(", ") };
+    let condition = match referenced.len() {
+        0 => "1".to_owned(),
+        _ => format!("NOT ({})", referenced.join(" OR ")),
+    };
+    format!(
+        "SELECT count(*) OVER (), json_array({key}) FROM {} AS l WHERE {condition} LIMIT 5",
+        quote_ident(&lookup.name)
+    )
+}
+
+fn run_unreferenced(conn: &Connection, sql: &str) -> rusqlite::Result<(u64, Vec<String>)> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut count = 0;
+    let mut keys = Vec::new();
+    for row in rows {
+        let (n, key) = row?;
+        count = u64::try_from(n).unwrap_or(0);
+        keys.push(key);
+    }
+    Ok((count, keys))
 }
 
 /// The watched values of a batch's lines that are not the tenant's, in line order.
@@ -223,28 +321,5 @@ mod tests {
         assert!(same_json("42", "42"));
         assert!(!same_json("43", "42"));
         assert!(!same_json(r#""42""#, "42"));
-    }
-
-    #[test]
-    fn integer_keys_are_bare_numbers_and_the_rest_strings() {
-        let col = |base: &str| Column {
-            name: "c".into(),
-            ty: crate::catalog::PgType {
-                name: base.into(),
-                domain: None,
-                kind: crate::catalog::TypeKind::Base {
-                    base: base.into(),
-                    precision: None,
-                    scale: None,
-                },
-            },
-            nullable: false,
-            default: None,
-            identity: None,
-            generated: None,
-        };
-        assert_eq!(expected_json(&col("int8"), "42"), "42");
-        assert_eq!(expected_json(&col("uuid"), "a0ee"), "\"a0ee\"");
-        assert_eq!(expected_json(&col("text"), "o\"k"), r#""o\"k""#);
     }
 }
