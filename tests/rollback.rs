@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pg2lite::progress::Silent;
 use pg2lite::rollback::{self, Backup};
 use rusqlite::Connection;
 
@@ -38,7 +39,7 @@ impl Work {
     }
 
     fn backup(&self) -> Backup {
-        rollback::backup(&self.target(), &self.backups()).expect("backup succeeds")
+        rollback::backup(&self.target(), &self.backups(), &Silent).expect("backup succeeds")
     }
 
     /// The files in the backup directory, sorted.
@@ -223,7 +224,7 @@ fn with_no_backup_rollback_exits_2_saying_where_it_looked() {
     // Backups of another target whose name starts the same are not this target's.
     let other = w.dir.path().join("app-2.db");
     create_target(&other);
-    rollback::backup(&other, &w.backups()).unwrap();
+    rollback::backup(&other, &w.backups(), &Silent).unwrap();
     w.rollback(&[]).assert_code(2).assert_stderr_contains("no backup of app.db");
 }
 
@@ -381,7 +382,7 @@ fn a_file_that_is_not_a_database_is_not_backed_up() {
     let w = Work::new();
     fs::write(w.target(), "just some text, long enough to look like a header, not SQLite\n")
         .unwrap();
-    let err = rollback::backup(&w.target(), &w.backups()).unwrap_err();
+    let err = rollback::backup(&w.target(), &w.backups(), &Silent).unwrap_err();
     assert!(err.to_string().contains("app.db"), "{err}");
     assert_eq!(w.backup_files(), Vec::<String>::new(), "nothing is left in backups");
 }

@@ -28,6 +28,7 @@ use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 
 use crate::catalog::{self, QualifiedName, Table, TableKind};
 use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
+use crate::partial;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
 use codec::{EncodeError, Fields, SelectPlan};
@@ -91,6 +92,8 @@ pub enum Error {
     Tenancy(#[from] tenancy::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    #[error(transparent)]
+    Partial(#[from] partial::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -138,9 +141,9 @@ pub fn run_feeding(
         None => None,
     };
     let jobs: Vec<Job> = tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect();
-    let export_id = export_id(&opts.out, &catalog.database, created);
-    let partial = opts.out.join(format!(".{export_id}.partial"));
-    fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
+    let (export_id, partial, claimed) =
+        claim_partial(&opts.out, &catalog.database, created, progress)?;
+    fs::create_dir(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
     let manifest_of = |results: &[TableResult]| {
         build_manifest(opts, &catalog, &snapshot, created, &export_id, tenant.as_ref(), results)
     };
@@ -157,6 +160,7 @@ pub fn run_feeding(
     if finished.is_err() {
         let _ = fs::remove_dir_all(&partial);
     }
+    drop(claimed);
     drop(client);
     let summary = finished?;
     if let Some(feed) = feed {
@@ -337,21 +341,44 @@ fn copy_sql(table: &Table, plan: &SelectPlan, filter: Option<&str>) -> String {
     sql
 }
 
-/// `<database>-<UTC time>`, with a counter when that name is taken.
-fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+/// Removes the partial directories interrupted exports left in `out` (saying so), then
+/// names this export and claims its partial directory, `.<export-id>.partial`, locked while
+/// this export runs ([`crate::partial`]).
+fn claim_partial(
+    out: &Path,
+    database: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    progress: &dyn Progress,
+) -> Result<(String, PathBuf, partial::Claimed)> {
+    fs::create_dir_all(out).map_err(io_err(out))?;
+    let is_partial = |name: &str| name.starts_with('.') && name.ends_with(".partial");
+    for removed in partial::sweep(out, is_partial)? {
+        progress.message(&format!(
+            "removed {}, left by an export that was interrupted",
+            removed.display()
+        ));
+    }
+    let base = export_id_base(database, at);
+    for n in 1u32.. {
+        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let dir = out.join(format!(".{id}.partial"));
+        if out.join(&id).exists() {
+            continue;
+        }
+        if let Some(claimed) = partial::claim_dir(&dir)? {
+            return Ok((id, dir, claimed));
+        }
+    }
+    unreachable!("u32 counters do not run out before a free name is found")
+}
+
+/// `<database>-<UTC time>`; [`claim_partial`] adds a counter when that name is taken.
+fn export_id_base(database: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     let db: String = database
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
         .collect();
-    let base = format!("{db}-{}", at.format("%Y%m%dT%H%M%SZ"));
-    let taken = |id: &str| out.join(id).exists() || out.join(format!(".{id}.partial")).exists();
-    let mut id = base.clone();
-    let mut n = 1;
-    while taken(&id) {
-        n += 1;
-        id = format!("{base}-{n}");
-    }
-    id
+    format!("{db}-{}", at.format("%Y%m%dT%H%M%SZ"))
 }
 
 struct TableResult {
