@@ -386,3 +386,34 @@ fn a_file_that_is_not_a_database_is_not_backed_up() {
     assert!(err.to_string().contains("app.db"), "{err}");
     assert_eq!(w.backup_files(), Vec::<String>::new(), "nothing is left in backups");
 }
+
+/// Issue 12: a backup killed half way leaves its `.pg2lite-backup-*.partial`; the next backup
+/// into that directory removes it and says so, and leaves one a running backup holds.
+#[test]
+fn an_interrupted_backups_temporary_file_is_removed_by_the_next_and_named() {
+    struct Said(std::sync::Mutex<Vec<String>>);
+    impl pg2lite::progress::Progress for Said {
+        fn start(&self, s: &str, n: &str, t: Option<u64>) -> Box<dyn pg2lite::progress::Task + '_> {
+            Silent.start(s, n, t)
+        }
+        fn message(&self, text: &str) {
+            self.0.lock().unwrap().push(text.to_owned());
+        }
+    }
+    let w = Work::new();
+    create_target(&w.target());
+    fs::create_dir_all(w.backups()).unwrap();
+    let stale = w.backups().join(".pg2lite-backup-AbC123.partial");
+    fs::write(&stale, "half a backup").unwrap();
+    let held = w.backups().join(".pg2lite-backup-Held99.partial");
+    let holder = fs::File::create(&held).unwrap();
+    holder.try_lock().unwrap();
+    let said = Said(std::sync::Mutex::new(Vec::new()));
+    let b = rollback::backup(&w.target(), &w.backups(), &said).expect("backup succeeds");
+    let said = said.0.into_inner().unwrap();
+    let line = format!("removed {}, left by a backup that was interrupted", stale.display());
+    assert_eq!(said, vec![line]);
+    assert!(!stale.exists() && held.exists(), "{:?}", w.backup_files());
+    rollback::check_backup(&b.path).expect("the new backup checks");
+    drop(holder);
+}
