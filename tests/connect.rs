@@ -187,6 +187,27 @@ fn sslmode_verify_full_with_an_unknown_certificate_says_how_to_trust_it() {
     assert!(text.contains("sslmode=verify-full") && text.contains("sslrootcert=FILE"), "{text}");
 }
 
+/// A server whose pg_hba.conf takes only TLS clients, asked with `sslmode=disable`: the
+/// message says to turn TLS on (the other half of the old "try sslmode=require").
+#[test]
+fn sslmode_disable_against_a_server_that_demands_tls_says_to_use_require() {
+    let cluster = Cluster::start();
+    if !cluster.has_tls() {
+        eprintln!("skipped: no openssl, so the private server has no TLS");
+        return;
+    }
+    let hba = cluster.dir().expect("a private cluster").join("data/pg_hba.conf");
+    std::fs::write(&hba, "local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
+    cluster.client("postgres").batch_execute("SELECT pg_reload_conf()").unwrap();
+    let url = format!("{}?sslmode=disable", cluster.url("postgres"));
+    let err = connect_err(&resolve(&url));
+    let text = shown(&err);
+    assert!(matches!(err, Error::TlsRequired { .. }), "{text}");
+    assert!(text.contains("no encryption") && text.contains("use sslmode=require"), "{text}");
+    let tls = format!("{}?sslmode=require", cluster.url("postgres"));
+    ask(&resolve(&tls), "SELECT 1").unwrap_or_else(|e| panic!("{}", shown(&e)));
+}
+
 #[test]
 fn an_unknown_sslmode_in_a_spaced_or_quoted_key_value_string_is_named() {
     for conn in ["host=db.example sslmode = maybe", "host='db.example' sslmode='maybe'"] {
