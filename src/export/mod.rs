@@ -351,8 +351,7 @@ fn claim_partial(
     progress: &dyn Progress,
 ) -> Result<(String, PathBuf, partial::Claimed)> {
     fs::create_dir_all(out).map_err(io_err(out))?;
-    let is_partial = |name: &str| name.starts_with('.') && name.ends_with(".partial");
-    for removed in partial::sweep(out, is_partial)? {
+    for removed in partial::sweep(out, is_partial_name)? {
         progress.message(&format!(
             "removed {}, left by an export that was interrupted",
             removed.display()
@@ -370,6 +369,26 @@ fn claim_partial(
         }
     }
     unreachable!("u32 counters do not run out before a free name is found")
+}
+
+/// Whether `name` is an export's partial directory, `.<database>-<UTC time>[-N].partial`:
+/// the sweep must not take another program's `.something.partial` in `--out` for ours.
+fn is_partial_name(name: &str) -> bool {
+    let Some(id) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".partial")) else {
+        return false;
+    };
+    let id = match id.rsplit_once('-') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => id,
+    };
+    let Some((_, time)) = id.rsplit_once('-') else { return false };
+    let b = time.as_bytes();
+    b.len() == 16
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 => c == b'T',
+            15 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 /// `<database>-<UTC time>`; [`claim_partial`] adds a counter when that name is taken.
@@ -777,4 +796,23 @@ fn finish(
 fn sync_dir(dir: &Path) -> Result<()> {
     let path = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     File::open(path).and_then(|d| d.sync_all()).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_of_export_partials_are_swept() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().to_utc();
+        let id = export_id_base("my db", at);
+        assert_eq!(id, "my_db-20260102T030405Z");
+        assert!(is_partial_name(&format!(".{id}.partial")));
+        assert!(is_partial_name(&format!(".{id}-12.partial")));
+        for other in
+            [".cache.partial", "my_db-20260102T030405Z.partial", ".x-2026.partial", id.as_str()]
+        {
+            assert!(!is_partial_name(other), "{other}");
+        }
+    }
 }
