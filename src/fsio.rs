@@ -89,6 +89,38 @@ impl Error {
     }
 }
 
+/// Whether writing `path` would put something inside the directory `dir` (an export, which
+/// must hold only what export wrote). Both are resolved first (relative paths, `.`, `..`,
+/// symbolic links of the directories that exist), so `--from .` run inside the export and
+/// `../<id>/x` are caught as well as the plain case.
+///
+/// # Errors
+/// When `dir` cannot be resolved (it does not exist).
+pub fn is_inside(dir: &Path, path: &Path) -> io::Result<bool> {
+    let dir = std::fs::canonicalize(dir)?;
+    Ok(resolve(path)?.starts_with(dir))
+}
+
+/// `path` made absolute, with its longest existing ancestor canonicalized and the rest (which
+/// does not exist yet, so holds no links) appended as written.
+pub fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return Ok(rest.iter().rev().fold(real, |p: PathBuf, c| p.join(c)));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return Ok(absolute),
+        }
+    }
+}
+
 /// `a/b/c`: no root, no `.` or `..`, no empty component, `/` separators only.
 pub fn is_plain_relative(rel: &str) -> bool {
     let components: Vec<_> = Path::new(rel).components().collect();
@@ -256,6 +288,19 @@ mod tests {
         assert!(matches!(err.kind, Kind::TooLarge { size: 5, limit: 4 }), "{err}");
         assert!(err.to_string().contains("5 bytes"), "{err}");
         assert_eq!(read(dir.path(), "m", 5).unwrap(), b"12345");
+    }
+
+    #[test]
+    fn a_path_inside_the_directory_is_found_however_it_is_written() {
+        let dir = dir_with(&[("tables/a.ndjson", "")]);
+        let d = dir.path();
+        assert!(is_inside(d, &d.join("r.json")).unwrap());
+        assert!(is_inside(d, &d.join("tables/../new/deeper/r.json")).unwrap());
+        assert!(!is_inside(d, &d.join("../r.json")).unwrap());
+        assert!(!is_inside(&d.join("tables"), &d.join("tables.json")).unwrap());
+        let link = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(d, link.path().join("via")).unwrap();
+        assert!(is_inside(d, &link.path().join("via/x.db")).unwrap());
     }
 
     #[test]

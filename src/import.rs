@@ -142,6 +142,12 @@ pub enum Error {
     Busy { target: String, partial: String },
     #[error(transparent)]
     Partial(crate::partial::Error),
+    #[error(
+        "{what} {path} is inside the export directory {export}, which must hold only what \
+         export wrote (a file there fails verify and every later import); choose a path \
+         outside it"
+    )]
+    InsideExport { what: &'static str, path: String, export: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -165,6 +171,7 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = Instant::now();
     let manifest = Manifest::load(&opts.from)?;
+    check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
     import_with(&manifest, opts, started, progress, partial, |partial, plan| {
@@ -245,6 +252,26 @@ pub fn partial_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".partial");
     target.with_file_name(name)
+}
+
+/// Refuses a target (and so its partial file) inside the export, and the backup directory
+/// when a backup is to be written there.
+fn check_outside(opts: &ImportOptions) -> Result<()> {
+    let mut places = vec![("--target", &opts.target)];
+    if opts.backup && opts.target.exists() {
+        places.push(("--backup-dir", &opts.backup_dir));
+    }
+    for (what, path) in places {
+        let inside = crate::fsio::is_inside(&opts.from, path).map_err(io_at(&opts.from))?;
+        if inside {
+            return Err(Error::InsideExport {
+                what,
+                path: path.display().to_string(),
+                export: opts.from.display().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The journal files SQLite may leave beside a database.

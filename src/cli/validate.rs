@@ -67,10 +67,8 @@ pub fn place_report(export: &Path, given: Option<&Path>) -> anyhow::Result<PathB
         name.push(".validation.json");
         return Ok(parent.join(name));
     };
-    let absolute = std::path::absolute(given)
+    let resolved = pg2lite::fsio::resolve(given)
         .with_context(|| format!("cannot resolve the report path {}", given.display()))?;
-    let parent = absolute.parent().unwrap_or(Path::new("/"));
-    let resolved = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_owned());
     anyhow::ensure!(
         !resolved.starts_with(&export),
         "--report {} is inside the export directory {}, which must hold only what export \
@@ -78,7 +76,7 @@ pub fn place_report(export: &Path, given: Option<&Path>) -> anyhow::Result<PathB
         given.display(),
         export.display()
     );
-    Ok(resolved.join(absolute.file_name().unwrap_or_default()))
+    Ok(resolved)
 }
 
 pub fn write_report(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {

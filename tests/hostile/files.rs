@@ -372,6 +372,18 @@ fn a_report_inside_the_export_is_refused_before_anything_is_written() {
             .assert_code(2)
             .assert_stderr_contains("inside the export directory");
     }
+    // The other files a run writes: the target (and its partial), the backups, the schema.
+    for args in [
+        vec!["import", "--from", ".", "--yes", "--target", "app.db"],
+        vec!["import", "--from", ".", "--yes", "--target", "../../app.db", "--backup-dir", "b"],
+        vec!["schema", "--from", "."],
+    ] {
+        pg2lite(&args)
+            .cwd(&forged.export)
+            .timeout(LIMIT)
+            .assert_code(2)
+            .assert_stderr_contains("inside the export directory");
+    }
     let inside = forged.path("tables/r.json");
     pg2lite(&["validate", "--from"])
         .arg(&forged.export)
