@@ -133,6 +133,21 @@ pub enum Error {
     Io { path: String, source: io::Error },
     #[error("the export stopped before it finished, so the import fed from it did too")]
     FeedEnded,
+    #[error(transparent)]
+    File(#[from] crate::fsio::Error),
+    #[error(
+        "another import into {target} is running (its partial file {partial} is locked), so \
+         this one was refused and changed nothing; wait for the other to finish, then try again"
+    )]
+    Busy { target: String, partial: String },
+    #[error(transparent)]
+    Partial(crate::partial::Error),
+    #[error(
+        "{what} {path} is inside the export directory {export}, which must hold only what \
+         export wrote (a file there fails verify and every later import); choose a path \
+         outside it"
+    )]
+    InsideExport { what: &'static str, path: String, export: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -156,8 +171,10 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = Instant::now();
     let manifest = Manifest::load(&opts.from)?;
+    check_outside(opts)?;
+    let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
-    import_with(&manifest, opts, started, |partial, plan| {
+    import_with(&manifest, opts, started, progress, partial, |partial, plan| {
         Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
     })
 }
@@ -165,23 +182,22 @@ pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummar
 /// What [`run`] and [`run_fed`] share: plans the schema from `planned` (the manifest, or the
 /// feed's draft of it), checks the target, has `build` make the partial file (returning what
 /// it loaded and the final manifest), then replaces the target with it. The partial file is
-/// removed on any failure.
+/// removed on any failure (see [`PartialFile`]).
 fn import_with(
     planned: &Manifest,
     opts: &ImportOptions,
     started: Instant,
+    progress: &dyn Progress,
+    mut partial: PartialFile,
     build: impl FnOnce(&Path, &Plan) -> Result<(Vec<TableImport>, Manifest)>,
 ) -> Result<ImportSummary> {
     let tables: Vec<_> = planned.tables.iter().map(|t| t.table.clone()).collect();
     let plan = schema::plan(&tables, &schema_options(planned, opts)?)?;
     check_target(opts)?;
-    let partial = partial_path(&opts.target);
-    remove_partial(&partial)?;
-    let done = build(&partial, &plan)
-        .and_then(|(loaded, manifest)| Ok((loaded, manifest, replace_target(&partial, opts)?)));
-    let (tables, manifest, backup) = done.inspect_err(|_| {
-        let _ = remove_partial(&partial);
-    })?;
+    let (tables, manifest) = build(&partial.path, &plan)?;
+    let backup = replace_target(&partial.path, opts, progress)?;
+    partial.renamed = true;
+    drop(partial);
     Ok(ImportSummary {
         target: opts.target.clone(),
         export_id: manifest.export_id,
@@ -238,9 +254,72 @@ pub fn partial_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// Refuses a target (and so its partial file) inside the export, and the backup directory
+/// when a backup is to be written there.
+fn check_outside(opts: &ImportOptions) -> Result<()> {
+    let mut places = vec![("--target", &opts.target)];
+    if opts.backup && opts.target.exists() {
+        places.push(("--backup-dir", &opts.backup_dir));
+    }
+    for (what, path) in places {
+        let inside = crate::fsio::is_inside(&opts.from, path).map_err(io_at(&opts.from))?;
+        if inside {
+            return Err(Error::InsideExport {
+                what,
+                path: path.display().to_string(),
+                export: opts.from.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The journal files SQLite may leave beside a database.
+const SIDE_FILES: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+/// This import's `FILE.db.partial`, claimed and locked for as long as the import runs
+/// ([`crate::partial`]): a second import to the same target is refused rather than removing
+/// it, and one a killed import left is removed by the next. Dropped before it was renamed
+/// into place (any failure), it removes the file and its journals, then releases the lock.
+struct PartialFile {
+    path: PathBuf,
+    _lock: crate::partial::Claimed,
+    renamed: bool,
+}
+
+impl PartialFile {
+    /// Claims the partial file of `target`, after removing one a killed import left (and
+    /// saying so).
+    fn claim(target: &Path, progress: &dyn Progress) -> Result<PartialFile> {
+        let path = partial_path(target);
+        let claimed = crate::partial::claim_file(&path, &SIDE_FILES).map_err(|e| match e {
+            crate::partial::Error::Busy { .. } => Error::Busy {
+                target: target.display().to_string(),
+                partial: path.display().to_string(),
+            },
+            other => Error::Partial(other),
+        })?;
+        if let Some(removed) = &claimed.removed {
+            progress.message(&format!(
+                "removed {}, left by an import that was interrupted",
+                removed.display()
+            ));
+        }
+        Ok(PartialFile { path, _lock: claimed, renamed: false })
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = remove_partial(&self.path);
+        }
+    }
+}
+
 /// Removes a partial database and the journal files SQLite may have left beside it.
 fn remove_partial(partial: &Path) -> Result<()> {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
+    for suffix in std::iter::once("").chain(SIDE_FILES) {
         let mut p = partial.as_os_str().to_os_string();
         p.push(suffix);
         let p = PathBuf::from(p);
@@ -379,9 +458,7 @@ fn load_table(
 ) -> Result<TableImport> {
     let started = Instant::now();
     let task = progress.start("import", &table.display_name(), Some(entry.rows));
-    let path = dir.join(&entry.file);
-    let file =
-        File::open(&path).map_err(|source| Error::Read { file: entry.file.clone(), source })?;
+    let file = crate::fsio::open(dir, &entry.file)?;
     let mut insert = conn
         .prepare(&table.insert_sql())
         .map_err(sqlite(format!("cannot insert into {}", table.name)))?;
@@ -561,10 +638,18 @@ fn extra_tables(conn: &Connection, plan: &Plan) -> rusqlite::Result<Vec<String>>
 }
 
 /// Backs up the existing target, if any, and renames the partial file over it.
-fn replace_target(partial: &Path, opts: &ImportOptions) -> Result<Option<Backup>> {
+fn replace_target(
+    partial: &Path,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Option<Backup>> {
     let backup = if opts.target.exists() {
         rollback::ensure_not_in_use(&opts.target)?;
-        if opts.backup { Some(rollback::backup(&opts.target, &opts.backup_dir)?) } else { None }
+        if opts.backup {
+            Some(rollback::backup(&opts.target, &opts.backup_dir, progress)?)
+        } else {
+            None
+        }
     } else {
         None
     };
@@ -590,7 +675,8 @@ pub fn run_fed(
     let Ok(Fed::Begin(draft)) = feed.recv() else {
         return Err(Error::FeedEnded);
     };
-    import_with(&draft, opts, started, |partial, plan| {
+    let partial = PartialFile::claim(&opts.target, progress)?;
+    import_with(&draft, opts, started, progress, partial, |partial, plan| {
         build_fed(partial, plan, opts, feed, progress)
     })
 }

@@ -16,8 +16,10 @@
 
 pub mod catalog;
 pub mod export;
+pub mod fsio;
 pub mod import;
 pub mod manifest;
+pub mod partial;
 pub mod pg;
 pub mod progress;
 pub mod report;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Column, QualifiedName, Table};
+use crate::fsio;
 
 pub const FORMAT: &str = "pg2lite-export";
 pub const VERSION: u32 = 1;
@@ -53,6 +54,12 @@ pub enum Error {
     ChecksumMismatch { path: PathBuf, recorded: String, actual: String },
     #[error("{path}: cannot write: {source}")]
     Write { path: PathBuf, source: io::Error },
+    /// The manifest is not a regular file inside the export, or is too large (see
+    /// [`crate::fsio`]).
+    #[error(transparent)]
+    File(#[from] fsio::Error),
+    #[error("{path}: the manifest is not UTF-8 text, so it is not a manifest pg2lite wrote")]
+    NotText { path: PathBuf },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -303,8 +310,7 @@ impl Manifest {
     /// Any [`Error`] variant but `Write`.
     pub fn load(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let text = read_text(dir)?;
         check_seal(&text, &path)?;
         Self::parse(&text, &path)
     }
@@ -457,6 +463,28 @@ fn check_filter(entry: &TableEntry, tenant: &Tenant) -> Result<(), TenancyError>
             Ok(())
         }
     }
+}
+
+/// The text of `dir/manifest.json`, read as every file of an export is ([`fsio::read`]): a
+/// regular file inside the directory, never a link, FIFO or device, at most
+/// [`fsio::METADATA_LIMIT`] bytes. Parsing it is bounded too: serde_json refuses nesting
+/// deeper than 128 levels (its default recursion limit, which pg2lite never turns off), so a
+/// hostile manifest of nested arrays is an error, not a stack overflow.
+///
+/// # Errors
+/// [`Error::Read`] when there is no manifest, [`Error::File`] when it is not a regular file
+/// inside the directory or is too large, [`Error::NotText`] when it is not UTF-8.
+pub fn read_text(dir: &Path) -> Result<String> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = match fsio::read(dir, MANIFEST_FILE, fsio::METADATA_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(fsio::Error { kind: fsio::Kind::NotFound, .. }) => {
+            let source = io::Error::new(io::ErrorKind::NotFound, "no such file");
+            return Err(Error::Read { path, source });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    String::from_utf8(bytes).map_err(|_| Error::NotText { path })
 }
 
 /// Checks `manifest_sha256` against the text it seals.

@@ -41,8 +41,23 @@ pub enum Error {
     Auth { source_name: String, user: String, detail: String },
     #[error("database {database:?} does not exist on {source_name}; check the database name")]
     NoDatabase { source_name: String, database: String },
-    #[error("{source_name} requires TLS or refused it: {detail}; try sslmode=require")]
-    TlsRefused { source_name: String, detail: String },
+    #[error(
+        "{source_name} does not accept TLS (it answered that it does not support SSL), but \
+         sslmode={mode} requires it; turn on ssl in the server's postgresql.conf, or use \
+         sslmode=prefer (or disable) if an unencrypted connection is acceptable"
+    )]
+    NoTlsOnServer { source_name: String, mode: &'static str },
+    #[error(
+        "{source_name} refused a connection without TLS ({detail}); use sslmode=require (or \
+         prefer, the default) instead of sslmode=disable"
+    )]
+    TlsRequired { source_name: String, detail: String },
+    #[error(
+        "the TLS handshake with {source_name} failed under sslmode={mode}: {detail}; with \
+         verify-ca or verify-full give the server's CA certificate with sslrootcert=FILE, or \
+         use sslmode=require to encrypt without checking the certificate"
+    )]
+    TlsRefused { source_name: String, mode: &'static str, detail: String },
     #[error("could not connect to {source_name}: {detail}")]
     Connect { source_name: String, detail: String },
     #[error("query failed on {source_name}: {detail}")]
@@ -62,6 +77,17 @@ pub enum SslMode {
 }
 
 impl SslMode {
+    /// The libpq spelling (`allow` is read as `prefer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
     fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "disable" => Self::Disable,
@@ -121,7 +147,7 @@ impl Source {
             Config::new()
         } else {
             stripped.parse().map_err(|e: tokio_postgres::Error| Error::InvalidUrl {
-                reason: redact(&e.to_string()),
+                reason: parse_reason(&e),
             })?
         };
         apply_env_defaults(&mut config, &var);
@@ -218,6 +244,11 @@ impl Source {
         let detail = redact(&error_detail(e));
         if let Some(db) = e.as_db_error() {
             return match db.code().code() {
+                // pg_hba.conf allows only `hostssl` for this client: Postgres says
+                // "no pg_hba.conf entry for host ..., no encryption".
+                "28000" if self.ssl == SslMode::Disable && detail.contains("no encryption") => {
+                    Error::TlsRequired { source_name, detail }
+                }
                 "28P01" | "28000" => {
                     Error::Auth { source_name, user: self.user().to_owned(), detail }
                 }
@@ -236,8 +267,11 @@ impl Source {
         if lower.contains("connection refused") {
             return Error::Refused { source_name };
         }
+        if lower.contains("server does not support tls") {
+            return Error::NoTlsOnServer { source_name, mode: self.ssl.as_str() };
+        }
         if lower.contains("tls") || lower.contains("ssl") {
-            return Error::TlsRefused { source_name, detail };
+            return Error::TlsRefused { source_name, mode: self.ssl.as_str(), detail };
         }
         if lower.contains("timed out")
             || lower.contains("timeout")
@@ -267,6 +301,21 @@ pub const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, 
     SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; SET search_path = ''; \
     SET synchronize_seqscans = off; SET max_parallel_workers_per_gather = 0; \
     SET statement_timeout = 0; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'";
+
+/// Why tokio-postgres could not parse a connection string: its causes ("invalid value for
+/// option `port`"), without its own "invalid connection string", which our message says.
+fn parse_reason(e: &tokio_postgres::Error) -> String {
+    let mut causes = Vec::new();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        causes.push(c.to_string());
+        cause = c.source();
+    }
+    if causes.is_empty() {
+        causes.push(e.to_string());
+    }
+    redact(&causes.join(": "))
+}
 
 /// Postgres' message with its detail and hint, or the I/O cause for a broken connection.
 pub fn error_detail(e: &tokio_postgres::Error) -> String {
@@ -401,17 +450,58 @@ fn split_tls_params(conn: &str) -> (String, HashMap<String, String>) {
             if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
         return (rebuilt, params);
     }
-    let kept: Vec<&str> = conn
-        .split_whitespace()
-        .filter(|pair| match pair.split_once('=') {
-            Some((k, v)) if wanted.contains(&k.trim()) => {
-                params.insert(k.trim().to_owned(), v.trim_matches('\'').to_owned());
-                false
-            }
-            _ => true,
-        })
-        .collect();
+    let Some(pairs) = conninfo_pairs(conn) else {
+        // Not well formed: left as it is, for tokio-postgres to say what is wrong.
+        return (conn.to_owned(), params);
+    };
+    let mut kept = Vec::new();
+    for (k, v) in pairs {
+        if wanted.contains(&k.as_str()) {
+            params.insert(k, v);
+        } else {
+            kept.push(format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")));
+        }
+    }
     (kept.join(" "), params)
+}
+
+/// The `key = value` pairs of a libpq key/value connection string: whitespace around `=` is
+/// allowed, and a value may be single-quoted, with `\'` and `\\` escapes. `None` when the
+/// text is not of that form.
+fn conninfo_pairs(conn: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut chars = conn.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') || key.is_empty() {
+            return None;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        pairs.push((key, conninfo_value(&mut chars)?));
+    }
+}
+
+fn conninfo_value(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    let mut value = String::new();
+    let quoted = chars.next_if_eq(&'\'').is_some();
+    loop {
+        match chars.next() {
+            None if quoted => return None,
+            None => return Some(value),
+            Some('\'') if quoted => return Some(value),
+            Some(c) if c.is_whitespace() && !quoted => return Some(value),
+            Some('\\') => value.push(chars.next()?),
+            Some(c) => value.push(c),
+        }
+    }
 }
 
 /// Scrubs passwords from any text that may hold a connection string: the password part of a
@@ -524,6 +614,29 @@ mod tests {
         assert!(err.to_string().contains("maybe"), "{err}");
         let s = Source::resolve(Some("host=h dbname=d sslmode=verify-full"), &env(&[])).unwrap();
         assert_eq!(s.ssl, SslMode::VerifyFull);
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_named_however_the_key_value_string_spells_it() {
+        for conn in [
+            "host=h sslmode=maybe",
+            "host=h sslmode = maybe",
+            "host = 'h' sslmode='maybe'",
+            "host=h\tsslmode =\t'maybe' dbname='my db'",
+        ] {
+            let err = Source::resolve(Some(conn), &env(&[])).unwrap_err();
+            assert!(matches!(&err, Error::SslMode(m) if m == "maybe"), "{conn}: {err}");
+        }
+    }
+
+    #[test]
+    fn key_value_strings_keep_quoted_values_and_escapes() {
+        let s = Source::resolve(Some("host = h dbname='my \\'db\\'' user=u"), &env(&[])).unwrap();
+        assert_eq!((s.host().as_str(), s.database(), s.user()), ("h", "my 'db'", "u"));
+        let err = Source::resolve(Some("host=h port = x"), &env(&[])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("invalid value for option `port`"), "{text}");
+        assert!(!text.contains("invalid connection string: invalid connection string"), "{text}");
     }
 
     #[test]

@@ -24,12 +24,17 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::manifest::sha256_file;
+use crate::partial;
+use crate::progress::Progress;
 
 /// Where backups go unless `--backup-dir` says otherwise (DESIGN "Layout").
 pub const DEFAULT_BACKUP_DIR: &str = "backups";
 
 /// The suffix of the checksum file written beside each backup.
 pub const SUM_SUFFIX: &str = ".sha256";
+
+/// How a backup's temporary file's name begins.
+const TEMP_PREFIX: &str = ".pg2lite-backup-";
 
 /// The side files SQLite keeps beside a database while it is open (or after a crash).
 const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
@@ -65,6 +70,8 @@ pub enum Error {
          records {recorded}); nothing was changed"
     )]
     SumMismatch { backup: PathBuf, sums: PathBuf, recorded: String, actual: String },
+    #[error(transparent)]
+    Partial(Box<partial::Error>),
 }
 
 /// A backup file as written or checked.
@@ -86,13 +93,9 @@ pub struct Backup {
 /// # Errors
 /// [`Error::Io`] for the directory or the files, [`Error::Sqlite`] when the target cannot be
 /// read as a database.
-pub fn backup(target: &Path, dir: &Path) -> Result<Backup, Error> {
+pub fn backup(target: &Path, dir: &Path, progress: &dyn Progress) -> Result<Backup, Error> {
     fs::create_dir_all(dir).map_err(io_err("create the backup directory", dir))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".pg2lite-backup-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(io_err("create a file in the backup directory", dir))?;
+    let tmp = locked_temp_file(dir, progress)?;
     copy_database(target, tmp.path())?;
     remove_side_files(tmp.path())?;
     let perms = fs::metadata(target).map_err(io_err("read the metadata of", target))?;
@@ -104,6 +107,27 @@ pub fn backup(target: &Path, dir: &Path) -> Result<Backup, Error> {
     write_sum(&path, &sha256)?;
     sync_dir(dir)?;
     Ok(Backup { path, sha256, bytes })
+}
+
+/// The backup's temporary file, `.pg2lite-backup-*.partial`, locked for as long as it
+/// exists ([`crate::partial`]), after removing (and naming) those that interrupted backups
+/// left in `dir`.
+fn locked_temp_file(dir: &Path, progress: &dyn Progress) -> Result<tempfile::NamedTempFile, Error> {
+    let create =
+        || tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".partial").tempfile_in(dir);
+    let file_of: fn(&tempfile::NamedTempFile) -> &File = tempfile::NamedTempFile::as_file;
+    let (tmp, removed) = partial::create_locked(dir, is_temp_name, create, file_of)
+        .map_err(|e| Error::Partial(Box::new(e)))?;
+    for path in removed {
+        progress
+            .message(&format!("removed {}, left by a backup that was interrupted", path.display()));
+    }
+    Ok(tmp)
+}
+
+/// The name of a backup's temporary file.
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(".partial")
 }
 
 /// Refuses a target another process is using.
@@ -171,15 +195,18 @@ pub struct RollbackSummary {
 /// [`Error::NoBackup`], [`Error::BackupMissing`], the checksum errors, [`Error::InUse`], and
 /// I/O or SQLite errors naming the file. On any error before the final rename the target is
 /// unchanged.
-pub fn run(opts: &RollbackOptions) -> Result<RollbackSummary, Error> {
+pub fn run(opts: &RollbackOptions, progress: &dyn Progress) -> Result<RollbackSummary, Error> {
     let chosen = match &opts.to {
         Some(p) => p.clone(),
         None => newest_backup(&opts.target, &opts.backup_dir)?,
     };
     let restored = check_backup(&chosen)?;
     ensure_not_in_use(&opts.target)?;
-    let previous =
-        if opts.target.exists() { Some(backup(&opts.target, &opts.backup_dir)?) } else { None };
+    let previous = if opts.target.exists() {
+        Some(backup(&opts.target, &opts.backup_dir, progress)?)
+    } else {
+        None
+    };
     swap_in(&restored.path, &opts.target)?;
     Ok(RollbackSummary { target: opts.target.clone(), restored, previous })
 }
@@ -263,10 +290,14 @@ fn swap_in(backup: &Path, target: &Path) -> Result<(), Error> {
     let dir = parent_dir(target);
     fs::create_dir_all(&dir).map_err(io_err("create the directory", &dir))?;
     let partial = with_suffix(target, ".partial");
+    // The name an import of this target uses too: claimed, so neither removes the other's.
+    let claimed =
+        partial::claim_file(&partial, &SIDE_FILES).map_err(|e| Error::Partial(Box::new(e)))?;
     fs::copy(backup, &partial).map_err(io_err("copy the backup to", &partial))?;
     File::open(&partial).and_then(|f| f.sync_all()).map_err(io_err("fsync", &partial))?;
     remove_side_files(target)?;
     fs::rename(&partial, target).map_err(io_err("rename the restored file over", target))?;
+    drop(claimed);
     sync_dir(&dir)
 }
 

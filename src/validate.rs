@@ -231,8 +231,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
         return Err(Error::ExportMissing { path: dir.display().to_string() });
     }
     let path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|source| manifest::Error::Read { path: path.clone(), source })?;
+    let text = manifest::read_text(dir)?;
     Ok(Manifest::parse(&text, &path)?)
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use pg2lite::pg::{Error, Source};
 
-use crate::support::pg::{TestDb, free_port, server};
+use crate::support::pg::{Cluster, TestDb, free_port, server};
 
 /// Distinctive, so that finding it anywhere in output is certainly a leak.
 const SECRET: &str = "Sup3r-Secret-pw";
@@ -149,9 +149,77 @@ fn sslmode_require_connects_over_tls_when_the_server_has_it() {
         Err(err) => {
             let text = shown(&err);
             assert!(!server().has_tls(), "the server has TLS, yet require failed: {text}");
-            assert!(matches!(err, Error::TlsRefused { .. }), "{text}");
+            assert!(matches!(err, Error::NoTlsOnServer { .. }), "{text}");
         }
     }
+}
+
+/// Issue 12: the message used to say "try sslmode=require" to someone who had given it.
+#[test]
+fn sslmode_require_against_a_server_without_tls_says_the_server_has_none() {
+    let cluster = Cluster::start_without_tls();
+    assert!(!cluster.has_tls());
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let url = format!("{}?sslmode={mode}", cluster.url("postgres"));
+        let err = connect_err(&resolve(&url));
+        let text = shown(&err);
+        assert!(matches!(err, Error::NoTlsOnServer { .. }), "{text}");
+        assert!(text.contains("does not accept TLS"), "{text}");
+        assert!(text.contains(&format!("sslmode={mode} requires it")), "{text}");
+        assert!(!text.contains("try sslmode=require"), "{text}");
+    }
+    let plain = format!("{}?sslmode=prefer", cluster.url("postgres"));
+    ask(&resolve(&plain), "SELECT 1").unwrap_or_else(|e| panic!("{}", shown(&e)));
+}
+
+/// A certificate nobody vouches for fails `verify-full`, and the message says how to give
+/// the CA or what encrypts without checking it.
+#[test]
+fn sslmode_verify_full_with_an_unknown_certificate_says_how_to_trust_it() {
+    if !server().has_tls() {
+        eprintln!("skipped: the test server has no TLS (no openssl)");
+        return;
+    }
+    let db = TestDb::new();
+    let err = connect_err(&resolve(&format!("{}?sslmode=verify-full", db.url())));
+    let text = shown(&err);
+    assert!(matches!(err, Error::TlsRefused { .. }), "{text}");
+    assert!(text.contains("sslmode=verify-full") && text.contains("sslrootcert=FILE"), "{text}");
+}
+
+/// A server whose pg_hba.conf takes only TLS clients, asked with `sslmode=disable`: the
+/// message says to turn TLS on (the other half of the old "try sslmode=require").
+#[test]
+fn sslmode_disable_against_a_server_that_demands_tls_says_to_use_require() {
+    let cluster = Cluster::start();
+    if !cluster.has_tls() {
+        eprintln!("skipped: no openssl, so the private server has no TLS");
+        return;
+    }
+    let hba = cluster.dir().expect("a private cluster").join("data/pg_hba.conf");
+    std::fs::write(&hba, "local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
+    cluster.client("postgres").batch_execute("SELECT pg_reload_conf()").unwrap();
+    let url = format!("{}?sslmode=disable", cluster.url("postgres"));
+    let err = connect_err(&resolve(&url));
+    let text = shown(&err);
+    assert!(matches!(err, Error::TlsRequired { .. }), "{text}");
+    assert!(text.contains("no encryption") && text.contains("use sslmode=require"), "{text}");
+    let tls = format!("{}?sslmode=require", cluster.url("postgres"));
+    ask(&resolve(&tls), "SELECT 1").unwrap_or_else(|e| panic!("{}", shown(&e)));
+}
+
+#[test]
+fn an_unknown_sslmode_in_a_spaced_or_quoted_key_value_string_is_named() {
+    for conn in ["host=db.example sslmode = maybe", "host='db.example' sslmode='maybe'"] {
+        let err = Source::resolve(Some(conn), &env(&[])).unwrap_err();
+        let text = shown(&err);
+        assert!(matches!(&err, Error::SslMode(m) if m == "maybe"), "{conn}: {text}");
+        assert!(text.contains("use disable, prefer, require, verify-ca or verify-full"), "{text}");
+    }
+    let got = crate::support::cli::pg2lite(&["export", "--source", "host=h sslmode = maybe"])
+        .assert_code(2)
+        .assert_stderr_contains("unknown sslmode \"maybe\"");
+    assert!(!got.stderr.contains("invalid connection string"), "{got}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pg2lite::progress::Silent;
 use pg2lite::rollback::{self, Backup};
 use rusqlite::Connection;
 
@@ -38,7 +39,7 @@ impl Work {
     }
 
     fn backup(&self) -> Backup {
-        rollback::backup(&self.target(), &self.backups()).expect("backup succeeds")
+        rollback::backup(&self.target(), &self.backups(), &Silent).expect("backup succeeds")
     }
 
     /// The files in the backup directory, sorted.
@@ -223,7 +224,7 @@ fn with_no_backup_rollback_exits_2_saying_where_it_looked() {
     // Backups of another target whose name starts the same are not this target's.
     let other = w.dir.path().join("app-2.db");
     create_target(&other);
-    rollback::backup(&other, &w.backups()).unwrap();
+    rollback::backup(&other, &w.backups(), &Silent).unwrap();
     w.rollback(&[]).assert_code(2).assert_stderr_contains("no backup of app.db");
 }
 
@@ -381,7 +382,38 @@ fn a_file_that_is_not_a_database_is_not_backed_up() {
     let w = Work::new();
     fs::write(w.target(), "just some text, long enough to look like a header, not SQLite\n")
         .unwrap();
-    let err = rollback::backup(&w.target(), &w.backups()).unwrap_err();
+    let err = rollback::backup(&w.target(), &w.backups(), &Silent).unwrap_err();
     assert!(err.to_string().contains("app.db"), "{err}");
     assert_eq!(w.backup_files(), Vec::<String>::new(), "nothing is left in backups");
+}
+
+/// Issue 12: a backup killed half way leaves its `.pg2lite-backup-*.partial`; the next backup
+/// into that directory removes it and says so, and leaves one a running backup holds.
+#[test]
+fn an_interrupted_backups_temporary_file_is_removed_by_the_next_and_named() {
+    struct Said(std::sync::Mutex<Vec<String>>);
+    impl pg2lite::progress::Progress for Said {
+        fn start(&self, s: &str, n: &str, t: Option<u64>) -> Box<dyn pg2lite::progress::Task + '_> {
+            Silent.start(s, n, t)
+        }
+        fn message(&self, text: &str) {
+            self.0.lock().unwrap().push(text.to_owned());
+        }
+    }
+    let w = Work::new();
+    create_target(&w.target());
+    fs::create_dir_all(w.backups()).unwrap();
+    let stale = w.backups().join(".pg2lite-backup-AbC123.partial");
+    fs::write(&stale, "half a backup").unwrap();
+    let held = w.backups().join(".pg2lite-backup-Held99.partial");
+    let holder = fs::File::create(&held).unwrap();
+    holder.try_lock().unwrap();
+    let said = Said(std::sync::Mutex::new(Vec::new()));
+    let b = rollback::backup(&w.target(), &w.backups(), &said).expect("backup succeeds");
+    let said = said.0.into_inner().unwrap();
+    let line = format!("removed {}, left by a backup that was interrupted", stale.display());
+    assert_eq!(said, vec![line]);
+    assert!(!stale.exists() && held.exists(), "{:?}", w.backup_files());
+    rollback::check_backup(&b.path).expect("the new backup checks");
+    drop(holder);
 }

@@ -830,3 +830,47 @@ fn grouped(n: u64) -> String {
     }
     out
 }
+
+/// Issue 12: a data file that is a symbolic link (here to a copy of itself outside the
+/// export, so every checksum holds) is reported, named with where it points, and not read.
+#[test]
+fn a_data_file_that_is_a_symbolic_link_is_not_a_file_and_is_not_followed() {
+    let export = Export::new();
+    let outside = tempfile::tempdir().unwrap();
+    let copy = outside.path().join("actor.ndjson");
+    fs::copy(export.path().join(ACTOR), &copy).unwrap();
+    fs::remove_file(export.path().join(ACTOR)).unwrap();
+    std::os::unix::fs::symlink(&copy, export.path().join(ACTOR)).unwrap();
+    let report = export.verify(Level::Deep);
+    assert_eq!(found(&report), vec![("not_a_file", ACTOR, None, None)]);
+    let text = only(&report);
+    assert!(text.contains(&format!("a symbolic link to {}", copy.display())), "{text}");
+    assert!(text.contains("neither followed nor read"), "{text}");
+}
+
+#[test]
+fn a_fifo_in_place_of_a_data_file_or_sha256sums_is_reported_without_blocking() {
+    let export = Export::new();
+    for file in [KINDS, manifest::SUMS_FILE] {
+        fs::remove_file(export.path().join(file)).unwrap();
+        let made = Command::new("mkfifo").arg(export.path().join(file)).status().unwrap();
+        assert!(made.success());
+    }
+    let report = export.verify(Level::Deep);
+    assert_eq!(
+        found(&report),
+        vec![("not_a_file", manifest::SUMS_FILE, None, None), ("not_a_file", KINDS, None, None)]
+    );
+    assert!(lines(&report.problems).contains("a FIFO (named pipe)"), "{}", lines(&report.problems));
+}
+
+#[test]
+fn a_manifest_over_256_mib_is_too_large_and_ends_the_check() {
+    let export = Export::new();
+    let file =
+        fs::OpenOptions::new().write(true).open(export.path().join("manifest.json")).unwrap();
+    file.set_len(pg2lite::fsio::METADATA_LIMIT + 1).unwrap();
+    let report = export.verify(Level::Deep);
+    assert_eq!(found(&report), vec![("too_large", "manifest.json", None, None)]);
+    assert!(only(&report).contains("268435457 bytes"), "{}", only(&report));
+}

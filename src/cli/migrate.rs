@@ -21,6 +21,13 @@ use super::{
 };
 
 pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    if let (Some(dir), false) = (&args.from, args.skip_export) {
+        anyhow::bail!(
+            "--from {} is only used with --skip-export: add --skip-export to import that \
+             export instead of exporting again, or remove --from to make a new export",
+            dir.display()
+        );
+    }
     if args.dry_run {
         return dry_run(args, ui);
     }
@@ -38,6 +45,8 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     opts.replace = true;
     let (export, imported) = match (&args.from, args.skip_export) {
         (Some(dir), true) => {
+            // A report that would land inside the export is refused before anything is done.
+            validate_cli::place_report(dir, args.report.as_deref())?;
             opts.from = dir.clone();
             let imported = import::run(&opts, ui).context("import failed")?;
             (Exported::Existing(dir.clone()), imported)
@@ -71,11 +80,7 @@ fn validate(
         opts.require_unchanged = args.require_unchanged;
     }
     let report = validate::run(&opts, ui).context("validation could not be done")?;
-    let path = args.report.clone().unwrap_or_else(|| {
-        let mut name = export.dir().file_name().unwrap_or_default().to_os_string();
-        name.push(".validation.json");
-        export.dir().with_file_name(name)
-    });
+    let path = validate_cli::place_report(export.dir(), args.report.as_deref())?;
     let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
     validate_cli::write_report(&path, &json)?;
     Ok((report, path))

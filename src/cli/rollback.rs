@@ -13,7 +13,7 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         backup_dir: args.backup_dir.clone(),
         to: args.to.clone(),
     };
-    let summary = rollback::run(&opts)?;
+    let summary = rollback::run(&opts, ui)?;
     ui.result(&human(&summary), &to_json(&summary))?;
     Ok(ExitCode::SUCCESS)
 }

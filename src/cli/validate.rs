@@ -2,7 +2,7 @@
 //! prints the report table (or the JSON with `--json`), writes `--report FILE.json`, and
 //! exits 0 when every check passed, 1 when one failed; an error exits 2 through main.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -14,12 +14,14 @@ use super::{Ui, ValidateArgs, env_map, import as import_cli};
 
 pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = options(args)?;
+    let report_path =
+        args.report.as_deref().map(|p| place_report(&args.from, Some(p))).transpose()?;
     if let Some(source) = &opts.source {
         ui.info(&format!("re-counting rows in {source}"));
     }
     let report = validate::run(&opts, ui).context("validation could not be done")?;
     let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
-    if let Some(path) = &args.report {
+    if let Some(path) = &report_path {
         write_report(path, &json)?;
         ui.info(&format!("report written to {}", path.display()));
     }
@@ -42,6 +44,40 @@ fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
 /// 0 when every check passed (or was skipped, with its reason), 1 when one failed.
 pub fn exit_code(report: &ValidationReport) -> ExitCode {
     if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Where the JSON report about the export `export` goes: `given`, unless it lies inside the
+/// export directory (nothing may ever write there: the file would be an unlisted file that
+/// fails `verify` and every later import); by default beside the export, as
+/// `<export-id>.validation.json`. Relative paths and `.` are resolved first, so `--from .`
+/// run inside the export is caught too.
+///
+/// # Errors
+/// A report path inside the export, or an export directory that cannot be resolved.
+pub fn place_report(export: &Path, given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let export = std::fs::canonicalize(export)
+        .with_context(|| format!("cannot resolve the export directory {}", export.display()))?;
+    let Some(given) = given else {
+        let (Some(parent), Some(name)) = (export.parent(), export.file_name()) else {
+            anyhow::bail!(
+                "the export {} has no parent directory to put the report in; give --report FILE",
+                export.display()
+            );
+        };
+        let mut name = name.to_os_string();
+        name.push(".validation.json");
+        return Ok(parent.join(name));
+    };
+    let resolved = pg2lite::fsio::resolve(given)
+        .with_context(|| format!("cannot resolve the report path {}", given.display()))?;
+    anyhow::ensure!(
+        !resolved.starts_with(&export),
+        "--report {} is inside the export directory {}, which must hold only what export \
+         wrote (an extra file there fails verify and every import); choose a path outside it",
+        given.display(),
+        export.display()
+    );
+    Ok(resolved)
 }
 
 pub fn write_report(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {

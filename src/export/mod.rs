@@ -31,6 +31,7 @@ use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 
 use crate::catalog::{self, QualifiedName, Table, TableKind};
 use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
+use crate::partial;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
 use codec::{EncodeError, Fields, SelectPlan};
@@ -109,6 +110,8 @@ pub enum Error {
     Tenancy(#[from] tenancy::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    #[error(transparent)]
+    Partial(#[from] partial::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -159,9 +162,9 @@ pub fn run_feeding(
     };
     let jobs: Vec<Job> =
         tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect::<Result<_>>()?;
-    let export_id = export_id(&opts.out, &catalog.database, created);
-    let partial = opts.out.join(format!(".{export_id}.partial"));
-    fs::create_dir_all(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
+    let (export_id, partial, claimed) =
+        claim_partial(&opts.out, &catalog.database, created, progress)?;
+    fs::create_dir(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
     let manifest_of = |results: &[TableResult]| {
         build_manifest(opts, &catalog, &snapshot, created, &export_id, tenant.as_ref(), results)
     };
@@ -178,6 +181,7 @@ pub fn run_feeding(
     if finished.is_err() {
         let _ = fs::remove_dir_all(&partial);
     }
+    drop(claimed);
     drop(client);
     let summary = finished?;
     if let Some(feed) = feed {
@@ -373,21 +377,63 @@ fn copy_sql(table: &Table, plan: &SelectPlan, filter: Option<&str>) -> String {
     sql
 }
 
-/// `<database>-<UTC time>`, with a counter when that name is taken.
-fn export_id(out: &Path, database: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+/// Removes the partial directories interrupted exports left in `out` (saying so), then
+/// names this export and claims its partial directory, `.<export-id>.partial`, locked while
+/// this export runs ([`crate::partial`]).
+fn claim_partial(
+    out: &Path,
+    database: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    progress: &dyn Progress,
+) -> Result<(String, PathBuf, partial::Claimed)> {
+    fs::create_dir_all(out).map_err(io_err(out))?;
+    for removed in partial::sweep(out, is_partial_name)? {
+        progress.message(&format!(
+            "removed {}, left by an export that was interrupted",
+            removed.display()
+        ));
+    }
+    let base = export_id_base(database, at);
+    for n in 1u32.. {
+        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let dir = out.join(format!(".{id}.partial"));
+        if out.join(&id).exists() {
+            continue;
+        }
+        if let Some(claimed) = partial::claim_dir(&dir)? {
+            return Ok((id, dir, claimed));
+        }
+    }
+    unreachable!("u32 counters do not run out before a free name is found")
+}
+
+/// Whether `name` is an export's partial directory, `.<database>-<UTC time>[-N].partial`:
+/// the sweep must not take another program's `.something.partial` in `--out` for ours.
+fn is_partial_name(name: &str) -> bool {
+    let Some(id) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".partial")) else {
+        return false;
+    };
+    let id = match id.rsplit_once('-') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => id,
+    };
+    let Some((_, time)) = id.rsplit_once('-') else { return false };
+    let b = time.as_bytes();
+    b.len() == 16
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 => c == b'T',
+            15 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// `<database>-<UTC time>`; [`claim_partial`] adds a counter when that name is taken.
+fn export_id_base(database: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     let db: String = database
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
         .collect();
-    let base = format!("{db}-{}", at.format("%Y%m%dT%H%M%SZ"));
-    let taken = |id: &str| out.join(id).exists() || out.join(format!(".{id}.partial")).exists();
-    let mut id = base.clone();
-    let mut n = 1;
-    while taken(&id) {
-        n += 1;
-        id = format!("{base}-{n}");
-    }
-    id
+    format!("{db}-{}", at.format("%Y%m%dT%H%M%SZ"))
 }
 
 struct TableResult {
@@ -817,4 +863,23 @@ fn finish(
 fn sync_dir(dir: &Path) -> Result<()> {
     let path = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     File::open(path).and_then(|d| d.sync_all()).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_of_export_partials_are_swept() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().to_utc();
+        let id = export_id_base("my db", at);
+        assert_eq!(id, "my_db-20260102T030405Z");
+        assert!(is_partial_name(&format!(".{id}.partial")));
+        assert!(is_partial_name(&format!(".{id}-12.partial")));
+        for other in
+            [".cache.partial", "my_db-20260102T030405Z.partial", ".x-2026.partial", id.as_str()]
+        {
+            assert!(!is_partial_name(other), "{other}");
+        }
+    }
 }

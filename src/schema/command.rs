@@ -68,6 +68,11 @@ pub enum CommandError {
     StripNeedsExport,
     #[error("{path}: cannot {action}: {cause}")]
     Io { action: &'static str, path: PathBuf, cause: io::Error },
+    #[error(
+        "{path} is inside the export directory {dir}, which must hold only what export wrote \
+         (a file there fails verify and every later import); give --out a path outside it"
+    )]
+    InsideExport { path: PathBuf, dir: PathBuf },
 }
 
 /// Plans the schema and writes its DDL.
@@ -82,6 +87,11 @@ pub fn write_schema(opts: &WriteOptions) -> Result<Written, CommandError> {
         SchemaFrom::Database(source) => plan_database(source, opts)?,
     };
     let path = opts.out.clone().unwrap_or_else(|| default_out(&database));
+    if let SchemaFrom::Export(dir) = &opts.from
+        && crate::fsio::is_inside(dir, &path).unwrap_or(false)
+    {
+        return Err(CommandError::InsideExport { path, dir: dir.clone() });
+    }
     let text = ddl(&plan);
     write_atomically(&path, text.as_bytes())?;
     Ok(Written { path, bytes: text.len() as u64, plan })

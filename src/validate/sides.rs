@@ -159,9 +159,9 @@ pub(super) fn scan_export(
     mut store: Option<Store<'_, '_>>,
     progress: &dyn Progress,
 ) -> Result<Result<ExportSide, String>> {
-    let file = match File::open(dir.join(&spec.entry.file)) {
+    let file = match crate::fsio::open(dir, &spec.entry.file) {
         Ok(f) => f,
-        Err(e) => return Ok(Err(format!("cannot read {}: {e}", spec.entry.file))),
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let task = progress.start("validate", &spec.plan.display_name(), Some(spec.entry.rows));
     let mut side = ExportSide::default();
@@ -475,7 +475,7 @@ pub(super) fn export_rows(
 ) -> HashMap<u64, Vec<Value>> {
     let wanted: BTreeSet<u64> = lines.iter().copied().collect();
     let mut found = HashMap::new();
-    let Ok(file) = File::open(dir.join(&spec.entry.file)) else { return found };
+    let Ok(file) = crate::fsio::open(dir, &spec.entry.file) else { return found };
     for batch in BatchReader::new(BufReader::new(file)) {
         let Ok(batch) = batch else { break };
         let first = batch.first_line();

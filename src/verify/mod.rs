@@ -26,13 +26,14 @@ mod values;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 pub use problem::{Problem, ProblemKind, Reason};
 
+use crate::fsio;
 use crate::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE, TableEntry};
 use crate::progress::Progress;
 use crate::report::grouped;
@@ -203,7 +204,7 @@ fn check_dir(dir: &Path) -> Result<(), Error> {
 /// cannot be read or parsed. A broken seal is recorded and the check goes on.
 fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Manifest, String)> {
     let path = dir.join(MANIFEST_FILE);
-    let kind = match read_text(&path) {
+    let kind = match manifest::read_text(dir) {
         Ok(text) => match parse_manifest(&text, &path) {
             Ok(manifest) => {
                 problems.extend(seal_problem(&text, &path));
@@ -211,18 +212,24 @@ fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Manifest, S
             }
             Err(error) => ProblemKind::ManifestInvalid { error },
         },
-        Err(kind) => kind,
+        Err(manifest::Error::Read { .. }) => ProblemKind::ManifestMissing,
+        Err(manifest::Error::File(e)) => file_problem(e.kind),
+        Err(manifest::Error::NotText { .. }) => {
+            ProblemKind::ManifestInvalid { error: "not UTF-8 text".into() }
+        }
+        Err(other) => ProblemKind::ManifestInvalid { error: describe(&other) },
     };
     problems.push(Problem::new(MANIFEST_FILE, kind));
     None
 }
 
-fn read_text(path: &Path) -> Result<String, ProblemKind> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| ProblemKind::ManifestInvalid { error: "not UTF-8 text".into() }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ProblemKind::ManifestMissing),
-        Err(e) => Err(ProblemKind::Unreadable { error: e.to_string() }),
+/// The problem a file of the export is, when it cannot be read the safe way ([`fsio`]).
+pub(crate) fn file_problem(kind: fsio::Kind) -> ProblemKind {
+    match kind {
+        fsio::Kind::NotFound => ProblemKind::Missing,
+        fsio::Kind::NotRegular { what } => ProblemKind::NotAFile { what },
+        fsio::Kind::TooLarge { size, limit } => ProblemKind::TooLarge { size, limit },
+        other => ProblemKind::Unreadable { error: other.to_string() },
     }
 }
 
@@ -281,7 +288,7 @@ fn data_files<'m>(manifest: &'m Manifest, problems: &mut Vec<Problem>) -> Vec<Da
     let mut seen = HashSet::new();
     for entry in &manifest.tables {
         let path = entry.file.as_str();
-        if !is_plain_relative(path) {
+        if !fsio::is_plain_relative(path) {
             let table = entry.table.display_name();
             problems.push(Problem::new(path, ProblemKind::UnsafePath { table }));
         } else if seen.insert(path) {
@@ -293,13 +300,6 @@ fn data_files<'m>(manifest: &'m Manifest, problems: &mut Vec<Problem>) -> Vec<Da
         }
     }
     files
-}
-
-/// `a/b/c`: no root, no `.` or `..`, no empty component, `/` separators only.
-fn is_plain_relative(path: &str) -> bool {
-    let components: Vec<_> = Path::new(path).components().collect();
-    let normal = components.iter().all(|c| matches!(c, Component::Normal(_)));
-    normal && !components.is_empty() && path.split('/').count() == components.len()
 }
 
 /// Whether a listed file could be opened, and whether its size is right.
@@ -318,7 +318,7 @@ fn check_files(
 ) -> Result<Vec<Presence>, Error> {
     let mut present = Vec::with_capacity(files.len());
     for f in files {
-        let (presence, problem) = check_size(&dir.join(f.path), f.entry.bytes);
+        let (presence, problem) = check_size(dir, f.path, f.entry.bytes);
         present.push(presence);
         problems.extend(problem.map(|kind| Problem::new(f.path, kind)));
     }
@@ -328,19 +328,15 @@ fn check_files(
     Ok(present)
 }
 
-fn check_size(path: &Path, expected: u64) -> (Presence, Option<ProblemKind>) {
-    let meta = match std::fs::metadata(path) {
+/// The listed file's size against the manifest's, after checking (without following
+/// anything) that it is a regular file inside the export.
+fn check_size(dir: &Path, rel: &str, expected: u64) -> (Presence, Option<ProblemKind>) {
+    let meta = match fsio::inspect(dir, rel) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return (Presence::Absent, Some(ProblemKind::Missing));
-        }
-        Err(e) => {
-            return (Presence::Absent, Some(ProblemKind::Unreadable { error: e.to_string() }));
-        }
+        Err(e) => return (Presence::Absent, Some(file_problem(e.kind))),
     };
     let size = meta.len();
     match () {
-        _ if !meta.is_file() => (Presence::Absent, Some(ProblemKind::NotAFile)),
         _ if size < expected => {
             (Presence::WrongSize, Some(ProblemKind::Truncated { size, expected }))
         }
@@ -432,7 +428,11 @@ fn check_one(
     };
     let stage = if deep { "verify" } else { "checksum" };
     let task = progress.start(stage, f.path, Some(f.entry.rows));
-    match scan::scan(&opts.dir.join(f.path), &plan, task.as_ref()) {
+    let file = match fsio::open(&opts.dir, f.path) {
+        Ok(file) => file,
+        Err(e) => return vec![Problem::new(f.path, file_problem(e.kind))],
+    };
+    match scan::scan(file, &plan, task.as_ref()) {
         Ok(scan) => changed(f, scan.sha256).into_iter().chain(scan.problems).collect(),
         Err(e) => vec![Problem::new(f.path, ProblemKind::Unreadable { error: e.to_string() })],
     }

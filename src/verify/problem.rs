@@ -48,8 +48,12 @@ pub enum ProblemKind {
     SumsManifestHash { listed: String, actual: String },
     /// A listed file does not exist.
     Missing,
-    /// A listed path exists but is a directory or other non-file.
-    NotAFile,
+    /// A listed path (or `manifest.json`, `SHA256SUMS`) exists but is not a regular file inside
+    /// the export: a symbolic link, a directory, a FIFO, a socket or a device, as `what` says.
+    /// It is neither followed nor read.
+    NotAFile { what: String },
+    /// `manifest.json` or `SHA256SUMS` is larger than pg2lite reads ([`crate::fsio`]).
+    TooLarge { size: u64, limit: u64 },
     /// A listed file is smaller than the manifest says.
     Truncated { size: u64, expected: u64 },
     /// A listed file is larger than the manifest says.
@@ -128,7 +132,8 @@ impl ProblemKind {
             SumsDisagree { .. } => "sums_disagree",
             SumsManifestHash { .. } => "sums_manifest_hash",
             Missing => "missing",
-            NotAFile => "not_a_file",
+            NotAFile { .. } => "not_a_file",
+            TooLarge { .. } => "too_large",
             Truncated { .. } => "truncated",
             SizeChanged { .. } => "size_changed",
             Extra => "extra",
@@ -220,7 +225,16 @@ impl ProblemKind {
         use ProblemKind::*;
         match self {
             Missing => f.write_str("missing"),
-            NotAFile => f.write_str("not a regular file"),
+            NotAFile { what } => write!(
+                f,
+                "is {what}, not a regular file; an export holds only regular files, and this one \
+                 was neither followed nor read"
+            ),
+            TooLarge { size, limit } => write!(
+                f,
+                "is {size} bytes, more than the limit of {limit} bytes ({} MiB); not read",
+                limit >> 20
+            ),
             Truncated { size, expected } => {
                 write!(f, "truncated: {size} bytes, the manifest says {expected}")
             }

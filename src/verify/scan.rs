@@ -5,7 +5,6 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -36,12 +35,13 @@ pub struct Plan<'a> {
     pub max_problems: usize,
 }
 
-/// Reads `path` once, hashing and/or checking lines as `plan` says.
+/// Reads `file` (opened by [`crate::fsio::open`]) once, hashing and/or checking lines as
+/// `plan` says.
 ///
 /// # Errors
-/// An I/O error opening or reading the file.
-pub fn scan(path: &Path, plan: &Plan, task: &dyn Task) -> io::Result<Scan> {
-    let mut reader = BufReader::with_capacity(1 << 20, Hashing::new(File::open(path)?, plan.hash));
+/// An I/O error reading the file.
+pub fn scan(file: File, plan: &Plan, task: &dyn Task) -> io::Result<Scan> {
+    let mut reader = BufReader::with_capacity(1 << 20, Hashing::new(file, plan.hash));
     let mut sink = Sink::new(plan);
     let mut lines = 0;
     if plan.deep {

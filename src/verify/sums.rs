@@ -4,29 +4,25 @@
 //! `sha256sum -c` alone checks the same thing `pg2lite verify` does.
 
 use std::collections::{HashMap, HashSet};
-use std::io;
 use std::path::Path;
 
 use super::problem::{Problem, ProblemKind};
+use crate::fsio;
 use crate::manifest::{MANIFEST_FILE, Manifest, SUMS_FILE, sha256_hex};
 
 /// Checks `dir/SHA256SUMS`; `manifest_text` is `manifest.json` as read in stage 1.
 pub fn check(dir: &Path, manifest: &Manifest, manifest_text: &str) -> Vec<Problem> {
-    let text = match std::fs::read(dir.join(SUMS_FILE)) {
+    let text = match fsio::read(dir, SUMS_FILE, fsio::METADATA_LIMIT) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(fsio::Error { kind: fsio::Kind::NotFound, .. }) => {
             return vec![Problem::new(SUMS_FILE, ProblemKind::SumsMissing)];
         }
-        Err(e) => return vec![unreadable(&e)],
+        Err(e) => return vec![Problem::new(SUMS_FILE, super::file_problem(e.kind))],
     };
     let mut expected: Vec<(String, String)> =
         manifest.tables.iter().map(|t| (t.file.clone(), t.sha256.to_ascii_lowercase())).collect();
     expected.push((MANIFEST_FILE.into(), sha256_hex(manifest_text.as_bytes())));
     compare(&text, &expected)
-}
-
-fn unreadable(e: &io::Error) -> Problem {
-    Problem::new(SUMS_FILE, ProblemKind::Unreadable { error: e.to_string() })
 }
 
 /// Each line against `expected` (path, sha256; the first wins when a path repeats), then

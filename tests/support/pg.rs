@@ -137,7 +137,7 @@ fn start_shared() -> Result<Cluster, String> {
     let cluster = match env::var("PG2LITE_TEST_URL") {
         Ok(url) if !url.trim().is_empty() => Cluster::external(url.trim())?,
         _ => {
-            let cluster = Cluster::try_start()?;
+            let cluster = Cluster::try_start(true)?;
             stop_shared_at_exit();
             cluster
         }
@@ -176,17 +176,26 @@ impl Cluster {
     /// # Panics
     /// When the server programs are missing or the cluster cannot start.
     pub fn start() -> Cluster {
-        Self::try_start().unwrap_or_else(|e| panic!("{e}"))
+        Self::try_start(true).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn try_start() -> Result<Cluster, String> {
+    /// [`Cluster::start`], with TLS off whether or not `openssl` exists: a server that
+    /// answers an SSL request with "no".
+    ///
+    /// # Panics
+    /// As [`Cluster::start`].
+    pub fn start_without_tls() -> Cluster {
+        Self::try_start(false).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start(with_tls: bool) -> Result<Cluster, String> {
         let path = env::var_os("PATH");
         let bin = find_bin_dir(path.as_deref(), Path::new("/usr/lib/postgresql")).ok_or(MISSING)?;
         let owner = server_owner()?;
         let local = Local { bin, dir: make_dir(owner)?, owner, removed: AtomicBool::new(false) };
         local.spawn_watchdog();
         local.init()?;
-        let tls = local.make_certificate();
+        let tls = with_tls && local.make_certificate();
         let port = local.start_on_free_port()?;
         let cluster = Cluster {
             host: "127.0.0.1".into(),
