@@ -162,11 +162,19 @@ fn a_manifest_over_the_size_limit_is_refused_naming_size_and_limit() {
 
 /// The manifest with `value` as its (absent) tenant, a JSON value the reader must parse,
 /// sealed as `Manifest::write` seals.
-fn sealed_with_tenant(forged: &Forged, value: &str) -> String {
+fn sealed_with_nested_type(forged: &Forged, depth: usize) -> String {
     let text = fs::read_to_string(forged.path(MANIFEST_FILE)).expect("the manifest");
-    let field = "\"tenant\": null";
-    assert!(text.contains(field), "the manifest of a whole export has {field}");
-    reseal_text(&text.replacen(field, &format!("\"tenant\": {value}"), 1))
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    manifest["tables"][0]["columns"][0]["type"] = "NESTED".into();
+    let text = serde_json::to_string_pretty(&manifest).expect("JSON prints") + "\n";
+    let array = r#"{"name": "int4[]", "kind": "array", "element": "#;
+    let nested = format!(
+        "{}{}{}",
+        array.repeat(depth),
+        r#"{"name": "int4", "kind": "base", "base": "int4"}"#,
+        "}".repeat(depth)
+    );
+    reseal_text(&text.replacen("\"NESTED\"", &nested, 1))
 }
 
 /// Puts the right `manifest_sha256` into any text that has the field.
@@ -183,11 +191,13 @@ fn reseal_text(text: &str) -> String {
 fn a_manifest_of_100000_nested_arrays_is_refused_cleanly() {
     let (_db, forged) = small();
     let original = fs::read_to_string(forged.path(MANIFEST_FILE)).expect("the manifest");
-    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    fs::write(forged.path(MANIFEST_FILE), sealed_with_tenant(&forged, &nested)).expect("written");
+    // A column type is the manifest's one recursive shape (an array of an array of ...).
+    let deep = sealed_with_nested_type(&forged, 100_000);
+    fs::write(forged.path(MANIFEST_FILE), deep).expect("written");
     forged.reseal_sums_only();
     verify_names(&forged, 1, MANIFEST_FILE, "recursion limit exceeded");
     import_refused(&forged, "recursion limit exceeded");
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     // Nesting in a field the reader skips is skipped without recursion: no crash either.
     let skipped = original.replacen('{', &format!("{{\n  \"x\": {nested},"), 1);
     fs::write(forged.path(MANIFEST_FILE), reseal_text(&skipped)).expect("written");
