@@ -133,6 +133,8 @@ pub enum Error {
     Io { path: String, source: io::Error },
     #[error("the export stopped before it finished, so the import fed from it did too")]
     FeedEnded,
+    #[error("cannot give the tables the schema the finished export calls for: {0}")]
+    Refit(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -177,9 +179,11 @@ fn import_with(
     check_target(opts)?;
     let partial = partial_path(&opts.target);
     remove_partial(&partial)?;
-    let done = build(&partial, &plan)
-        .and_then(|(loaded, manifest)| Ok((loaded, manifest, replace_target(&partial, opts)?)));
-    let (tables, manifest, backup) = done.inspect_err(|_| {
+    let done = build(&partial, &plan).and_then(|(loaded, manifest)| {
+        let notes = final_notes(planned, &manifest, opts, &plan)?;
+        Ok((loaded, manifest, notes, replace_target(&partial, opts)?))
+    });
+    let (tables, manifest, notes, backup) = done.inspect_err(|_| {
         let _ = remove_partial(&partial);
     })?;
     Ok(ImportSummary {
@@ -188,10 +192,30 @@ fn import_with(
         manifest_sha256: manifest.manifest_sha256,
         tables,
         skipped: plan.skipped,
-        notes: plan.notes,
+        notes,
         backup,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The plan of the final manifest, when a fed import's draft lacked what only the rows tell
+/// (json depth, NaN); `None` when the draft's plan is final.
+fn final_plan(planned: &Manifest, done: &Manifest, opts: &ImportOptions) -> Result<Option<Plan>> {
+    if planned.tables == done.tables || opts.schema_file.is_some() {
+        return Ok(None);
+    }
+    let tables: Vec<_> = done.tables.iter().map(|t| t.table.clone()).collect();
+    Ok(Some(schema::plan(&tables, &schema_options(done, opts)?)?))
+}
+
+/// The notes of the plan the file ends up with (see [`final_plan`]).
+fn final_notes(
+    planned: &Manifest,
+    done: &Manifest,
+    opts: &ImportOptions,
+    plan: &Plan,
+) -> Result<Vec<schema::Note>> {
+    Ok(final_plan(planned, done, opts)?.map_or_else(|| plan.notes.clone(), |p| p.notes))
 }
 
 /// The schema options this export and these import options imply; see
@@ -591,7 +615,7 @@ pub fn run_fed(
         return Err(Error::FeedEnded);
     };
     import_with(&draft, opts, started, |partial, plan| {
-        build_fed(partial, plan, opts, feed, progress)
+        build_fed(partial, &draft, plan, opts, feed, progress)
     })
 }
 
@@ -612,6 +636,7 @@ enum Converted {
 /// Converts fed lines on one thread (in parallel, by rayon) while this one inserts them.
 fn build_fed(
     partial: &Path,
+    draft: &Manifest,
     plan: &Plan,
     opts: &ImportOptions,
     feed: Receiver<Fed>,
@@ -648,6 +673,9 @@ fn build_fed(
         Err(Error::FeedEnded)
     })?;
     let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
+    if let Some(done) = final_plan(draft, &manifest, opts)? {
+        schema::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
+    }
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     finish_file(partial)?;

@@ -39,9 +39,13 @@
 mod command;
 mod defaults;
 mod expr;
+#[cfg(test)]
+mod fuzz;
 mod meta;
 mod names;
 mod order;
+mod refit;
+mod refs;
 mod table;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -53,7 +57,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::catalog::{QualifiedName, Table};
-use crate::manifest::{Filter, Manifest};
+use crate::manifest::{Filter, JsonDepth, Manifest, SQLITE_JSON_DEPTH};
 use crate::transform::{Conversion, SqliteType};
 
 pub use command::{
@@ -61,6 +65,7 @@ pub use command::{
 };
 pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
+pub use refit::{RefitError, refit};
 
 /// The name the tenants table takes under `--strip-tenancy` unless `--tenant-table-as`.
 pub const DEFAULT_TENANT_TABLE: &str = "app_config";
@@ -86,6 +91,14 @@ pub enum Error {
          whole tables"
     )]
     NotTenantScoped,
+    /// The catalog contradicts itself: a key, index or constraint on a column its table
+    /// lacks, or a foreign key whose column lists differ in length. Postgres cannot make
+    /// such a catalog, so the manifest was edited; nothing is planned from it.
+    #[error(
+        "{table}, {object}: {problem}; the export's catalog contradicts itself (was its \
+         manifest edited?), so pg2lite plans nothing from it: export the database again"
+    )]
+    Inconsistent { table: String, object: String, problem: String },
 }
 
 /// How numeric columns are stored (`--numeric`).
@@ -126,6 +139,10 @@ pub struct SchemaOptions {
     /// Columns whose data holds NaN (the manifest's `nan_values`), with how many. SQLite has
     /// no NaN; where the mapping stores it as NULL, such a column cannot stay NOT NULL.
     pub nan_columns: BTreeMap<(QualifiedName, String), u64>,
+    /// Json columns whose data nests deeper than SQLite's JSON functions accept (the
+    /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
+    /// which would refuse them.
+    pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
 }
 
 /// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
@@ -173,6 +190,18 @@ impl SchemaOptions {
                 let q =
                     QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
+            })
+            .collect();
+        opts.deep_json = m
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let q =
+                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                t.json_depth
+                    .iter()
+                    .filter(|(_, d)| d.deepest > SQLITE_JSON_DEPTH)
+                    .map(move |(c, d)| ((q.clone(), c.clone()), *d))
             })
             .collect();
         Ok(opts)
@@ -395,8 +424,9 @@ impl fmt::Display for Note {
 /// [`Error::Names`] listing every collision and reserved name; [`Error::UnknownRename`] or
 /// [`Error::BadRename`] for a rename that matches nothing or the same object twice;
 /// [`Error::UnknownTenantsTable`] / [`Error::UnknownTenantColumn`] for a strip that does
-/// not fit the export.
+/// not fit the export; [`Error::Inconsistent`] for a catalog naming columns its tables lack.
 pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
+    refs::check(tables)?;
     check_strip(tables, opts.strip.as_ref())?;
     let renames = names::Renames::resolve(&opts.renames, tables)?;
     let prepared = table::prepare(tables, opts, &renames);
