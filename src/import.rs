@@ -312,7 +312,7 @@ fn build(
     }
     complete(tx, plan, manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial)?;
+    finish_file(partial, plan, &manifest)?;
     Ok(loaded)
 }
 
@@ -344,7 +344,7 @@ fn complete(
 
 /// Checks the loaded file, its foreign keys and its pages and constraints at once, on two
 /// connections (they only read, and each takes a core), then switches it to WAL and syncs.
-fn finish_file(partial: &Path) -> Result<()> {
+fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest) -> Result<()> {
     let open = || {
         Connection::open_with_flags(partial, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(sqlite("cannot reopen the database"))
@@ -353,7 +353,13 @@ fn finish_file(partial: &Path) -> Result<()> {
     let fk_conn = open()?;
     let (keys, pages) = std::thread::scope(|s| {
         let keys = s.spawn(move || foreign_keys::check(&fk_conn));
-        let pages = check_integrity(&conn);
+        let pages = check_integrity(&conn).map_err(|e| match e {
+            Error::Integrity { mut problems } => {
+                problems.extend(schema::invalid_json(&conn, plan, manifest));
+                Error::Integrity { problems }
+            }
+            other => other,
+        });
         (keys.join().expect("the foreign-key check does not panic"), pages)
     });
     keys?;
@@ -678,7 +684,7 @@ fn build_fed(
     }
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial)?;
+    finish_file(partial, plan, &manifest)?;
     Ok((loaded, manifest))
 }
 

@@ -38,6 +38,7 @@
 
 mod command;
 mod defaults;
+mod diagnose;
 mod expr;
 #[cfg(test)]
 mod fuzz;
@@ -63,6 +64,7 @@ use crate::transform::{Conversion, SqliteType};
 pub use command::{
     CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, write_schema,
 };
+pub use diagnose::invalid_json;
 pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
 pub use refit::{RefitError, refit};
