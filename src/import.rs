@@ -312,7 +312,7 @@ fn build(
     }
     complete(tx, plan, manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial, plan, &manifest)?;
+    finish_file(partial, plan, manifest)?;
     Ok(loaded)
 }
 

@@ -120,10 +120,15 @@ fn a_check_of_100000_ors_is_kept_and_enforced() {
     let terms: Vec<String> = (1..=DEEP).map(|i| format!("(v = {i})")).collect();
     let body = format!("CHECK (({}))", terms.join(" OR "));
     forge(&forged, "t", |t| t["checks"][0]["definition"] = body.into());
+    let file = forged.path(&forged.table_file("t"));
+    let rows = std::fs::read_to_string(file).expect("the data file");
+    forged.write_table("t", &rows.replace("\"v\":2,", "\"v\":100000,"));
     let notes = imported_notes(&forged);
     assert!(!notes.contains("v_positive"), "{notes}");
     let conn = rusqlite::Connection::open(forged.dir.path().join("new.db")).expect("the file");
-    conn.execute("UPDATE t SET v = 100000", []).expect("a value the check allows");
+    let v: i64 = conn.query_row("SELECT v FROM t", [], |r| r.get(0)).expect("the row");
+    assert_eq!(v, 100_000, "the last term's value was loaded and passed the check");
+    conn.execute("UPDATE t SET v = 1", []).expect("a value the check allows");
     assert!(conn.execute("UPDATE t SET v = 100001", []).is_err(), "the check holds");
 }
 
@@ -198,13 +203,17 @@ fn an_enum_label_built_to_escape_its_literal_stays_a_literal() {
     let forged = exported();
     let evil = "x');DROP TABLE parent;--\"'";
     forge(&forged, "t", |t| column(t, "m")["type"]["labels"] = json!(["happy", "sad", evil]));
+    let as_json = serde_json::to_string(evil).expect("JSON text");
+    forged.edit_table("t", |line| line.replace("\"happy\"", &as_json));
     schema(&forged).assert_code(0);
     imported_notes(&forged);
     let conn = rusqlite::Connection::open(forged.dir.path().join("new.db")).expect("the file");
     let parents: i64 =
         conn.query_row("SELECT count(*) FROM parent", [], |r| r.get(0)).expect("parent is there");
     assert_eq!(parents, 1);
-    conn.execute("UPDATE t SET m = ?1", [evil]).expect("the label is an allowed value");
+    let m: String = conn.query_row("SELECT m FROM t", [], |r| r.get(0)).expect("the row");
+    assert_eq!(m, evil, "the label was loaded as data");
+    conn.execute("UPDATE t SET m = 'sad'", []).expect("another label is allowed");
     assert!(conn.execute("UPDATE t SET m = 'x'", []).is_err(), "the CHECK still holds");
 }
 
