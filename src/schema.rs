@@ -25,8 +25,19 @@
 //!   new rows continue after the largest id. (Inserting NULL there then assigns an id instead
 //!   of failing.)
 //! - json and jsonb columns get `CHECK (json_valid(col))` (`col IS NULL OR ...` when
-//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import; citext columns get `COLLATE NOCASE` (ASCII case folding, the closest
-//!   SQLite has).
+//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import, unless
+//!   the export recorded values nested deeper than SQLite's JSON functions accept (1000
+//!   levels; manifest `json_depth`): then the column is created without it, with a note, as
+//!   a CHECK that refuses valid data cannot be kept. citext columns get `COLLATE NOCASE`
+//!   (ASCII case folding, the closest SQLite has).
+//! - checks and index predicates are kept when SQLite can parse them: OR and AND chains of
+//!   any length are grouped (by 16) so no chain is tall; an expression nested deeper than
+//!   sqlite3 3.40 can read (24 parentheses) or taller than 500 is dropped with a note, as is
+//!   one nested past 100 levels in the manifest (never parsed further, so no walk over it
+//!   can exhaust the stack).
+//! - a catalog that names columns its tables lack (keys, foreign keys, indexes, checks,
+//!   predicates) or pairs foreign-key lists of different lengths is refused, by name: it
+//!   cannot come from Postgres, and SQLite would read an unknown quoted name as a string.
 //! - a unique index that a foreign key targets is declared inline as `UNIQUE`, because SQLite
 //!   needs the parent key's index while rows are loaded; other indexes are built after.
 //! - `now()` and friends become UTC clocks in the export's text format, six fraction digits

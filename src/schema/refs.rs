@@ -119,6 +119,9 @@ fn check_foreign_keys(t: &Table, tables: &[Table]) -> Result<(), Problem> {
 fn check_indexes(t: &Table) -> Result<(), Problem> {
     for idx in &t.indexes {
         let object = format!("index {}", pg_ident(&idx.name));
+        if idx.columns.is_empty() {
+            return Err((object, "it has no key".into()));
+        }
         for key in &idx.columns {
             match &key.column {
                 Some(c) => has(t, &object, c)?,
@@ -192,6 +195,10 @@ mod tests {
         t.indexes.push(index("t_idx", &["ghost"]));
         let e = problem(t, &[]);
         assert!(e.contains("index t_idx: it names column ghost"), "{e}");
+
+        let mut t = table();
+        t.indexes.push(index("t_empty", &[]));
+        assert!(problem(t, &[]).contains("index t_empty: it has no key"));
 
         let mut t = table();
         let mut i = index("t_expr", &[]);

@@ -326,7 +326,7 @@ impl<'a> Planner<'a> {
         let why = format!(
             "{} value(s) nest deeper than {} levels (the deepest {}), which SQLite's JSON \
              functions refuse; the values are kept as exported, and validate compares them \
-             with Postgres",
+             with the export",
             d.beyond_sqlite,
             crate::manifest::SQLITE_JSON_DEPTH,
             d.deepest
