@@ -148,6 +148,8 @@ pub enum Error {
          outside it"
     )]
     InsideExport { what: &'static str, path: String, export: String },
+    #[error("cannot give the tables the schema the finished export calls for: {0}")]
+    Refit(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -195,6 +197,7 @@ fn import_with(
     let plan = schema::plan(&tables, &schema_options(planned, opts)?)?;
     check_target(opts)?;
     let (tables, manifest) = build(&partial.path, &plan)?;
+    let notes = final_notes(planned, &manifest, opts, &plan)?;
     let backup = replace_target(&partial.path, opts, progress)?;
     partial.renamed = true;
     drop(partial);
@@ -204,10 +207,30 @@ fn import_with(
         manifest_sha256: manifest.manifest_sha256,
         tables,
         skipped: plan.skipped,
-        notes: plan.notes,
+        notes,
         backup,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The plan of the final manifest, when a fed import's draft lacked what only the rows tell
+/// (json depth, NaN); `None` when the draft's plan is final.
+fn final_plan(planned: &Manifest, done: &Manifest, opts: &ImportOptions) -> Result<Option<Plan>> {
+    if planned.tables == done.tables || opts.schema_file.is_some() {
+        return Ok(None);
+    }
+    let tables: Vec<_> = done.tables.iter().map(|t| t.table.clone()).collect();
+    Ok(Some(schema::plan(&tables, &schema_options(done, opts)?)?))
+}
+
+/// The notes of the plan the file ends up with (see [`final_plan`]).
+fn final_notes(
+    planned: &Manifest,
+    done: &Manifest,
+    opts: &ImportOptions,
+    plan: &Plan,
+) -> Result<Vec<schema::Note>> {
+    Ok(final_plan(planned, done, opts)?.map_or_else(|| plan.notes.clone(), |p| p.notes))
 }
 
 /// The schema options this export and these import options imply; see
@@ -367,7 +390,7 @@ fn build(
     }
     complete(tx, plan, manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial)?;
+    finish_file(partial, plan, manifest)?;
     Ok(loaded)
 }
 
@@ -399,7 +422,7 @@ fn complete(
 
 /// Checks the loaded file, its foreign keys and its pages and constraints at once, on two
 /// connections (they only read, and each takes a core), then switches it to WAL and syncs.
-fn finish_file(partial: &Path) -> Result<()> {
+fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest) -> Result<()> {
     let open = || {
         Connection::open_with_flags(partial, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(sqlite("cannot reopen the database"))
@@ -408,7 +431,13 @@ fn finish_file(partial: &Path) -> Result<()> {
     let fk_conn = open()?;
     let (keys, pages) = std::thread::scope(|s| {
         let keys = s.spawn(move || foreign_keys::check(&fk_conn));
-        let pages = check_integrity(&conn);
+        let pages = check_integrity(&conn).map_err(|e| match e {
+            Error::Integrity { mut problems } => {
+                problems.extend(schema::invalid_json(&conn, plan, manifest));
+                Error::Integrity { problems }
+            }
+            other => other,
+        });
         (keys.join().expect("the foreign-key check does not panic"), pages)
     });
     keys?;
@@ -677,7 +706,7 @@ pub fn run_fed(
     };
     let partial = PartialFile::claim(&opts.target, progress)?;
     import_with(&draft, opts, started, progress, partial, |partial, plan| {
-        build_fed(partial, plan, opts, feed, progress)
+        build_fed(partial, &draft, plan, opts, feed, progress)
     })
 }
 
@@ -698,6 +727,7 @@ enum Converted {
 /// Converts fed lines on one thread (in parallel, by rayon) while this one inserts them.
 fn build_fed(
     partial: &Path,
+    draft: &Manifest,
     plan: &Plan,
     opts: &ImportOptions,
     feed: Receiver<Fed>,
@@ -734,9 +764,12 @@ fn build_fed(
         Err(Error::FeedEnded)
     })?;
     let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
+    if let Some(done) = final_plan(draft, &manifest, opts)? {
+        schema::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
+    }
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial)?;
+    finish_file(partial, plan, &manifest)?;
     Ok((loaded, manifest))
 }
 

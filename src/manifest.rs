@@ -197,8 +197,26 @@ pub struct TableEntry {
     /// schema needs to know before any row is loaded. Absent when there are none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nan_values: BTreeMap<String, u64>,
+    /// Per json/jsonb column holding values, how deeply they nest: SQLite's JSON functions
+    /// (its `json_valid` CHECK among them) refuse JSON nested deeper than
+    /// [`SQLITE_JSON_DEPTH`], so the schema needs to know before any row is loaded. Absent
+    /// for exports made before pg2lite recorded it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub json_depth: BTreeMap<String, JsonDepth>,
     #[serde(flatten)]
     pub table: Table,
+}
+
+/// The deepest nesting SQLite's JSON functions accept (`JSON_MAX_DEPTH` in its json.c).
+pub const SQLITE_JSON_DEPTH: u64 = 1000;
+
+/// How deeply one json column's values nest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonDepth {
+    /// The deepest value's nesting: 0 for a scalar, 1 for `[1]`, 2 for `{"a":[1]}`.
+    pub deepest: u64,
+    /// How many values nest deeper than [`SQLITE_JSON_DEPTH`].
+    pub beyond_sqlite: u64,
 }
 
 /// How a table's rows were chosen, as typed facts (DESIGN "Tenancy", "Trust"). Nothing here
@@ -703,6 +721,7 @@ mod tests {
             sha256: String::new(),
             filter,
             json_nulls: BTreeMap::new(),
+            json_depth: BTreeMap::new(),
             nan_values: BTreeMap::new(),
             table: Table::new("public", name, vec![id.clone()]),
         };

@@ -25,8 +25,19 @@
 //!   new rows continue after the largest id. (Inserting NULL there then assigns an id instead
 //!   of failing.)
 //! - json and jsonb columns get `CHECK (json_valid(col))` (`col IS NULL OR ...` when
-//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import; citext columns get `COLLATE NOCASE` (ASCII case folding, the closest
-//!   SQLite has).
+//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import, unless
+//!   the export recorded values nested deeper than SQLite's JSON functions accept (1000
+//!   levels; manifest `json_depth`): then the column is created without it, with a note, as
+//!   a CHECK that refuses valid data cannot be kept. citext columns get `COLLATE NOCASE`
+//!   (ASCII case folding, the closest SQLite has).
+//! - checks and index predicates are kept when SQLite can parse them: OR and AND chains of
+//!   any length are grouped (by 16) so no chain is tall; an expression nested deeper than
+//!   sqlite3 3.40 can read (24 parentheses) or taller than 500 is dropped with a note, as is
+//!   one nested past 100 levels in the manifest (never parsed further, so no walk over it
+//!   can exhaust the stack).
+//! - a catalog that names columns its tables lack (keys, foreign keys, indexes, checks,
+//!   predicates) or pairs foreign-key lists of different lengths is refused, by name: it
+//!   cannot come from Postgres, and SQLite would read an unknown quoted name as a string.
 //! - a unique index that a foreign key targets is declared inline as `UNIQUE`, because SQLite
 //!   needs the parent key's index while rows are loaded; other indexes are built after.
 //! - `now()` and friends become UTC clocks in the export's text format, six fraction digits
@@ -38,10 +49,15 @@
 
 mod command;
 mod defaults;
+mod diagnose;
 mod expr;
+#[cfg(test)]
+mod fuzz;
 mod meta;
 mod names;
 mod order;
+mod refit;
+mod refs;
 mod table;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -53,14 +69,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::catalog::{QualifiedName, Table};
-use crate::manifest::Manifest;
+use crate::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
 use crate::transform::{Conversion, SqliteType};
 
 pub use command::{
     CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, write_schema,
 };
+pub use diagnose::invalid_json;
 pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
+pub use refit::{RefitError, refit};
 
 /// The name the tenants table takes under `--strip-tenancy` unless `--tenant-table-as`.
 pub const DEFAULT_TENANT_TABLE: &str = "app_config";
@@ -89,6 +107,14 @@ pub enum Error {
     /// A tenant-scoped manifest whose tenancy cannot be trusted: refused, not guessed at.
     #[error("the export's tenancy cannot be trusted: {0}")]
     Tenancy(#[from] crate::manifest::TenancyError),
+    /// The catalog contradicts itself: a key, index or constraint on a column its table
+    /// lacks, or a foreign key whose column lists differ in length. Postgres cannot make
+    /// such a catalog, so the manifest was edited; nothing is planned from it.
+    #[error(
+        "{table}, {object}: {problem}; the export's catalog contradicts itself (was its \
+         manifest edited?), so pg2lite plans nothing from it: export the database again"
+    )]
+    Inconsistent { table: String, object: String, problem: String },
 }
 
 /// How numeric columns are stored (`--numeric`).
@@ -129,6 +155,10 @@ pub struct SchemaOptions {
     /// Columns whose data holds NaN (the manifest's `nan_values`), with how many. SQLite has
     /// no NaN; where the mapping stores it as NULL, such a column cannot stay NOT NULL.
     pub nan_columns: BTreeMap<(QualifiedName, String), u64>,
+    /// Json columns whose data nests deeper than SQLite's JSON functions accept (the
+    /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
+    /// which would refuse them.
+    pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
 }
 
 /// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
@@ -178,6 +208,18 @@ impl SchemaOptions {
                 let q =
                     QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
+            })
+            .collect();
+        opts.deep_json = m
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let q =
+                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                t.json_depth
+                    .iter()
+                    .filter(|(_, d)| d.deepest > SQLITE_JSON_DEPTH)
+                    .map(move |(c, d)| ((q.clone(), c.clone()), *d))
             })
             .collect();
         Ok(opts)
@@ -390,8 +432,9 @@ impl fmt::Display for Note {
 /// [`Error::Names`] listing every collision and reserved name; [`Error::UnknownRename`] or
 /// [`Error::BadRename`] for a rename that matches nothing or the same object twice;
 /// [`Error::UnknownTenantsTable`] / [`Error::UnknownTenantColumn`] for a strip that does
-/// not fit the export.
+/// not fit the export; [`Error::Inconsistent`] for a catalog naming columns its tables lack.
 pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
+    refs::check(tables)?;
     check_strip(tables, opts.strip.as_ref())?;
     let renames = names::Renames::resolve(&opts.renames, tables)?;
     let prepared = table::prepare(tables, opts, &renames);

@@ -407,7 +407,13 @@ impl<'a> Context<'a> {
             let column = entry.table.columns.iter().find(|c| c.name == source);
             column.is_some_and(|c| codec::array_as_text(&c.ty))
         };
+        // JSON nested deeper than SQLite's JSON functions accept is not `json_valid` there;
+        // such a column has no CHECK (the schema notes it) and `content` proves its values.
+        let too_deep = |source: &str| {
+            entry.json_depth.get(source).is_some_and(|d| d.deepest > manifest::SQLITE_JSON_DEPTH)
+        };
         let json = plan.columns.iter().enumerate().filter_map(|(index, c)| match c.conversion {
+            Conversion::Json if too_deep(&c.source) => None,
             Conversion::Json => Some(JsonColumn { index, structured: false, pg_text: false }),
             Conversion::Structured => {
                 Some(JsonColumn { index, structured: true, pg_text: pg_text(&c.source) })

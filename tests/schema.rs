@@ -433,3 +433,94 @@ fn a_tenant_scoped_export_gets_a_single_user_schema() {
     f.schema_from("as.sql", &["--tenant-table-as", "me"]).assert_code(0);
     assert!(tables(&load(&f.read("as.sql"))).contains(&"me".to_owned()));
 }
+
+/// `v = 0 OR v = 1 OR ... OR v = n-1`.
+fn ors(n: usize) -> String {
+    (0..n).map(|i| format!("v = {i}")).collect::<Vec<_>>().join(" OR ")
+}
+
+/// A JSON array nested `n` deep.
+fn deep_json(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
+/// Issue 12, items 3 and 4: valid schemas that crashed pg2lite or that SQLite cannot check.
+fn unusual_db() -> TestDb {
+    let db = TestDb::new();
+    db.execute(&format!(
+        "CREATE TABLE wide (id int PRIMARY KEY, v int CONSTRAINT six_thousand CHECK ({}));
+         CREATE TABLE wide2 (id int PRIMARY KEY, v int CONSTRAINT fifteen_hundred CHECK ({}));
+         CREATE TABLE nested (id int PRIMARY KEY, b bool CONSTRAINT forty_nots CHECK ({}b{}));
+         CREATE TABLE padded (id int PRIMARY KEY, c char(70000) DEFAULT 'x');
+         CREATE TABLE docs (id int PRIMARY KEY, body jsonb, meta json);
+         INSERT INTO wide VALUES (1, 5999);
+         INSERT INTO wide2 VALUES (1, 1499);
+         INSERT INTO nested VALUES (1, true);
+         INSERT INTO padded (id) VALUES (1);
+         INSERT INTO docs VALUES (1, '{deep}', '{deep}'), (2, '{{\"a\": [1]}}', NULL);",
+        ors(6000),
+        ors(1500),
+        "NOT (".repeat(40),
+        ")".repeat(40),
+        deep = deep_json(1200),
+    ));
+    db
+}
+
+/// Issue 12: `CHECK` with 6,000 ORs (a stack overflow), `char(70000) DEFAULT 'x'` (a panic),
+/// a jsonb value 1,200 deep and a CHECK of 1,500 ORs (both refused by SQLite) migrate and
+/// validate. The OR chains are kept and enforced; what SQLite cannot hold is dropped with a
+/// note naming it; the fed import needed no second try.
+#[test]
+fn unusual_valid_schemas_migrate_validate_and_keep_what_sqlite_can_check() {
+    let db = unusual_db();
+    let work = tempfile::tempdir().unwrap();
+    let got = pg2lite(&["migrate", "--json", "--source", &db.url(), "--target", "app.db"])
+        .cwd(work.path())
+        .assert_code(0);
+    let summary: serde_json::Value = serde_json::from_str(&got.stdout).unwrap();
+    assert_eq!(summary["passed"], true, "{got}");
+    assert!(!got.stderr.contains("importing from its files"), "{got}");
+    for note in [
+        "public.nested, check forty_nots",
+        "public.docs, column body: CHECK (json_valid(...)) not created: 1 value(s) nest deeper \
+         than 1000 levels (the deepest 1200)",
+        "public.docs, column meta: CHECK (json_valid(...)) not created",
+    ] {
+        assert!(got.stderr.contains(note), "expected the note {note:?}:\n{got}");
+    }
+    for kept in ["check six_thousand", "check fifteen_hundred", "public.padded, column c"] {
+        assert!(!got.stderr.contains(kept), "{kept} needs no note:\n{got}");
+    }
+    let conn = Connection::open(work.path().join("app.db")).unwrap();
+    assert!(conn.execute("INSERT INTO wide VALUES (2, 6000)", []).is_err(), "the check holds");
+    conn.execute("INSERT INTO wide VALUES (2, 0)", []).unwrap();
+    assert!(conn.execute("INSERT INTO wide2 VALUES (2, 1500)", []).is_err(), "the check holds");
+    conn.execute("INSERT INTO padded (id) VALUES (2)", []).unwrap();
+    let pad: String =
+        conn.query_row("SELECT c FROM padded WHERE id = 2", [], |r| r.get(0)).unwrap();
+    assert_eq!((pad.len(), pad.trim_end()), (70_000, "x"));
+    let body: String =
+        conn.query_row("SELECT body FROM docs WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(body, deep_json(1200));
+}
+
+/// The same export through `verify --deep`, a plain `import` from its files and `validate`.
+#[test]
+fn an_export_with_deep_json_verifies_imports_and_validates() {
+    let db = unusual_db();
+    let f = Fixture::exported(db);
+    pg2lite(&["verify", "--deep"]).arg(&f.export).assert_code(0);
+    let target = f.work.path().join("plain.db");
+    let got = pg2lite(&["import", "--yes", "--from"])
+        .arg(&f.export)
+        .arg("--target")
+        .arg(&target)
+        .assert_code(0);
+    assert!(got.stderr.contains("public.docs, column body: CHECK (json_valid(...))"), "{got}");
+    pg2lite(&["validate", "--source", &f.db.url(), "--from"])
+        .arg(&f.export)
+        .arg("--target")
+        .arg(&target)
+        .assert_code(0);
+}

@@ -143,6 +143,7 @@ fn entry(dir: &Path, table: Table, rows: &str) -> TableEntry {
         filter: Filter::Whole,
         json_nulls: Default::default(),
         nan_values: Default::default(),
+        json_depth: Default::default(),
         table,
     }
 }

@@ -468,6 +468,37 @@ fn write_minified(out: &mut Vec<u8>, json: &[u8]) {
     }
 }
 
+/// How deeply JSON text nests (`[[1]]` is 2, a scalar 0), by one pass over its bytes that
+/// skips strings: what [`crate::manifest::JsonDepth`] records, since SQLite's JSON functions
+/// refuse values nested deeper than [`crate::manifest::SQLITE_JSON_DEPTH`]. The text is valid
+/// JSON (Postgres checked it); on other text the count is merely meaningless, never a panic.
+pub fn json_depth(json: &[u8]) -> u64 {
+    let (mut depth, mut deepest) = (0u64, 0u64);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 fn write_jsonb(out: &mut Vec<u8>, raw: &[u8]) -> Result<()> {
     match raw.split_first() {
         Some((1, text)) => {
@@ -894,6 +925,17 @@ mod tests {
             let (y, m, d) = civil_from_days(z);
             assert_eq!(days_from_civil(y, m, d), z);
         }
+    }
+
+    #[test]
+    fn json_depth_counts_nesting_outside_strings() {
+        assert_eq!(json_depth(b"1"), 0);
+        assert_eq!(json_depth(b"null"), 0);
+        assert_eq!(json_depth(b"[1,[2]]"), 2);
+        assert_eq!(json_depth(br#"{"a":"[[[\"[","b":[{}]}"#), 3);
+        let deep = format!("{}{}", "[".repeat(1200), "]".repeat(1200));
+        assert_eq!(json_depth(deep.as_bytes()), 1200);
+        assert_eq!(json_depth(b"]]]["), 1);
     }
 
     #[test]

@@ -325,6 +325,7 @@ impl Job {
             filter: self.filter.clone(),
             json_nulls: BTreeMap::new(),
             nan_values: BTreeMap::new(),
+            json_depth: BTreeMap::new(),
             table: self.table.clone(),
         }
     }
@@ -626,6 +627,7 @@ async fn check_count(client: &Client, job: &Job, streamed: u64) -> Result<()> {
 struct Seen {
     json_nulls: BTreeMap<String, Vec<u64>>,
     nan_values: BTreeMap<String, u64>,
+    json_depth: BTreeMap<String, manifest::JsonDepth>,
     /// JSON nulls not yet handed to the feed.
     unfed_json_nulls: Vec<(String, u64)>,
 }
@@ -634,6 +636,9 @@ impl Seen {
     /// Looks at one value just encoded (`encoded`, not SQL NULL) of `column` in `row`.
     fn value(&mut self, codec: &codec::Codec, column: &str, row: u64, encoded: &[u8]) {
         use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
+        if matches!(codec, Json | Jsonb) {
+            self.depth(column, codec::json_depth(encoded));
+        }
         match codec {
             Json | Jsonb if encoded == b"null" => {
                 self.json_nulls.entry(column.to_owned()).or_default().push(row);
@@ -643,6 +648,19 @@ impl Seen {
                 *self.nan_values.entry(column.to_owned()).or_default() += 1;
             }
             _ => {}
+        }
+    }
+}
+
+impl Seen {
+    /// Records one json value's nesting (allocating the column's name once, not per value).
+    fn depth(&mut self, column: &str, depth: u64) {
+        if !self.json_depth.contains_key(column) {
+            self.json_depth.insert(column.to_owned(), manifest::JsonDepth::default());
+        }
+        if let Some(d) = self.json_depth.get_mut(column) {
+            d.deepest = d.deepest.max(depth);
+            d.beyond_sqlite += u64::from(depth > manifest::SQLITE_JSON_DEPTH);
         }
     }
 }
@@ -800,6 +818,7 @@ fn build_manifest(
                 filter: r.filter.clone(),
                 json_nulls: r.seen.json_nulls.clone(),
                 nan_values: r.seen.nan_values.clone(),
+                json_depth: r.seen.json_depth.clone(),
                 table: r.table.clone(),
             })
             .collect(),

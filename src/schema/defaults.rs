@@ -17,6 +17,12 @@ pub(super) const UUID_V4: &str = "(lower(hex(randomblob(4)) || '-' || hex(random
      || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) \
      || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))";
 
+/// Postgres' largest `char(n)`/`varchar(n)` length (`MaxAttrSize`, 10 MiB).
+const MAX_CHAR_LENGTH: usize = 10 * 1024 * 1024;
+
+/// Postgres' largest numeric scale (`NUMERIC_MAX_SCALE`).
+const MAX_NUMERIC_SCALE: usize = 1000;
+
 const TIMESTAMPTZ_NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')";
 const TIMESTAMP_NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000')";
 const DATE_NOW: &str = "(date('now'))";
@@ -196,6 +202,11 @@ fn numeric_text(s: &str, col: &Column) -> Result<String, String> {
     };
     let digits = s.split_once('.').map_or(0, |(_, f)| f.len());
     let scale = usize::try_from(scale).unwrap_or(0);
+    if scale > MAX_NUMERIC_SCALE {
+        return Err(format!(
+            "numeric scale {scale} is beyond Postgres' largest, {MAX_NUMERIC_SCALE}"
+        ));
+    }
     if digits > scale {
         return Err(format!("{s} has more fraction digits than the column's scale"));
     }
@@ -211,7 +222,7 @@ fn text(s: &str, col: &Column) -> Result<String, String> {
         "date" => Err(format!("date '{s}' outside years 0001-9999")),
         "time" => time(s, false),
         "timetz" => time(s, true),
-        "bpchar" => Ok(pad_char(s, &col.ty.name)),
+        "bpchar" => pad_char(s, &col.ty.name),
         _ => Ok(s.to_owned()),
     }
 }
@@ -269,16 +280,24 @@ fn six_digits(clock: &str) -> Option<String> {
         .then(|| format!("{hms}.{frac:0<6}"))
 }
 
-/// `char(n)` keeps its padding in the export; so does its default.
-fn pad_char(s: &str, type_name: &str) -> String {
-    let n = type_name
-        .strip_prefix("character(")
-        .and_then(|r| r.strip_suffix(')'))
-        .and_then(|n| n.parse::<usize>().ok());
-    match n {
-        Some(n) if s.chars().count() < n => format!("{s:<n$}"),
-        _ => s.to_owned(),
+/// `char(n)` keeps its padding in the export; so does its default. The padding is built by
+/// repetition, not by a format width (which stops at 65,535), and `n` is bounded by what
+/// Postgres allows, so a forged `character(2147483647)` cannot ask for gigabytes.
+fn pad_char(s: &str, type_name: &str) -> Result<String, String> {
+    let Some(modifier) = type_name.strip_prefix("character(").and_then(|r| r.strip_suffix(')'))
+    else {
+        return Ok(s.to_owned());
+    };
+    let n =
+        modifier.parse::<usize>().ok().filter(|n| (1..=MAX_CHAR_LENGTH).contains(n)).ok_or_else(
+            || format!("{type_name} is not a length Postgres allows (1 to {MAX_CHAR_LENGTH})"),
+        )?;
+    let mut padded = s.to_owned();
+    let have = s.chars().count();
+    if have < n {
+        padded.push_str(&" ".repeat(n - have));
     }
+    Ok(padded)
 }
 
 fn json(s: &str) -> Result<String, String> {

@@ -8,6 +8,12 @@
 //! text (collations), of enums (declaration order) and of timestamps stored as TEXT (expanded
 //! years, `infinity`) differs, so those are refused, as is every function but a handful.
 //! What is refused comes back as `Err(why)`, which the planner turns into a note.
+//!
+//! Depth is bounded everywhere, since an expression comes from a manifest anyone may have
+//! written: the parser refuses nesting deeper than [`MAX_NESTING`] (so no walk over a tree,
+//! its `Drop` included, can exhaust the stack), AND and OR are flat n-ary lists (a CHECK of
+//! 6,000 ORs is one node with 6,000 children, not 6,000 nested ones), and what is emitted
+//! must fit SQLite's parser: see [`MAX_SQLITE_HEIGHT`] and [`MAX_SQLITE_NESTING`].
 
 use super::names::{quote_ident, quote_literal};
 use crate::transform::Conversion;
@@ -30,8 +36,10 @@ pub(super) enum Expr {
     Keyword(String),
     Array(Vec<Expr>),
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Two or more conditions, all of which hold (flat: never an `And` directly inside).
+    And(Vec<Expr>),
+    /// Two or more conditions, one of which holds (flat: never an `Or` directly inside).
+    Or(Vec<Expr>),
     Cmp(Box<Expr>, String, Box<Expr>),
     /// `left op ANY (right)` or `left op ALL (right)`.
     Quantified {
@@ -54,7 +62,50 @@ impl Expr {
         }
         (e, ty)
     }
+
+    /// The column names the expression mentions, in order of appearance (repeats included),
+    /// found without recursion.
+    pub(super) fn columns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut todo = vec![self];
+        while let Some(e) = todo.pop() {
+            match e {
+                Expr::Column(c) => out.push(c.as_str()),
+                Expr::Neg(x) | Expr::Cast(x, _) | Expr::Not(x) | Expr::IsNull(x, _) => todo.push(x),
+                Expr::Func(_, xs) | Expr::Array(xs) | Expr::And(xs) | Expr::Or(xs) => {
+                    todo.extend(xs.iter().rev());
+                }
+                Expr::Cmp(a, _, b) | Expr::Quantified { left: a, right: b, .. } => {
+                    todo.push(b);
+                    todo.push(a);
+                }
+                Expr::Str(_) | Expr::Num(_) | Expr::Bool(_) | Expr::Null | Expr::Keyword(_) => {}
+            }
+        }
+        out
+    }
 }
+
+/// How deeply a parsed expression may nest (parentheses, NOT, signs, casts, calls): far
+/// beyond what Postgres prints for any real constraint, and shallow enough that every
+/// recursive walk over the tree stays within a small thread stack. Deeper is refused.
+pub(super) const MAX_NESTING: usize = 100;
+
+/// The tallest expression tree (as SQLite's parser counts it: a chain of n ORs is n high)
+/// pg2lite emits: half SQLite's default `SQLITE_MAX_EXPR_DEPTH` of 1000, leaving room for
+/// what SQLite adds when it codes a constraint.
+pub(super) const MAX_SQLITE_HEIGHT: usize = 500;
+
+/// The deepest parenthesis nesting pg2lite emits. sqlite3 before 3.46 parses with a fixed
+/// stack of 100 entries, which a condition nested about 30 deep overflows (measured with
+/// sqlite3 3.40: `(a OR (b OR (...)))` fails at 31 levels, `NOT (NOT (...))` at 46); such a
+/// CHECK would make the whole file unreadable to those versions.
+pub(super) const MAX_SQLITE_NESTING: usize = 24;
+
+/// How many terms an emitted AND or OR chain holds before it is grouped in parentheses:
+/// SQLite's parser builds a chain left-deep, so 1,500 ORs in one chain are 1,500 high, over
+/// its limit, while groups of 16 keep any chain a few dozen high.
+const CHAIN: usize = 16;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -83,6 +134,7 @@ const KEYWORDS: &[&str] = &[
     "CURRENT_ROLE",
     "CURRENT_CATALOG",
     "CURRENT_SCHEMA",
+    "SYSTEM_USER",
     "USER",
 ];
 
@@ -98,12 +150,25 @@ const TYPE_STOP: &[&str] = &[
 /// # Errors
 /// `Err(why)` for anything outside the grammar this module knows.
 pub(super) fn parse(text: &str) -> Result<Expr, String> {
+    if text.contains('\0') {
+        return Err("a NUL character, which no Postgres expression holds".into());
+    }
     let toks = tokenize(text)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     let e = p.or()?;
     match p.peek() {
         None => Ok(e),
         Some(t) => Err(format!("unexpected {} in the expression", describe(t))),
+    }
+}
+
+/// Adds `term` to an OR chain (`or`) or an AND chain, splicing in a chain of the same kind
+/// (`(a OR b) OR c` is one chain of three), so chains never nest in themselves.
+fn flatten_into(terms: &mut Vec<Expr>, term: Expr, or: bool) {
+    match term {
+        Expr::Or(inner) if or => terms.extend(inner),
+        Expr::And(inner) if !or => terms.extend(inner),
+        other => terms.push(other),
     }
 }
 
@@ -203,6 +268,8 @@ fn operator(chars: &[char], i: usize) -> (Tok, usize) {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// How deeply the tree being built nests at this point; see [`MAX_NESTING`].
+    depth: usize,
 }
 
 impl Parser {
@@ -236,25 +303,53 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, String> {
-        let mut e = self.and()?;
-        while self.eat_keyword("or") {
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+    /// Runs `f` one level deeper, refusing to go past [`MAX_NESTING`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("it nests more than {MAX_NESTING} levels deep"));
         }
-        Ok(e)
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// A nested full expression: inside parentheses, a call's arguments, ANY (...).
+    fn inner(&mut self) -> Result<Expr, String> {
+        self.nested(Self::or)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let first = self.and()?;
+        if !self.keyword("or") {
+            return Ok(first);
+        }
+        let mut terms = Vec::new();
+        flatten_into(&mut terms, first, true);
+        while self.eat_keyword("or") {
+            let term = self.and()?;
+            flatten_into(&mut terms, term, true);
+        }
+        Ok(Expr::Or(terms))
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut e = self.not()?;
-        while self.eat_keyword("and") {
-            e = Expr::And(Box::new(e), Box::new(self.not()?));
+        let first = self.not()?;
+        if !self.keyword("and") {
+            return Ok(first);
         }
-        Ok(e)
+        let mut terms = Vec::new();
+        flatten_into(&mut terms, first, false);
+        while self.eat_keyword("and") {
+            let term = self.not()?;
+            flatten_into(&mut terms, term, false);
+        }
+        Ok(Expr::And(terms))
     }
 
     fn not(&mut self) -> Result<Expr, String> {
         if self.eat_keyword("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.not()?))));
         }
         self.comparison()
     }
@@ -279,7 +374,7 @@ impl Parser {
         for (word, all) in [("any", false), ("some", false), ("all", true)] {
             if self.eat_keyword(word) {
                 self.expect(Tok::LParen)?;
-                let right = Box::new(self.or()?);
+                let right = Box::new(self.inner()?);
                 self.expect(Tok::RParen)?;
                 return Ok(Expr::Quantified { left: Box::new(left), op, all, right });
             }
@@ -290,11 +385,16 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, String> {
         if matches!(self.peek(), Some(Tok::Op(op)) if op == "-") {
             self.pos += 1;
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            return self.nested(|p| Ok(Expr::Neg(Box::new(p.unary()?))));
         }
         let mut e = self.primary()?;
+        let mut casts = 0;
         while self.peek() == Some(&Tok::Cast) {
             self.pos += 1;
+            casts += 1;
+            if self.depth + casts > MAX_NESTING {
+                return Err(format!("it nests more than {MAX_NESTING} levels deep"));
+            }
             e = Expr::Cast(Box::new(e), self.type_name()?);
         }
         Ok(e)
@@ -303,7 +403,7 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Tok::LParen) => {
-                let e = self.or()?;
+                let e = self.inner()?;
                 self.expect(Tok::RParen)?;
                 Ok(e)
             }
@@ -368,7 +468,7 @@ impl Parser {
             return Ok(items);
         }
         loop {
-            items.push(self.or()?);
+            items.push(self.inner()?);
             match self.next() {
                 Some(Tok::Comma) => {}
                 Some(t) if t == close => return Ok(items),
@@ -499,10 +599,19 @@ impl ScopeColumn {
     }
 }
 
+/// A translated operand: its SQLite text, how it compares, whether it is a constant, and
+/// its height as SQLite's parser will count it.
 struct Operand {
     sql: String,
     class: Class,
     literal: bool,
+    height: usize,
+}
+
+/// A translated condition and its height (see [`MAX_SQLITE_HEIGHT`]).
+struct Rendered {
+    sql: String,
+    height: usize,
 }
 
 impl Scope<'_> {
@@ -515,12 +624,35 @@ impl Scope<'_> {
     /// A boolean expression (a CHECK or an index predicate) in SQLite.
     ///
     /// # Errors
-    /// `Err(why)` when its meaning would differ in SQLite.
+    /// `Err(why)` when its meaning would differ in SQLite, or when SQLite could not parse it
+    /// (taller than [`MAX_SQLITE_HEIGHT`], nested deeper than [`MAX_SQLITE_NESTING`]).
     pub(super) fn predicate(&self, e: &Expr) -> Result<String, String> {
+        let r = self.condition(e)?;
+        if r.height > MAX_SQLITE_HEIGHT {
+            return Err(format!(
+                "in SQLite it would be an expression {} levels high, more than the {} that \
+                 pg2lite emits (SQLite refuses more than 1000)",
+                r.height, MAX_SQLITE_HEIGHT
+            ));
+        }
+        let nesting = paren_nesting(&r.sql);
+        if nesting > MAX_SQLITE_NESTING {
+            return Err(format!(
+                "in SQLite it would nest {nesting} parentheses deep, more than the \
+                 {MAX_SQLITE_NESTING} that sqlite3 before 3.46 can read"
+            ));
+        }
+        Ok(r.sql)
+    }
+
+    fn condition(&self, e: &Expr) -> Result<Rendered, String> {
         match e {
-            Expr::And(a, b) => Ok(format!("({} AND {})", self.predicate(a)?, self.predicate(b)?)),
-            Expr::Or(a, b) => Ok(format!("({} OR {})", self.predicate(a)?, self.predicate(b)?)),
-            Expr::Not(a) => Ok(format!("(NOT {})", self.predicate(a)?)),
+            Expr::And(terms) => self.chain(terms, "AND"),
+            Expr::Or(terms) => self.chain(terms, "OR"),
+            Expr::Not(a) => {
+                let r = self.condition(a)?;
+                Ok(Rendered { sql: format!("(NOT {})", r.sql), height: r.height + 1 })
+            }
             Expr::IsNull(x, negated) => self.is_null(x, *negated),
             Expr::Cmp(a, op, b) => self.compare(a, op, b),
             Expr::Quantified { left, op, all, right } => self.in_list(left, op, *all, right),
@@ -529,28 +661,41 @@ impl Scope<'_> {
                 if o.class != Class::Bool {
                     return Err("a condition that is not a boolean column".into());
                 }
-                Ok(o.sql)
+                Ok(Rendered { sql: o.sql, height: o.height })
             }
         }
     }
 
-    fn is_null(&self, x: &Expr, negated: bool) -> Result<String, String> {
+    /// `(a OR b OR ...)`, grouped by [`CHAIN`] terms so that no chain SQLite builds is long.
+    fn chain(&self, terms: &[Expr], word: &str) -> Result<Rendered, String> {
+        let mut parts = terms.iter().map(|t| self.condition(t)).collect::<Result<Vec<_>, _>>()?;
+        while parts.len() > CHAIN {
+            parts = parts.chunks(CHAIN).map(|group| joined(group, word)).collect();
+        }
+        Ok(joined(&parts, word))
+    }
+
+    fn is_null(&self, x: &Expr, negated: bool) -> Result<Rendered, String> {
         let o = self.operand(x)?;
         if o.literal {
             return Err("IS NULL of a constant".into());
         }
-        Ok(format!("{} IS {}NULL", o.sql, if negated { "NOT " } else { "" }))
+        let sql = format!("{} IS {}NULL", o.sql, if negated { "NOT " } else { "" });
+        Ok(Rendered { sql, height: o.height + 1 })
     }
 
-    fn compare(&self, a: &Expr, op: &str, b: &Expr) -> Result<String, String> {
+    fn compare(&self, a: &Expr, op: &str, b: &Expr) -> Result<Rendered, String> {
         let (l, r) = (self.operand(a)?, self.operand(b)?);
         check_comparable(&l, op, &r)?;
         let op = if op == "!=" { "<>" } else { op };
-        Ok(format!("{} {op} {}", l.sql, r.sql))
+        Ok(Rendered {
+            sql: format!("{} {op} {}", l.sql, r.sql),
+            height: l.height.max(r.height) + 1,
+        })
     }
 
     /// `x = ANY (ARRAY[...])` → `x IN (...)`; `x <> ALL (ARRAY[...])` → `x NOT IN (...)`.
-    fn in_list(&self, left: &Expr, op: &str, all: bool, right: &Expr) -> Result<String, String> {
+    fn in_list(&self, left: &Expr, op: &str, all: bool, right: &Expr) -> Result<Rendered, String> {
         let negate = match (op, all) {
             ("=", false) => false,
             ("<>" | "!=", true) => true,
@@ -566,15 +711,18 @@ impl Scope<'_> {
         };
         let l = self.operand(left)?;
         let mut sql = Vec::with_capacity(items.len());
+        let mut height = l.height;
         for item in items {
             let r = self.operand(item)?;
             check_comparable(&l, "=", &r)?;
             if !r.literal {
                 return Err("ANY/ALL of an array holding columns".into());
             }
+            height = height.max(r.height);
             sql.push(r.sql);
         }
-        Ok(format!("{} {}IN ({})", l.sql, if negate { "NOT " } else { "" }, sql.join(", ")))
+        let not = if negate { "NOT " } else { "" };
+        Ok(Rendered { sql: format!("{} {not}IN ({})", l.sql, sql.join(", ")), height: height + 1 })
     }
 
     /// An index key given as an expression: a column (maybe cast to its own class), or
@@ -601,17 +749,21 @@ impl Scope<'_> {
     }
 
     fn operand(&self, e: &Expr) -> Result<Operand, String> {
-        let lit = |sql: String, class| Ok(Operand { sql, class, literal: true });
+        let lit = |sql: String, class| Ok(Operand { sql, class, literal: true, height: 1 });
         match e {
             Expr::Column(name) => {
                 let c = self.column(name)?;
-                Ok(Operand { sql: quote_ident(&c.sqlite), class: c.class, literal: false })
+                let sql = quote_ident(&c.sqlite);
+                Ok(Operand { sql, class: c.class, literal: false, height: 1 })
             }
             Expr::Cast(inner, ty) => self.cast(inner, ty),
             Expr::Str(s) => lit(quote_literal(s), Class::Text),
             Expr::Num(n) => lit(numeric_constant(n)?, Class::Number),
             Expr::Neg(inner) => match &**inner {
-                Expr::Num(n) => lit(format!("-{}", numeric_constant(n)?), Class::Number),
+                Expr::Num(n) => {
+                    let sql = format!("-{}", numeric_constant(n)?);
+                    Ok(Operand { sql, class: Class::Number, literal: true, height: 2 })
+                }
                 _ => Err("negation of something other than a number".into()),
             },
             Expr::Bool(b) => lit(if *b { "1" } else { "0" }.into(), Class::Bool),
@@ -647,11 +799,43 @@ impl Scope<'_> {
                     sql: format!("length({})", o.sql),
                     class: Class::Number,
                     literal: false,
+                    height: o.height + 1,
                 });
             }
         }
         Err(format!("function {name}() is not translated"))
     }
+}
+
+/// `(a OR b OR c)`: a chain SQLite builds left-deep, so as high as its tallest term plus
+/// one per operator.
+fn joined(parts: &[Rendered], word: &str) -> Rendered {
+    let sql: Vec<&str> = parts.iter().map(|p| p.sql.as_str()).collect();
+    let tallest = parts.iter().map(|p| p.height).max().unwrap_or(0);
+    Rendered {
+        sql: format!("({})", sql.join(&format!(" {word} "))),
+        height: tallest + parts.len().saturating_sub(1),
+    }
+}
+
+/// The deepest parenthesis nesting in SQLite text, quotes skipped.
+pub(super) fn paren_nesting(sql: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn check_comparable(l: &Operand, op: &str, r: &Operand) -> Result<(), String> {
@@ -685,7 +869,7 @@ fn typed_string(s: &str, class: Class, ty: &str) -> Result<Operand, String> {
         Class::Text => quote_literal(s),
         Class::Other => return Err(format!("a constant of type {ty}")),
     };
-    Ok(Operand { sql, class, literal: true })
+    Ok(Operand { sql, class, literal: true, height: 1 })
 }
 
 /// A numeric constant, kept as written when it is a plain decimal (SQLite reads the same
@@ -786,6 +970,62 @@ mod tests {
             key("to_tsvector('english'::regconfig, email)").unwrap_err().contains("to_tsvector")
         );
         assert!(key("lower(created)").is_err());
+    }
+
+    #[test]
+    fn and_or_chains_are_flat_however_they_are_parenthesized() {
+        let e = parse("((a OR b) OR (c OR (d)))").unwrap();
+        let names = |xs: &[Expr]| xs.iter().map(|x| x.columns()[0].to_owned()).collect::<Vec<_>>();
+        assert!(matches!(&e, Expr::Or(xs) if names(xs) == ["a", "b", "c", "d"]), "{e:?}");
+        let e = parse("a AND b OR c AND d").unwrap();
+        assert!(matches!(&e, Expr::Or(xs) if xs.len() == 2 && matches!(xs[0], Expr::And(_))));
+        assert_eq!(e.columns(), ["a", "b", "c", "d"]);
+    }
+
+    /// Issue 12: `CHECK (v = 0 OR ... OR v = 5999)` overflowed the stack. It is one flat
+    /// chain now, emitted in groups that SQLite (bundled, and 3.40's parser limits) accepts.
+    #[test]
+    fn a_check_of_6000_ors_translates_in_groups_that_sqlite_accepts() -> rusqlite::Result<()> {
+        let terms: Vec<String> = (0..6000).map(|i| format!("(price = ({i})::numeric)")).collect();
+        let text = format!("({})", terms.join(" OR "));
+        let sql = pred(&text).unwrap();
+        assert!(paren_nesting(&sql) <= MAX_SQLITE_NESTING, "{}", paren_nesting(&sql));
+        let conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch(&format!("CREATE TABLE t (price INTEGER, CHECK ({sql}))"))?;
+        conn.execute("INSERT INTO t VALUES (5999)", [])?;
+        assert!(conn.execute("INSERT INTO t VALUES (6000)", []).is_err());
+        Ok(())
+    }
+
+    /// Issue 12: forged expressions 100,000 deep crashed the parser (and Drop).
+    #[test]
+    fn expressions_nested_past_the_limit_are_refused_in_every_form() {
+        let n = 100_000;
+        let forms = [
+            format!("{}price > 0{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}active", "NOT ".repeat(n)),
+            format!("price > {}1{}", "-(".repeat(n), ")".repeat(n)),
+            format!("price > {}1", "- ".repeat(n)),
+            format!("'1'{}", "::integer".repeat(n)),
+            format!("{}email{}", "lower(".repeat(n), ")".repeat(n)),
+            format!("{}1{}", "ARRAY[".repeat(n), "]".repeat(n)),
+            format!("{}1{}", "price = ANY (".repeat(n), ")".repeat(n)),
+        ];
+        for text in forms {
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains("levels deep"), "{}: {e}", &text[..40]);
+        }
+        let at_limit = format!("{}price > 0{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(parse(&at_limit).is_ok());
+    }
+
+    #[test]
+    fn what_sqlite_cannot_parse_is_refused_with_a_reason() {
+        let nots = format!("{}active{}", "NOT (".repeat(40), ")".repeat(40));
+        assert!(pred(&nots).unwrap_err().contains("sqlite3 before 3.46"));
+        let ok = format!("{}active{}", "NOT (".repeat(10), ")".repeat(10));
+        assert!(pred(&ok).is_ok());
+        assert!(parse("(a = 'x\0y')").unwrap_err().contains("NUL"));
     }
 
     #[test]

@@ -200,6 +200,7 @@ impl<'a> Planner<'a> {
     fn note(&self, i: usize, object: Option<String>, what: String, why: String) -> Note {
         let t = &self.tables[i];
         let table = pg_qualified(&QualifiedName { schema: t.schema.clone(), name: t.name.clone() });
+        let why = shown(&why).into_owned();
         Note { table, object, what, why }
     }
 
@@ -256,7 +257,8 @@ impl<'a> Planner<'a> {
             let rowid = self.prep[i].rowid == Some(position);
             let default = self.default(i, col, conv, rowid, notes);
             self.column_notes(i, col, rowid, notes);
-            out.lines.push(column_line(&name, col, conv, rowid, default.as_deref()));
+            let json_check = conv == Conversion::Json && !self.too_deep(i, col, notes);
+            out.lines.push(column_line(&name, col, conv, rowid, default.as_deref(), json_check));
             out.scope.push(ScopeColumn {
                 source: col.name.clone(),
                 sqlite: name.clone(),
@@ -313,6 +315,27 @@ impl<'a> Planner<'a> {
         Some(Column { nullable: true, ..col.clone() })
     }
 
+    /// Whether `col` holds JSON nested deeper than SQLite's JSON functions accept, so that
+    /// a `json_valid` CHECK would refuse its values (noted).
+    fn too_deep(&self, i: usize, col: &Column, notes: &mut Vec<Note>) -> bool {
+        let t = &self.tables[i];
+        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let Some(d) = self.opts.deep_json.get(&(q, col.name.clone())) else {
+            return false;
+        };
+        let why = format!(
+            "{} value(s) nest deeper than {} levels (the deepest {}), which SQLite's JSON \
+             functions refuse; the values are kept as exported, and validate compares them \
+             with the export",
+            d.beyond_sqlite,
+            crate::manifest::SQLITE_JSON_DEPTH,
+            d.deepest
+        );
+        let object = Some(format!("column {}", pg_ident(&col.name)));
+        notes.push(self.note(i, object, "CHECK (json_valid(...)) not created".into(), why));
+        true
+    }
+
     fn default(
         &self,
         i: usize,
@@ -325,7 +348,8 @@ impl<'a> Planner<'a> {
             Outcome::None => None,
             Outcome::Sql(sql) => Some(sql),
             Outcome::Dropped(why) => {
-                let what = format!("default {} dropped", col.default.as_deref().unwrap_or(""));
+                let what =
+                    format!("default {} dropped", shown(col.default.as_deref().unwrap_or("")));
                 notes.push(self.note(
                     i,
                     Some(format!("column {}", pg_ident(&col.name))),
@@ -420,7 +444,12 @@ impl<'a> Planner<'a> {
                 Ok(sql) => lines.push(format!("CONSTRAINT {} CHECK ({sql})", quote_ident(&c.name))),
                 Err(why) => {
                     let object = Some(format!("check {}", pg_ident(&c.name)));
-                    notes.push(self.note(i, object, format!("{} dropped", c.definition), why));
+                    notes.push(self.note(
+                        i,
+                        object,
+                        format!("{} dropped", shown(&c.definition)),
+                        why,
+                    ));
                 }
             }
         }
@@ -437,7 +466,12 @@ impl<'a> Planner<'a> {
                 }
                 Err(why) => {
                     let object = Some(format!("foreign key {}", pg_ident(&fk.name)));
-                    notes.push(self.note(i, object, format!("{} dropped", fk.definition), why));
+                    notes.push(self.note(
+                        i,
+                        object,
+                        format!("{} dropped", shown(&fk.definition)),
+                        why,
+                    ));
                 }
             }
         }
@@ -533,7 +567,7 @@ impl<'a> Planner<'a> {
                 Err(why) => notes.push(self.note(
                     i,
                     object(),
-                    format!("not created: {}", idx.definition),
+                    format!("not created: {}", shown(&idx.definition)),
                     why,
                 )),
             }
@@ -559,10 +593,8 @@ impl<'a> Planner<'a> {
         let predicate = match &idx.predicate {
             Some(pred) => {
                 let sql = expr::parse(pred).and_then(|e| scope.predicate(&e));
-                format!(
-                    " WHERE {}",
-                    unwrap_outer(&sql.map_err(|why| format!("its predicate {pred}: {why}"))?)
-                )
+                let sql = sql.map_err(|why| format!("its predicate {}: {why}", shown(pred)))?;
+                format!(" WHERE {}", unwrap_outer(&sql))
             }
             None => String::new(),
         };
@@ -602,10 +634,12 @@ fn index_keys(
     for c in &idx.columns {
         let key = match &c.column {
             Some(col) if p.stripped(t, col) => continue,
-            Some(col) => quote_ident(p.sqlite_column(t, col).unwrap_or(col)),
+            Some(col) => quote_ident(
+                p.sqlite_column(t, col).ok_or_else(|| format!("its column {col} is not known"))?,
+            ),
             None => expr::parse(&c.definition)
                 .and_then(|e| scope.index_key(&e))
-                .map_err(|why| format!("its key {}: {why}", c.definition))?,
+                .map_err(|why| format!("its key {}: {why}", shown(&c.definition)))?,
         };
         keys.push(if c.descending { format!("{key} DESC") } else { key });
     }
@@ -632,6 +666,7 @@ fn column_line(
     conv: Conversion,
     rowid: bool,
     default: Option<&str>,
+    json_check: bool,
 ) -> String {
     let q = quote_ident(name);
     let mut line = format!("{q} {}", conv.sqlite_type());
@@ -655,10 +690,10 @@ fn column_line(
         }
         // Before SQLite 3.45 json_valid(NULL) is 0, not NULL: without the IS NULL, a NULL
         // would break the CHECK for anyone opening the file with an older sqlite3.
-        _ if conv == Conversion::Json && col.nullable => {
+        _ if json_check && col.nullable => {
             line.push_str(&format!(" CHECK ({q} IS NULL OR json_valid({q}))"));
         }
-        _ if conv == Conversion::Json => line.push_str(&format!(" CHECK (json_valid({q}))")),
+        _ if json_check => line.push_str(&format!(" CHECK (json_valid({q}))")),
         _ => {}
     }
     line
@@ -718,6 +753,15 @@ fn unwrap_outer(sql: &str) -> &str {
         }
     }
     inner
+}
+
+/// At most 200 characters of a definition from the catalog, for a note: a forged one may be
+/// megabytes long.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
 }
 
 /// `CREATE TABLE "name" (\n    line,\n    line\n)[ STRICT];`

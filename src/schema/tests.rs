@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::testkit::*;
 use super::*;
-use crate::catalog::{Column, FkAction, Index, PgType, Table};
+use crate::catalog::{Column, FkAction, Index, PgType, Table, TypeKind};
 use crate::transform::NumericTarget;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -942,4 +942,127 @@ fn a_tenant_scoped_manifest_implies_its_strip_header_and_export_row() -> Result 
     whole.options.tenant = None;
     assert_eq!(Strip::from_manifest(&whole), None);
     Ok(())
+}
+
+fn char_n(n: u64) -> PgType {
+    PgType {
+        name: format!("character({n})"),
+        domain: None,
+        kind: TypeKind::Base { base: "bpchar".into(), precision: None, scale: None },
+    }
+}
+
+/// Issue 12: `char(70000) DEFAULT 'x'` panicked ("Formatting argument out of range").
+#[test]
+fn char_defaults_are_padded_at_any_length_postgres_allows_and_refused_beyond() -> Result {
+    let (got, notes) = default_of(with_default(col("c", char_n(70_000)), "'x'::bpchar"));
+    let got = got.expect("the default is kept");
+    assert!(notes.is_empty(), "{notes:?}");
+    let conn = sqlite_with(&format!("CREATE TABLE t (c TEXT DEFAULT {got}, k INTEGER)"))?;
+    conn.execute("INSERT INTO t (k) VALUES (1)", [])?;
+    let stored: String = conn.query_row("SELECT c FROM t", [], |r| r.get(0))?;
+    assert_eq!((stored.len(), &stored[..2]), (70_000, "x "));
+    for n in [2_147_483_647, 99_999_999_999] {
+        let (got, notes) = default_of(with_default(col("c", char_n(n)), "'x'::bpchar"));
+        assert_eq!(got, None);
+        assert!(notes[0].why.contains("not a length Postgres allows"), "{notes:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_numeric_scale_beyond_postgres_is_refused_not_padded() {
+    let mut ty = numeric(10, 2);
+    ty.kind = TypeKind::Base { base: "numeric".into(), precision: Some(10), scale: Some(i32::MAX) };
+    let o = SchemaOptions { numeric: NumericPolicy::Text, ..opts() };
+    let p = plan(&[table("public", "t", vec![with_default(col("a", ty), "0")])], &o).unwrap();
+    assert_eq!(p.tables[0].columns[0].default, None);
+    assert!(p.notes[0].why.contains("beyond Postgres' largest"), "{:?}", p.notes);
+}
+
+fn json_table() -> Table {
+    table("public", "docs", vec![col("body", ty("jsonb")), not_null(col("meta", ty("json")))])
+}
+
+/// SQLite's JSON limit, measured on the SQLite pg2lite writes with: 1000 levels pass
+/// `json_valid`, 1001 do not.
+#[test]
+fn sqlite_json_valid_stops_at_the_recorded_depth() -> Result {
+    let conn = Connection::open_in_memory()?;
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let limit = usize::try_from(crate::manifest::SQLITE_JSON_DEPTH)?;
+    let valid = |n: usize| -> rusqlite::Result<i64> {
+        conn.query_row("SELECT json_valid(?1)", [nested(n)], |r| r.get(0))
+    };
+    assert_eq!((valid(limit)?, valid(limit + 1)?), (1, 0));
+    Ok(())
+}
+
+/// Issue 12: a jsonb value 1,200 deep failed the `json_valid` CHECK. The column keeps its
+/// values and loses the CHECK, with a note naming it and the count.
+#[test]
+fn json_columns_nested_beyond_sqlite_lose_their_check_with_a_note() -> Result {
+    let q = QualifiedName { schema: "public".into(), name: "docs".into() };
+    let deep = crate::manifest::JsonDepth { deepest: 1200, beyond_sqlite: 3 };
+    let mut o = opts();
+    o.deep_json.insert((q, "body".into()), deep);
+    let p = plan(&[json_table()], &o)?;
+    let ddl = &p.tables[0].create_table;
+    assert!(!ddl.contains("json_valid(\"body\")"), "{ddl}");
+    assert!(ddl.contains("CHECK (json_valid(\"meta\"))"), "{ddl}");
+    let [n] = &p.notes[..] else { panic!("one note: {:?}", p.notes) };
+    assert_eq!(n.object.as_deref(), Some("column body"));
+    assert!(n.why.contains("3 value(s) nest deeper than 1000 levels (the deepest 1200)"), "{n}");
+    let conn = sqlite_with(ddl)?;
+    let value = format!("{}{}", "[".repeat(1200), "]".repeat(1200));
+    conn.execute("INSERT INTO docs VALUES (?1, '{}')", [value])?;
+    Ok(())
+}
+
+/// What a fed import does once the rows are in: the stored CREATE TABLE becomes the final
+/// plan's, rows untouched, and SQLite's integrity check passes on the rewritten schema.
+#[test]
+fn refit_rewrites_the_stored_table_to_the_final_plan() -> Result {
+    let draft = plan(&[json_table()], &opts())?;
+    let mut o = opts();
+    let q = QualifiedName { schema: "public".into(), name: "docs".into() };
+    o.deep_json
+        .insert((q, "body".into()), crate::manifest::JsonDepth { deepest: 1001, beyond_sqlite: 1 });
+    let done = plan(&[json_table()], &o)?;
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON;")?;
+    conn.execute_batch(&draft.tables[0].create_table)?;
+    let value = format!("{}{}", "[".repeat(1001), "]".repeat(1001));
+    conn.execute("INSERT INTO docs VALUES (?1, '{}')", [&value])?;
+    conn.execute_batch("PRAGMA ignore_check_constraints = OFF;")?;
+    let check = |c: &Connection| -> rusqlite::Result<String> {
+        c.query_row("PRAGMA quick_check", [], |r| r.get(0))
+    };
+    assert_ne!(check(&conn)?, "ok", "the draft's CHECK refuses the value");
+    assert_eq!(refit(&conn, &draft, &done)?, 1);
+    assert_eq!(check(&conn)?, "ok");
+    let stored: String =
+        conn.query_row("SELECT sql FROM sqlite_schema WHERE name = 'docs'", [], |r| r.get(0))?;
+    assert_eq!(format!("{stored};"), done.tables[0].create_table);
+    assert_eq!(refit(&conn, &done, &done)?, 0);
+    let other = plan(&[table("public", "docs", vec![col("x", ty("int4"))])], &opts())?;
+    assert!(matches!(refit(&conn, &draft, &other), Err(RefitError::Changed { .. })));
+    Ok(())
+}
+
+/// Issue 12 (item 11): a foreign key whose lists differ was truncated; an index on a missing
+/// column became an index on a string constant. Both are refused by name.
+#[test]
+fn a_catalog_naming_missing_columns_is_refused_before_planning() {
+    let parent = users("users");
+    let mut child =
+        table("public", "posts", vec![col("id", ty("int8")), col("user_id", ty("int8"))]);
+    child.foreign_keys.push(fk("posts_user", &["user_id", "id"], ("public", "users"), &["id"]));
+    let e = plan(&[parent.clone(), child], &opts()).unwrap_err();
+    assert!(matches!(e, Error::Inconsistent { .. }), "{e}");
+    assert!(e.to_string().starts_with("public.posts, foreign key posts_user: it pairs 2"), "{e}");
+    let mut child = table("public", "posts", vec![col("id", ty("int8"))]);
+    child.indexes.push(index("posts_ghost", &["ghost"]));
+    let e = plan(&[parent, child], &opts()).unwrap_err().to_string();
+    assert!(e.contains("public.posts, index posts_ghost: it names column ghost"), "{e}");
 }
