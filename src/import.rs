@@ -111,8 +111,12 @@ pub enum Error {
     Backup(#[from] rollback::Error),
     #[error("{file}: cannot read: {source}")]
     Read { file: String, source: io::Error },
-    #[error(transparent)]
-    Transform(#[from] transform::Error),
+    /// A line that is not UTF-8, or a file cut short (no final newline).
+    #[error("{file}: {source}{VERIFY_HINT}")]
+    Malformed { file: String, source: io::Error },
+    /// A line or value that breaks the format's rules (the first one, in file order).
+    #[error("{file}: {source}{VERIFY_HINT}")]
+    Transform { file: String, source: transform::Error },
     #[error("{what}: {source}")]
     Sqlite { what: String, source: rusqlite::Error },
     #[error("{table}: the file has {found} rows, the manifest says {expected}")]
@@ -136,6 +140,10 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do about an export whose content breaks the format.
+const VERIFY_HINT: &str = "; nothing was written (the export is damaged or was edited: \
+    `pg2lite verify --deep` lists every such problem)";
 
 fn sqlite(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let what = what.into();
@@ -427,10 +435,16 @@ fn read_and_convert(
     table: &TablePlan,
     tx: mpsc::SyncSender<Result<ConvertedBatch>>,
 ) {
-    let read_err = |source| Error::Read { file: entry.file.clone(), source };
+    let file_name = || entry.file.clone();
+    let read_err = |source: io::Error| match source.kind() {
+        io::ErrorKind::InvalidData => Error::Malformed { file: file_name(), source },
+        _ => Error::Read { file: file_name(), source },
+    };
     for batch in BatchReader::new(BufReader::with_capacity(1 << 20, file)) {
-        let converted =
-            batch.map_err(read_err).and_then(|b| Ok(transform::convert_batch(b, table)?));
+        let converted = batch.map_err(read_err).and_then(|b| {
+            transform::convert_batch(b, table)
+                .map_err(|source| Error::Transform { file: file_name(), source })
+        });
         let failed = converted.is_err();
         if tx.send(converted).is_err() || failed {
             return;
@@ -668,8 +682,13 @@ fn convert_fed(feed: Receiver<Fed>, plan: &Plan, out: mpsc::SyncSender<Result<Co
                 for (column, line) in json_nulls {
                     recorded.entry(column).or_default().push(line);
                 }
-                transform::convert_batch(batch, tp).map_err(Error::from).map(|batch| {
-                    Converted::Rows { table: i, batch, json_nulls: JsonNulls::new(tp, &recorded) }
+                let file = manifest::table_file(&tp.source.schema, &tp.source.name);
+                let converted = transform::convert_batch(batch, tp)
+                    .map_err(|source| Error::Transform { file, source });
+                converted.map(|batch| Converted::Rows {
+                    table: i,
+                    batch,
+                    json_nulls: JsonNulls::new(tp, &recorded),
                 })
             }
         };
