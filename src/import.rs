@@ -116,7 +116,7 @@ pub enum Error {
     Malformed { file: String, source: io::Error },
     /// A line or value that breaks the format's rules (the first one, in file order).
     #[error("{file}: {source}{VERIFY_HINT}")]
-    Transform { file: String, source: transform::Error },
+    Transform { file: String, source: Box<transform::Error> },
     #[error("{what}: {source}")]
     Sqlite { what: String, source: rusqlite::Error },
     #[error("{table}: the file has {found} rows, the manifest says {expected}")]
@@ -443,7 +443,7 @@ fn read_and_convert(
     for batch in BatchReader::new(BufReader::with_capacity(1 << 20, file)) {
         let converted = batch.map_err(read_err).and_then(|b| {
             transform::convert_batch(b, table)
-                .map_err(|source| Error::Transform { file: file_name(), source })
+                .map_err(|e| Error::Transform { file: file_name(), source: Box::new(e) })
         });
         let failed = converted.is_err();
         if tx.send(converted).is_err() || failed {
@@ -684,7 +684,7 @@ fn convert_fed(feed: Receiver<Fed>, plan: &Plan, out: mpsc::SyncSender<Result<Co
                 }
                 let file = manifest::table_file(&tp.source.schema, &tp.source.name);
                 let converted = transform::convert_batch(batch, tp)
-                    .map_err(|source| Error::Transform { file, source });
+                    .map_err(|e| Error::Transform { file, source: Box::new(e) });
                 converted.map(|batch| Converted::Rows {
                     table: i,
                     batch,

@@ -318,7 +318,7 @@ pub enum ConvertError {
     /// The value breaks its column's rule (`crate::format`), which `verify --deep` reports
     /// too.
     #[error("{0}")]
-    Misfit(Misfit),
+    Misfit(Box<Misfit>),
     #[error("expected {expected}, found {found}")]
     Unexpected { expected: &'static str, found: String },
     #[error("{value} does not fit a 64-bit INTEGER")]

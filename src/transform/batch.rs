@@ -373,7 +373,11 @@ impl<'p> Layout<'p> {
                 // Where the value also breaks its rule (a bytea's base64), say it as verify does.
                 let c = convert_column(raw, column).map_err(|source| {
                     let misfit = rule.and_then(|r| r.check(raw.get()).err());
-                    self.value_error(name, line, misfit.map_or(source, ConvertError::Misfit))
+                    self.value_error(
+                        name,
+                        line,
+                        misfit.map_or(source, |m| ConvertError::Misfit(Box::new(m))),
+                    )
                 })?;
                 if let Some(loss) = c.loss {
                     out.lossy.add(index, loss);
@@ -409,7 +413,8 @@ impl<'p> Layout<'p> {
         if decoded_later && rule.is_bytea() && text != "null" {
             return Ok(());
         }
-        rule.check(text).map_err(|m| self.value_error(name, line, ConvertError::Misfit(m)))
+        rule.check(text)
+            .map_err(|m| self.value_error(name, line, ConvertError::Misfit(Box::new(m))))
     }
 
     fn value_error(&self, column: &str, line: &Line<'_>, source: ConvertError) -> Error {
