@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::datetime;
@@ -73,7 +73,8 @@ impl ColumnRule {
         self.rule.kind == Kind::Text(Form::Bytea)
     }
 
-    /// Checks one value, given as its JSON text (`null`, `12`, `"x"`, `[1,2]`).
+    /// Checks one value, given as the text of one valid JSON value (`null`, `12`, `"x"`,
+    /// `[1,2]`), as a parsed line holds it.
     ///
     /// # Errors
     /// The first [`Misfit`] found, depth first.
@@ -364,34 +365,94 @@ impl Rule {
     }
 
     /// Checks one level of a nested array and returns its shape (the length of each
-    /// dimension, outermost first): every item is an array of one shape, or none is.
-    fn check_items(&self, raw: &str, element: &Rule, depth: usize) -> Result<Vec<usize>, Misfit> {
+    /// dimension, outermost first): every item is an array of one shape, or none is. The
+    /// items are read one by one as the text is parsed, nothing collected.
+    fn check_items(&self, raw: &str, element: &Rule, depth: usize) -> Result<Shape, Misfit> {
         if depth > MAX_DIMENSIONS {
             let expected = "an array of at most 6 dimensions";
             return Err(self.misfit(raw, Reason::Format { expected }));
         }
-        let items: Vec<&RawValue> = serde_json::from_str(raw)
-            .map_err(|_| self.misfit(raw, Reason::Format { expected: "a JSON array" }))?;
-        let mut inner: Option<Option<Vec<usize>>> = None;
-        for (i, item) in items.iter().enumerate() {
-            let text = item.get();
-            let shape = if text.starts_with('[') {
-                Some(self.check_items(text, element, depth + 1).map_err(|m| at_index(m, i))?)
-            } else {
-                if text != "null" {
-                    element.check(text).map_err(|m| at_index(m, i))?;
-                }
-                None
-            };
-            match &inner {
-                None => inner = Some(shape),
-                Some(first) if *first == shape => {}
-                Some(_) => return Err(self.misfit(raw, Reason::Ragged)),
-            }
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let level = Level { array: self, element, raw, depth };
+        match (&mut de).deserialize_seq(level).and_then(|r| de.end().map(|()| r)) {
+            Ok(checked) => checked,
+            Err(_) => Err(self.misfit(raw, Reason::Format { expected: "a JSON array" })),
         }
-        let mut dims = vec![items.len()];
-        dims.extend(inner.flatten().unwrap_or_default());
-        Ok(dims)
+    }
+
+    /// One item of a nested array: its shape when it is an array itself, `None` otherwise.
+    fn check_item(
+        &self,
+        text: &str,
+        element: &Rule,
+        depth: usize,
+        i: usize,
+    ) -> Result<Option<Shape>, Misfit> {
+        if text.starts_with('[') {
+            return self
+                .check_items(text, element, depth + 1)
+                .map(Some)
+                .map_err(|m| at_index(m, i));
+        }
+        if text != "null" {
+            element.check(text).map_err(|m| at_index(m, i))?;
+        }
+        Ok(None)
+    }
+}
+
+/// The lengths of an array's dimensions, outermost first (at most [`MAX_DIMENSIONS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    dims: [usize; MAX_DIMENSIONS],
+    count: usize,
+}
+
+impl Shape {
+    /// `len` items, each of shape `inner` (none when they are not arrays).
+    fn new(len: usize, inner: Option<Shape>) -> Shape {
+        let mut shape = Shape { dims: [0; MAX_DIMENSIONS], count: 1 };
+        shape.dims[0] = len;
+        if let Some(inner) = inner {
+            let n = inner.count.min(MAX_DIMENSIONS - 1);
+            shape.dims[1..=n].copy_from_slice(&inner.dims[..n]);
+            shape.count += n;
+        }
+        shape
+    }
+}
+
+/// Reads one level of a nested array for [`Rule::check_items`].
+struct Level<'r> {
+    array: &'r Rule,
+    element: &'r Rule,
+    raw: &'r str,
+    depth: usize,
+}
+
+impl<'de> Visitor<'de> for Level<'_> {
+    type Value = Result<Shape, Misfit>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut inner: Option<Option<Shape>> = None;
+        let mut len = 0;
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            let shape = match self.array.check_item(item.get(), self.element, self.depth, len) {
+                Ok(shape) => shape,
+                Err(m) => return Ok(Err(m)),
+            };
+            match inner {
+                None => inner = Some(shape),
+                Some(first) if first == shape => {}
+                Some(_) => return Ok(Err(self.array.misfit(self.raw, Reason::Ragged))),
+            }
+            len += 1;
+        }
+        Ok(Ok(Shape::new(len, inner.flatten())))
     }
 }
 
@@ -429,9 +490,14 @@ fn string(raw: &str) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
 }
 
-/// Types carried as strings, with the form each must have.
+/// Types carried as strings, with the form each must have. Any string will do for most
+/// (text, inet, ...): a JSON string's text starts with a quote, and its content need not be
+/// unescaped to know that.
 fn text(raw: &str, form: Form) -> Result<(), Reason> {
     let expected = form.expected();
+    if form == Form::Any {
+        return if raw.starts_with('"') { Ok(()) } else { Err(Reason::Format { expected }) };
+    }
     match string(raw) {
         Some(s) if form.valid(&s) => Ok(()),
         _ => Err(Reason::Format { expected }),
