@@ -12,6 +12,11 @@
 //!   backup directory with a `.sha256` beside it (unless backups are turned off);
 //! - rows are converted in parallel (rayon, by [`transform::convert_batch`]) while this
 //!   thread inserts them, with bounded memory: two batches in flight at most.
+//! - every value is checked, as it is converted, against the rules `verify --deep` applies
+//!   (`crate::format`: type, range, text form, label, shape, NULL only where the column and
+//!   the primary key allow it), and every file must end with a newline: the first breach
+//!   stops the import with an error naming the file, the line, the column and the problem,
+//!   so an import accepts exactly what verify accepts.
 //!
 //! Foreign keys are checked once, after every row is in (see `import/foreign_keys.rs`), rather
 //! than row by row: the guarantee is the same (nothing is committed with a dangling

@@ -43,6 +43,7 @@ impl Rules {
         self.columns.get(position)
     }
 
+    /// The rules in file order, one per key of each line.
     pub fn iter(&self) -> impl Iterator<Item = &ColumnRule> {
         self.columns.iter()
     }
