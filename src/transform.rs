@@ -331,6 +331,13 @@ pub enum ConvertError {
     Base64 { reason: String, found: String },
     #[error("not a valid JSON string ({reason}): {found}")]
     BadString { reason: String, found: String },
+    /// NaN, which SQLite stores as NULL, in a column the plan keeps NOT NULL: the manifest's
+    /// `nan_values` (from which the plan relaxes such columns) does not count it.
+    #[error(
+        "NaN, which SQLite stores as NULL, in a NOT NULL column whose NaN values the manifest \
+         does not record (nan_values)"
+    )]
+    UnrecordedNan,
 }
 
 /// Converts one raw JSON value by its column's conversion. `null` is SQL NULL for every

@@ -466,6 +466,8 @@ fn base_kind(base: &str, precision: Option<u32>, scale: Option<i32>) -> Kind {
         "float4" => return Kind::Float { single: true },
         "float8" => return Kind::Float { single: false },
         "numeric" => return Kind::Numeric { precision, scale },
+        // Exported as its numeric value, free of locale (`"1000.00"`).
+        "money" => return Kind::Numeric { precision: None, scale: None },
         "bool" => return Kind::Bool,
         "json" | "jsonb" => return Kind::Json,
         "uuid" => Form::Uuid,

@@ -379,6 +379,9 @@ impl<'p> Layout<'p> {
                         misfit.map_or(source, |m| ConvertError::Misfit(Box::new(m))),
                     )
                 })?;
+                if c.loss == Some(super::Loss::NanToNull) && column.not_null {
+                    return Err(self.value_error(name, line, ConvertError::UnrecordedNan));
+                }
                 if let Some(loss) = c.loss {
                     out.lossy.add(index, loss);
                 }

@@ -842,3 +842,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nan_in_a_not_null_column_the_manifest_says_holds_none_is_refused_naming_it() -> Result {
+    let t = table("public", "f", vec![not_null(col("x", ty("float8")))]);
+    let plan = plan_for(t, &SchemaOptions::default());
+    assert_eq!(
+        batch_error_for(&plan, r#"{"x":"NaN"}"#),
+        "public.f, line 1, column \"x\": NaN, which SQLite stores as NULL, in a NOT NULL column \
+         whose NaN values the manifest does not record (nan_values)"
+    );
+    convert_batch(batch(1, &[r#"{"x":1.5}"#]), &plan)?;
+    Ok(())
+}
