@@ -12,6 +12,11 @@
 //!   backup directory with a `.sha256` beside it (unless backups are turned off);
 //! - rows are converted in parallel (rayon, by [`transform::convert_batch`]) while this
 //!   thread inserts them, with bounded memory: two batches in flight at most.
+//! - every value is checked, as it is converted, against the rules `verify --deep` applies
+//!   (`crate::format`: type, range, text form, label, shape, NULL only where the column and
+//!   the primary key allow it), and every file must end with a newline: the first breach
+//!   stops the import with an error naming the file, the line, the column and the problem,
+//!   so an import accepts exactly what verify accepts.
 //!
 //! Foreign keys are checked once, after every row is in (see `import/foreign_keys.rs`), rather
 //! than row by row: the guarantee is the same (nothing is committed with a dangling
@@ -111,8 +116,12 @@ pub enum Error {
     Backup(#[from] rollback::Error),
     #[error("{file}: cannot read: {source}")]
     Read { file: String, source: io::Error },
-    #[error(transparent)]
-    Transform(#[from] transform::Error),
+    /// A line that is not UTF-8, or a file cut short (no final newline).
+    #[error("{file}: {source}{VERIFY_HINT}")]
+    Malformed { file: String, source: io::Error },
+    /// A line or value that breaks the format's rules (the first one, in file order).
+    #[error("{file}: {source}{VERIFY_HINT}")]
+    Transform { file: String, source: Box<transform::Error> },
     #[error("{what}: {source}")]
     Sqlite { what: String, source: rusqlite::Error },
     #[error("{table}: the file has {found} rows, the manifest says {expected}")]
@@ -153,6 +162,10 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do about an export whose content breaks the format.
+const VERIFY_HINT: &str = "; nothing was written (the export is damaged or was edited: \
+    `pg2lite verify --deep` lists every such problem)";
 
 fn sqlite(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let what = what.into();
@@ -533,10 +546,16 @@ fn read_and_convert(
     table: &TablePlan,
     tx: mpsc::SyncSender<Result<ConvertedBatch>>,
 ) {
-    let read_err = |source| Error::Read { file: entry.file.clone(), source };
+    let file_name = || entry.file.clone();
+    let read_err = |source: io::Error| match source.kind() {
+        io::ErrorKind::InvalidData => Error::Malformed { file: file_name(), source },
+        _ => Error::Read { file: file_name(), source },
+    };
     for batch in BatchReader::new(BufReader::with_capacity(1 << 20, file)) {
-        let converted =
-            batch.map_err(read_err).and_then(|b| Ok(transform::convert_batch(b, table)?));
+        let converted = batch.map_err(read_err).and_then(|b| {
+            transform::convert_batch(b, table)
+                .map_err(|e| Error::Transform { file: file_name(), source: Box::new(e) })
+        });
         let failed = converted.is_err();
         if tx.send(converted).is_err() || failed {
             return;
@@ -787,8 +806,13 @@ fn convert_fed(feed: Receiver<Fed>, plan: &Plan, out: mpsc::SyncSender<Result<Co
                 for (column, line) in json_nulls {
                     recorded.entry(column).or_default().push(line);
                 }
-                transform::convert_batch(batch, tp).map_err(Error::from).map(|batch| {
-                    Converted::Rows { table: i, batch, json_nulls: JsonNulls::new(tp, &recorded) }
+                let file = manifest::table_file(&tp.source.schema, &tp.source.name);
+                let converted = transform::convert_batch(batch, tp)
+                    .map_err(|e| Error::Transform { file, source: Box::new(e) });
+                converted.map(|batch| Converted::Rows {
+                    table: i,
+                    batch,
+                    json_nulls: JsonNulls::new(tp, &recorded),
                 })
             }
         };

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod export;
+pub mod format;
 pub mod fsio;
 pub mod import;
 pub mod manifest;

@@ -330,6 +330,9 @@ pub struct TablePlan {
     /// `CREATE [UNIQUE] INDEX ...;` statements, to run after the rows are loaded.
     pub create_indexes: Vec<String>,
     pub load: LoadInfo,
+    /// What each key of the table's lines may hold, by position in the line (stripped
+    /// columns included): the rules `verify --deep` applies, checked as rows are converted.
+    pub rules: crate::format::Rules,
 }
 
 impl TablePlan {

@@ -10,6 +10,13 @@
 //!   naming table, line and column); values are read from their raw JSON text, never through
 //!   a lossy intermediate (`serde_json::Value` would reorder nothing here but would round
 //!   numbers beyond 64 bits);
+//! - every value, stripped columns' included, is checked against its column's rule
+//!   ([`crate::format::Rules`], the rules `verify --deep` applies) before it is converted:
+//!   type, range, text form, enum label, shape, and `null` only where the column may be NULL
+//!   (never in a primary key); the first value that breaks one is an error naming table,
+//!   line and column, so an import accepts exactly what verify accepts;
+//! - every file must end with a newline (else an error naming the last line): a cut file is
+//!   refused, as verify refuses it;
 //! - integers and whole numerics are exact or an error; json, jsonb, arrays and composites
 //!   keep their text byte for byte (only insignificant whitespace is removed, so the result
 //!   is compact JSON); text is unescaped and otherwise untouched, and borrowed from the line
@@ -38,21 +45,20 @@
 //! ```
 
 mod batch;
-mod decimal;
 #[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 use serde_json::value::RawValue;
 
+use crate::format::decimal::{self, Decimal};
+use crate::format::{self as rules, Misfit};
 use crate::schema::ColumnPlan;
 
 pub use batch::{Batch, BatchReader, ConvertedBatch, Error, Row, convert_batch};
-use decimal::Decimal;
 
 /// The four storage classes a column is declared with. Nothing else is ever declared: a type
 /// such as `UUID`, `DATE` or `NUMERIC` would get NUMERIC affinity, which turns digit-only text
@@ -309,6 +315,10 @@ impl<'a> Converted<'a> {
 /// catalog (or was edited): the value is not what its column's type is exported as.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConvertError {
+    /// The value breaks its column's rule (`crate::format`), which `verify --deep` reports
+    /// too.
+    #[error("{0}")]
+    Misfit(Box<Misfit>),
     #[error("expected {expected}, found {found}")]
     Unexpected { expected: &'static str, found: String },
     #[error("{value} does not fit a 64-bit INTEGER")]
@@ -321,6 +331,13 @@ pub enum ConvertError {
     Base64 { reason: String, found: String },
     #[error("not a valid JSON string ({reason}): {found}")]
     BadString { reason: String, found: String },
+    /// NaN, which SQLite stores as NULL, in a column the plan keeps NOT NULL: the manifest's
+    /// `nan_values` (from which the plan relaxes such columns) does not count it.
+    #[error(
+        "NaN, which SQLite stores as NULL, in a NOT NULL column whose NaN values the manifest \
+         does not record (nan_values)"
+    )]
+    UnrecordedNan,
 }
 
 /// Converts one raw JSON value by its column's conversion. `null` is SQL NULL for every
@@ -487,8 +504,7 @@ fn structured(text: &str) -> Result<Converted<'_>, ConvertError> {
 
 fn bytea(text: &str) -> Result<Converted<'_>, ConvertError> {
     let b64 = string(text, "a base64 string")?;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
+    rules::decode_bytea(&b64)
         .map(|bytes| Converted::exact(SqlValue::Blob(Cow::Owned(bytes))))
         .map_err(|e| ConvertError::Base64 { reason: e.to_string(), found: shown(text) })
 }

@@ -235,6 +235,7 @@ impl<'a> Planner<'a> {
             dropped: cols.dropped,
             create_indexes,
             load: LoadInfo::default(),
+            rules: crate::format::Rules::new(t),
         };
         Ok(Draft { plan, deps, index_names })
     }

@@ -13,6 +13,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{ConvertError, Lossy, SqlValue, convert_column, shown};
+use crate::format::ColumnRule;
 use crate::schema::{ColumnPlan, TablePlan};
 
 /// Consecutive lines of one table's file, with the number of the first, so errors can name
@@ -66,7 +67,8 @@ impl Batch {
 }
 
 /// Reads a table's NDJSON file as [`Batch`]es of at most `rows` lines or about `bytes` bytes.
-/// Every line must be UTF-8 (JSON is): a line that is not fails with
+/// Every line must be UTF-8 (JSON is) and end with a newline (the last one too: a file that
+/// does not is cut short): a line that is not, or does not, fails with
 /// [`io::ErrorKind::InvalidData`] naming its number.
 pub struct BatchReader<R> {
     reader: R,
@@ -90,7 +92,7 @@ impl<R: BufRead> BatchReader<R> {
     /// The next batch, or `None` at the end of the file.
     ///
     /// # Errors
-    /// Any read error, or a line that is not UTF-8.
+    /// Any read error, a line that is not UTF-8, or a last line without its newline.
     pub fn next_batch(&mut self) -> io::Result<Option<Batch>> {
         let mut batch = Batch::new(self.next_line);
         while batch.len() < self.max_rows && batch.data.len() < self.max_bytes {
@@ -98,16 +100,19 @@ impl<R: BufRead> BatchReader<R> {
             if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
                 break;
             }
-            let ended = self.buf.ends_with(b"\n");
-            let line = if ended { &self.buf[..self.buf.len() - 1] } else { &self.buf[..] };
+            let Some(line) = self.buf.strip_suffix(b"\n") else {
+                let msg = format!(
+                    "line {} does not end with a newline (the file is cut short: every line of \
+                     an export ends with one)",
+                    self.next_line
+                );
+                return Err(io::Error::new(io::ErrorKind::InvalidData, msg));
+            };
             let text = std::str::from_utf8(line).map_err(|e| {
                 let msg = format!("line {} is not valid UTF-8: {e}", self.next_line);
                 io::Error::new(io::ErrorKind::InvalidData, msg)
             })?;
             batch.push_line(text);
-            if !ended {
-                batch.bytes -= 1;
-            }
             self.next_line += 1;
         }
         Ok((!batch.is_empty()).then_some(batch))
@@ -126,6 +131,7 @@ impl<R: BufRead> Iterator for BatchReader<R> {
 /// line; value errors name the column too.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `reason` names the character of the line where parsing stopped.
     #[error("{table}, line {line}: not a JSON object: {reason}")]
     Malformed { table: String, line: u64, reason: String },
     #[error("{table}, line {line}: {}", key_problem(*.position, .expected, .found))]
@@ -139,12 +145,20 @@ pub enum Error {
         /// The key found there, `None` when the line has fewer keys.
         found: Option<String>,
     },
-    #[error("{table}, line {line}, column {column:?}: {source}")]
+    #[error("{table}, line {line}, column {column:?}{}: {source}", path_in(source))]
     Value { table: String, line: u64, column: String, source: ConvertError },
     #[error(
         "{table}, line {line}: tenant column {column:?} holds {found}, not the tenant being imported ({expected}); the export holds another tenant's row"
     )]
     ForeignTenant { table: String, line: u64, column: String, found: String, expected: String },
+}
+
+/// `, element [2]` (the way into an array or composite), or nothing.
+fn path_in(source: &ConvertError) -> String {
+    match source {
+        ConvertError::Misfit(m) if !m.path.is_empty() => format!(", {}", m.path),
+        _ => String::new(),
+    }
 }
 
 fn key_problem(position: usize, expected: &Option<String>, found: &Option<String>) -> String {
@@ -288,10 +302,12 @@ pub fn convert_batch(batch: Batch, table: &TablePlan) -> Result<ConvertedBatch, 
     Ok(ConvertedBatch { batch, width, cells, lossy })
 }
 
-/// What to do with each key of a line, by position.
+/// What to do with each key of a line, by position, and the rule its values must keep
+/// (`None` only if the plan has no rule for the position, which a plan made by
+/// `schema::plan` always has).
 enum Slot<'p> {
-    Keep { index: usize, column: &'p ColumnPlan, name: &'p str },
-    Drop { must_equal: Option<&'p str>, name: &'p str },
+    Keep { index: usize, column: &'p ColumnPlan, name: &'p str, rule: Option<&'p ColumnRule> },
+    Drop { must_equal: Option<&'p str>, name: &'p str, rule: Option<&'p ColumnRule> },
 }
 
 struct Layout<'p> {
@@ -304,11 +320,13 @@ impl<'p> Layout<'p> {
     fn new(plan: &'p TablePlan) -> Self {
         let mut slots: Vec<(usize, Slot<'p>)> = Vec::new();
         for (index, c) in plan.columns.iter().enumerate() {
-            let slot = Slot::Keep { index, column: c, name: &c.source };
+            let rule = plan.rules.column(c.position);
+            let slot = Slot::Keep { index, column: c, name: &c.source, rule };
             slots.push((c.position, slot));
         }
         for d in &plan.dropped {
-            let slot = Slot::Drop { must_equal: d.must_equal.as_deref(), name: &d.name };
+            let rule = plan.rules.column(d.position);
+            let slot = Slot::Drop { must_equal: d.must_equal.as_deref(), name: &d.name, rule };
             slots.push((d.position, slot));
         }
         slots.sort_by_key(|(p, _)| *p);
@@ -332,7 +350,7 @@ impl<'p> Layout<'p> {
             parse_line(line.text, &mut fields).map_err(|e| Error::Malformed {
                 table: self.table.clone(),
                 line: no,
-                reason: e.to_string(),
+                reason: json_error(&e),
             })?;
             self.check_keys(&fields, no)?;
             for (slot, (_, raw)) in self.slots.iter().zip(&fields) {
@@ -349,21 +367,28 @@ impl<'p> Layout<'p> {
         line: &Line<'_>,
         out: &mut Out,
     ) -> Result<(), Error> {
+        self.check_rule(slot, raw, line)?;
         match *slot {
-            Slot::Keep { index, column, name } => {
-                let c = convert_column(raw, column).map_err(|source| Error::Value {
-                    table: self.table.clone(),
-                    line: line.no,
-                    column: name.to_owned(),
-                    source,
+            Slot::Keep { index, column, name, rule } => {
+                // Where the value also breaks its rule (a bytea's base64), say it as verify does.
+                let c = convert_column(raw, column).map_err(|source| {
+                    let misfit = rule.and_then(|r| r.check(raw.get()).err());
+                    self.value_error(
+                        name,
+                        line,
+                        misfit.map_or(source, |m| ConvertError::Misfit(Box::new(m))),
+                    )
                 })?;
+                if c.loss == Some(super::Loss::NanToNull) && column.not_null {
+                    return Err(self.value_error(name, line, ConvertError::UnrecordedNan));
+                }
                 if let Some(loss) = c.loss {
                     out.lossy.add(index, loss);
                 }
                 out.cells.push(cell(c.value, line));
                 Ok(())
             }
-            Slot::Drop { must_equal: Some(expected), name } if raw.get() != expected => {
+            Slot::Drop { must_equal: Some(expected), name, .. } if raw.get() != expected => {
                 Err(Error::ForeignTenant {
                     table: self.table.clone(),
                     line: line.no,
@@ -374,6 +399,29 @@ impl<'p> Layout<'p> {
             }
             Slot::Drop { .. } => Ok(()),
         }
+    }
+
+    /// Checks a value against its column's rule, as `verify --deep` does, stripped columns
+    /// included. A bytea value's rule (its base64 decodes) is left to its conversion, which
+    /// decodes it with the same decoder anyway.
+    fn check_rule(&self, slot: &Slot<'_>, raw: &RawValue, line: &Line<'_>) -> Result<(), Error> {
+        let (rule, name, decoded_later) = match *slot {
+            Slot::Keep { rule, name, column, .. } => {
+                (rule, name, column.conversion == super::Conversion::Bytea)
+            }
+            Slot::Drop { rule, name, .. } => (rule, name, false),
+        };
+        let Some(rule) = rule else { return Ok(()) };
+        let text = raw.get();
+        if decoded_later && rule.is_bytea() && text != "null" {
+            return Ok(());
+        }
+        rule.check(text)
+            .map_err(|m| self.value_error(name, line, ConvertError::Misfit(Box::new(m))))
+    }
+
+    fn value_error(&self, column: &str, line: &Line<'_>, source: ConvertError) -> Error {
+        Error::Value { table: self.table.clone(), line: line.no, column: column.to_owned(), source }
     }
 
     fn check_keys(&self, fields: &[(Key<'_>, &RawValue)], line: u64) -> Result<(), Error> {
@@ -494,6 +542,14 @@ impl<'de> Visitor<'de> for Fields<'_, 'de> {
         }
         Ok(())
     }
+}
+
+/// serde_json's message, with the position given as the character of the line (its
+/// "line 1" is always ours).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+    format!("{message} at character {}", e.column())
 }
 
 fn parse_line<'de>(

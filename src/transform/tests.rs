@@ -11,9 +11,10 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::*;
+use crate::catalog::Column;
 use crate::catalog::{PgType, Table};
 use crate::schema::testkit::{
-    array, col, composite, enum_ty, not_null, numeric as numeric_ty, table, ty,
+    array, col, composite, enum_ty, not_null, numeric as numeric_ty, table, ty, with_pk,
 };
 use crate::schema::{self, NumericPolicy, SchemaOptions, Strip};
 
@@ -56,6 +57,18 @@ fn load(plan: &schema::TablePlan, lines: &[&str]) -> Result<(Connection, Lossy)>
     }
     drop(stmt);
     Ok((conn, converted.lossy().clone()))
+}
+
+/// `public.addr (street text, n int4)`.
+fn addr() -> PgType {
+    let mut t = composite("public.addr");
+    t.kind = crate::catalog::TypeKind::Composite {
+        fields: vec![
+            crate::catalog::Field { name: "street".into(), ty: ty("text") },
+            crate::catalog::Field { name: "n".into(), ty: ty("int4") },
+        ],
+    };
+    t
 }
 
 /// One column per mapping: name, type, the exported JSON, SQLite's `typeof`, the value.
@@ -127,13 +140,7 @@ fn every_mapping() -> Vec<(&'static str, PgType, &'static str, &'static str, Val
         ("by", ty("bytea"), "\"AAEC/w==\"", "blob", Value::Blob(vec![0, 1, 2, 255])),
         ("arr", array(ty("int4")), "[[1,null],[3,4]]", "text", text("[[1,null],[3,4]]")),
         ("arr0", array(ty("text")), "\"[0:1]={a,b}\"", "text", text("[0:1]={a,b}")),
-        (
-            "comp",
-            composite("public.addr"),
-            r#"{"street":"x","n":1}"#,
-            "text",
-            text(r#"{"street":"x","n":1}"#),
-        ),
+        ("comp", addr(), r#"{"street":"x","n":1}"#, "text", text(r#"{"street":"x","n":1}"#)),
         ("ip", ty("inet"), "\"10.0.0.1/8\"", "text", text("10.0.0.1/8")),
     ]
 }
@@ -416,8 +423,10 @@ fn malformed_lines_and_bad_values_are_errors_naming_table_line_and_column() {
     );
     assert_eq!(
         batch_error(3, &[r#"{"id":1,"name":"a","n":1.5}"#]),
-        "public.t, line 3, column \"n\": expected a JSON integer, found 1.5"
+        "public.t, line 3, column \"n\": 1.5 is not an integer (expected an integer)"
     );
+    let err = batch_error(5, &[r#"{"id":1,"name":"a","n":1"#]);
+    assert!(err.ends_with("at character 24"), "the character where parsing stopped: {err}");
 }
 
 #[test]
@@ -499,7 +508,7 @@ fn a_row_of_another_tenant_is_refused_when_the_tenant_is_known() -> Result {
 
 #[test]
 fn batch_reader_splits_by_rows_and_bytes_and_numbers_lines() -> Result {
-    let text = "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}";
+    let text = "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}\n";
     let batches: Vec<Batch> =
         BatchReader::with_limits(text.as_bytes(), 2, 1 << 20).collect::<io::Result<_>>()?;
     let shape: Vec<(u64, usize)> = batches.iter().map(|b| (b.first_line(), b.len())).collect();
@@ -519,6 +528,14 @@ fn batch_reader_refuses_a_line_that_is_not_utf8_naming_it() {
     let err = BatchReader::new(&bytes[..]).collect::<io::Result<Vec<_>>>().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     assert!(err.to_string().starts_with("line 2 is not valid UTF-8"), "{err}");
+}
+
+#[test]
+fn batch_reader_refuses_a_file_whose_last_line_has_no_newline_naming_the_line() {
+    let bytes = b"{\"a\":1}\n{\"a\":2}";
+    let err = BatchReader::new(&bytes[..]).collect::<io::Result<Vec<_>>>().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert!(err.to_string().starts_with("line 2 does not end with a newline"), "{err}");
 }
 
 /// Decimal text with up to 40 digits either side of the point.
@@ -568,5 +585,273 @@ fn json_null_in_a_not_null_json_column_is_the_json_value_null() -> Result {
     let got: (String, Value) =
         conn.query_row("SELECT a, b FROM j", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     assert_eq!(got, ("null".to_owned(), Value::Null));
+    Ok(())
+}
+
+// --- Fuzzing the line reader and converter -------------------------------------------------
+
+/// Cases per fuzz property: `PG2LITE_FUZZ_CASES`, else a few hundred, enough for `cargo test`
+/// to stay quick (a longer hunt sets it higher).
+fn fuzz_cases() -> u32 {
+    std::env::var("PG2LITE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+}
+
+/// The fuzzed table's columns, each with valid values (the first makes the valid line):
+/// every kind of value rule, a primary key the manifest calls nullable, NOT NULL columns.
+fn fuzz_columns() -> Vec<(Column, &'static [&'static str])> {
+    let mood = enum_ty("public.mood", &["sad", "ok", "happy"]);
+    vec![
+        (col("id", ty("int4")), &["1", "-2147483648", "2147483647"]),
+        (not_null(col("small", ty("int2"))), &["-32768", "32767", "0"]),
+        (col("big", ty("int8")), &["9223372036854775807", "null", "-1"]),
+        (col("price", numeric_ty(12, 2)), &["\"123.45\"", "\"NaN\"", "null", "\"-0.50\""]),
+        (col("n", ty("numeric")), &["\"Infinity\"", "\"12345678901234567890.5\"", "\"-0.001\""]),
+        (col("f4", ty("float4")), &["1.1", "\"-Infinity\"", "3.4028235e38", "-0"]),
+        (col("f8", ty("float8")), &["\"NaN\"", "1e308", "-1.5", "5e-324"]),
+        (col("flag", ty("bool")), &["true", "false", "null"]),
+        (col("u", ty("uuid")), &["\"123e4567-e89b-12d3-a456-426614174000\"", "null"]),
+        (col("born", ty("date")), &["\"2024-02-29\"", "\"-infinity\"", "\"+5874897-12-31\""]),
+        (col("at", ty("timestamp")), &["\"2024-01-02T03:04:05.123456\"", "\"infinity\""]),
+        (col("atz", ty("timestamptz")), &["\"-0043-03-15T12:00:00.000000Z\"", "null"]),
+        (col("t", ty("time")), &["\"24:00:00.000000\"", "\"12:00:00.500000\""]),
+        (col("tz", ty("timetz")), &["\"03:04:05.000000+05:30\"", "\"23:59:59.999999-15:59:59\""]),
+        (col("span", ty("interval")), &["\"P1Y2M3DT-4H5M6.5S\"", "\"PT0S\"", "\"P-1D\""]),
+        (col("raw", ty("bytea")), &["\"AAEC\"", "\"\"", "\"/w==\""]),
+        (col("mood", mood), &["\"happy\"", "\"sad\"", "null"]),
+        (col("tags", array(ty("text"))), &["[\"a\",null]", "\"[0:1]={a,b}\"", "[]"]),
+        (col("grid", array(ty("int4"))), &["[[1,2],[3,null]]", "[]", "null"]),
+        (col("addr", addr()), &["{\"street\":\"x y\",\"n\":1}", "{\"street\":null,\"n\":null}"]),
+        (not_null(col("doc", ty("jsonb"))), &["{\"k\":[1,2]}", "null", "[1e400]"]),
+        (not_null(col("body", ty("text"))), &["\"q\\\" b\\\\ n\\n é\"", "\"\"", "\"null\""]),
+    ]
+}
+
+fn fuzz_table() -> Table {
+    let columns = fuzz_columns().into_iter().map(|(c, _)| c).collect();
+    with_pk(table("public", "fuzz", columns), &["id"])
+}
+
+/// One line of the table, value `choice[i]` of column i's valid values (modulo their count).
+fn fuzz_line(choice: &[usize]) -> String {
+    let cols = fuzz_columns();
+    let fields: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (c, values))| {
+            let pick = choice.get(i).copied().unwrap_or(0) % values.len();
+            format!("{:?}:{}", c.name, values[pick])
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// Tokens an attacker splices into lines: each breaks some rule somewhere.
+const FUZZ_TOKENS: &[&str] = &[
+    "null",
+    "1e400",
+    "-0",
+    "2147483648",
+    "32768",
+    "9223372036854775808",
+    "1.5",
+    "\"2024-02-30\"",
+    "\"2024-01-02T25:00:00\"",
+    "\"24:00:00.000001\"",
+    "\"P1.5D\"",
+    "\"AAE\"",
+    "\"x\"",
+    "[[1],[2,3]]",
+    "{\"n\":1,\"street\":2}",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "[",
+    "{",
+    "}",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "\\",
+    "\n",
+    "\"id\":1,",
+    "true",
+    "\"NaN\"",
+    "\"Infinity\"",
+    "é",
+    "\u{0}",
+];
+
+/// A change to a valid line: to one value (another column's valid value), or to its bytes.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Value { column: usize, from: usize, pick: usize },
+    Byte { at: usize, byte: u8 },
+    Delete { at: usize, len: usize },
+    Insert { at: usize, token: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let n = fuzz_columns().len();
+    prop_oneof![
+        (0..n, 0..n, any::<usize>()).prop_map(|(column, from, pick)| Mutation::Value {
+            column,
+            from,
+            pick
+        }),
+        (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Byte { at, byte }),
+        (any::<usize>(), 1..12usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (any::<usize>(), 0..FUZZ_TOKENS.len())
+            .prop_map(|(at, token)| Mutation::Insert { at, token }),
+    ]
+}
+
+/// The valid line (values `choice`) with `mutations` applied in order.
+fn mutated(choice: &[usize], mutations: &[Mutation]) -> Vec<u8> {
+    let cols = fuzz_columns();
+    let mut values: Vec<String> =
+        cols.iter().enumerate().map(|(i, (_, v))| v[choice[i] % v.len()].to_owned()).collect();
+    for m in mutations {
+        if let Mutation::Value { column, from, pick } = *m {
+            let pool = cols[from].1;
+            values[column] = pool[pick % pool.len()].to_owned();
+        }
+    }
+    let fields: Vec<String> =
+        cols.iter().zip(&values).map(|((c, _), v)| format!("{:?}:{v}", c.name)).collect();
+    let mut bytes = format!("{{{}}}", fields.join(",")).into_bytes();
+    for m in mutations {
+        let len = bytes.len().max(1);
+        match *m {
+            Mutation::Value { .. } => {}
+            Mutation::Byte { at, byte } if !bytes.is_empty() => bytes[at % len] = byte,
+            Mutation::Byte { byte, .. } => bytes.push(byte),
+            Mutation::Delete { at, len: n } => {
+                let start = at % (bytes.len() + 1);
+                let end = (start + n).min(bytes.len());
+                bytes.drain(start..end);
+            }
+            Mutation::Insert { at, token } => {
+                let at = at % (bytes.len() + 1);
+                bytes.splice(at..at, FUZZ_TOKENS[token].bytes());
+            }
+        }
+    }
+    bytes
+}
+
+/// Reads `bytes` (a newline appended) as a table file and converts every batch, as import
+/// does: `Ok(rows)` or the first error's message.
+fn read_and_convert(bytes: &[u8], plan: &schema::TablePlan) -> std::result::Result<usize, String> {
+    let mut file = bytes.to_vec();
+    file.push(b'\n');
+    let mut rows = 0;
+    for b in BatchReader::with_limits(&file[..], 7, 1 << 20) {
+        let b = b.map_err(|e| e.to_string())?;
+        rows += convert_batch(b, plan).map_err(|e| e.to_string())?.len();
+    }
+    Ok(rows)
+}
+
+/// What `verify --deep` concludes of one line (its stage 5, by the same rules): a JSON
+/// object whose keys are the columns in order and whose every value keeps its column's rule.
+fn verify_accepts(line: &[u8], t: &Table) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else { return false };
+    let rules = crate::format::Rules::new(t);
+    let Ok(pairs) = object_pairs(text) else { return false };
+    pairs.len() == t.columns.len()
+        && pairs
+            .iter()
+            .zip(&t.columns)
+            .zip(rules.iter())
+            .all(|(((k, v), c), r)| *k == c.name && r.check(v.get()).is_ok())
+}
+
+fn object_pairs(text: &str) -> serde_json::Result<Vec<(String, &RawValue)>> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, &'de RawValue)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<M: serde::de::MapAccess<'de>>(
+            self,
+            mut m: M,
+        ) -> std::result::Result<Self::Value, M::Error> {
+            let mut out = Vec::new();
+            while let Some(e) = m.next_entry::<String, &'de RawValue>()? {
+                out.push(e);
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let pairs = serde::Deserializer::deserialize_map(&mut de, Pairs)?;
+    de.end()?;
+    Ok(pairs)
+}
+
+/// Whether an error message says where: the line, and the column or character within it.
+fn names_its_place(message: &str) -> bool {
+    let line = message.split("line ").skip(1).any(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+    let within = ["column \"", "at character", "key ", "newline", "UTF-8", "tenant column"];
+    line && within.iter().any(|w| message.contains(w))
+}
+
+#[test]
+fn the_fuzzed_table_s_valid_lines_convert_and_verify() {
+    let t = fuzz_table();
+    let plan = plan_for(t.clone(), &SchemaOptions::default());
+    for pick in 0..4 {
+        let line = fuzz_line(&[pick; 32]);
+        assert!(verify_accepts(line.as_bytes(), &t), "{line}");
+        assert_eq!(read_and_convert(line.as_bytes(), &plan), Ok(1), "{line}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+    /// Mutated valid lines: never a panic; refused exactly when verify's rules refuse them
+    /// (one line, valid UTF-8, no newline inside); every refusal names line and column.
+    #[test]
+    fn a_mutated_line_converts_exactly_when_verify_accepts_it(
+        choice in proptest::collection::vec(any::<usize>(), 32),
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let t = fuzz_table();
+        let plan = plan_for(t.clone(), &SchemaOptions::default());
+        let line = mutated(&choice, &mutations);
+        let got = read_and_convert(&line, &plan);
+        if let Err(message) = &got {
+            prop_assert!(names_its_place(message), "{message}");
+        }
+        if !line.contains(&b'\n') {
+            let accepted = verify_accepts(&line, &t);
+            prop_assert_eq!(got.is_ok(), accepted, "{}: {:?}", String::from_utf8_lossy(&line), got);
+        }
+    }
+
+    /// Arbitrary bytes as a table file: never a panic, and every refusal names its line.
+    #[test]
+    fn arbitrary_bytes_never_panic_and_refusals_name_the_line(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let plan = plan_for(fuzz_table(), &SchemaOptions::default());
+        if let Err(message) = read_and_convert(&bytes, &plan) {
+            prop_assert!(names_its_place(&message), "{message}");
+        }
+    }
+}
+
+#[test]
+fn nan_in_a_not_null_column_the_manifest_says_holds_none_is_refused_naming_it() -> Result {
+    let t = table("public", "f", vec![not_null(col("x", ty("float8")))]);
+    let plan = plan_for(t, &SchemaOptions::default());
+    assert_eq!(
+        batch_error_for(&plan, r#"{"x":"NaN"}"#),
+        "public.f, line 1, column \"x\": NaN, which SQLite stores as NULL, in a NOT NULL column \
+         whose NaN values the manifest does not record (nan_values)"
+    );
+    convert_batch(batch(1, &[r#"{"x":1.5}"#]), &plan)?;
     Ok(())
 }

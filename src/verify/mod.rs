@@ -18,7 +18,6 @@
 //! cannot be checked at all (exit 2). Stages 4 and 5 share one streaming pass per file, run in
 //! parallel across files, and hold one line in memory at a time.
 
-mod datetime;
 mod problem;
 mod scan;
 mod sums;

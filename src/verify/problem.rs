@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+/// Why a value does not fit its column: the format's rules, which import converts by too.
+pub use crate::format::Reason;
+
 /// One thing wrong with an export, and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -78,23 +81,6 @@ pub enum ProblemKind {
     Null,
     /// More line problems in this file than are listed.
     More { count: u64 },
-}
-
-/// Why a value does not fit its type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reason {
-    /// The wrong JSON type or text form; `expected` shows the right one.
-    Format { expected: &'static str },
-    /// A number outside the type's range.
-    OutOfRange,
-    /// A numeric beyond the column's precision or scale.
-    DoesNotFit,
-    /// An enum value that is not one of the labels.
-    NotALabel { labels: Vec<String> },
-    /// A composite whose keys are not its fields in order.
-    Fields { fields: Vec<String> },
-    /// A multi-dimensional array whose sub-arrays differ in length or depth.
-    Ragged,
 }
 
 impl Problem {
@@ -275,43 +261,6 @@ impl ProblemKind {
             _ => unreachable!("every other kind is written by an earlier match"),
         }
     }
-}
-
-impl Reason {
-    /// The predicate after the value: `is not a timestamptz (expected ...)`.
-    fn describe(&self, ty: &str) -> String {
-        match self {
-            Reason::Format { expected } => {
-                format!("is not {} {ty} (expected {expected})", article(ty))
-            }
-            Reason::OutOfRange => format!("is out of range for {ty}"),
-            Reason::DoesNotFit => format!("does not fit {ty}"),
-            Reason::NotALabel { labels } => {
-                format!("is not a label of {ty} ({})", abbreviate(labels))
-            }
-            Reason::Fields { fields } => {
-                format!("does not have the fields of {ty} in order ({})", abbreviate(fields))
-            }
-            Reason::Ragged => format!("is not a rectangular {ty}"),
-        }
-    }
-}
-
-fn article(ty: &str) -> &'static str {
-    match ty.as_bytes().first() {
-        Some(b'a' | b'e' | b'i' | b'o') => "an",
-        _ => "a",
-    }
-}
-
-/// A list for a message, cut after a few items.
-fn abbreviate(items: &[String]) -> String {
-    const SHOWN: usize = 8;
-    let mut text: Vec<String> = items.iter().take(SHOWN).map(|i| format!("{i:?}")).collect();
-    if items.len() > SHOWN {
-        text.push(format!("... {} in all", items.len()));
-    }
-    text.join(", ")
 }
 
 impl Serialize for Problem {

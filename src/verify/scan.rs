@@ -10,9 +10,10 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::problem::{Problem, ProblemKind, Reason};
+use super::problem::{Problem, ProblemKind};
 use super::values;
 use crate::catalog::Column;
+use crate::format::Rules;
 use crate::manifest::TableEntry;
 use crate::progress::Task;
 
@@ -69,6 +70,7 @@ fn read_lines(
 ) -> io::Result<u64> {
     const REPORT_EVERY: u64 = 8192;
     let columns = &plan.entry.table.columns;
+    let rules = Rules::new(&plan.entry.table);
     let mut buf = Vec::with_capacity(64 * 1024);
     let (mut lines, mut bytes) = (0u64, 0u64);
     loop {
@@ -82,7 +84,7 @@ fn read_lines(
         if buf.pop_if(|b| *b == b'\n').is_none() {
             sink.file_problem(ProblemKind::NoFinalNewline);
         }
-        check_line(&buf, lines, columns, sink);
+        check_line(&buf, lines, columns, &rules, sink);
         if lines % REPORT_EVERY == 0 {
             task.add(REPORT_EVERY, std::mem::take(&mut bytes));
         }
@@ -113,7 +115,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Row<'a> {
     }
 }
 
-fn check_line(bytes: &[u8], line: u64, columns: &[Column], sink: &mut Sink) {
+fn check_line(bytes: &[u8], line: u64, columns: &[Column], rules: &Rules, sink: &mut Sink) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         let error = "not valid UTF-8".to_owned();
         return sink.push(line, None, ProblemKind::MalformedLine { error });
@@ -127,8 +129,8 @@ fn check_line(bytes: &[u8], line: u64, columns: &[Column], sink: &mut Sink) {
     if let Some((column, kind)) = key_mismatch(&row, columns) {
         return sink.push(line, column, kind);
     }
-    for ((_, raw), column) in row.0.iter().zip(columns) {
-        if let Some(kind) = check_cell(raw, column) {
+    for (((_, raw), column), rule) in row.0.iter().zip(columns).zip(rules.iter()) {
+        if let Some(kind) = values::check_cell(raw, rule) {
             sink.push(line, Some(&column.name), kind);
         }
     }
@@ -156,39 +158,6 @@ fn key_mismatch<'c>(row: &Row, columns: &'c [Column]) -> Option<(Option<&'c str>
             (column, kind)
         })
     })
-}
-
-/// What is wrong with one cell, if anything. json and jsonb take any JSON value, `null`
-/// included: JSON `null` and SQL NULL look the same in the export.
-fn check_cell(raw: &RawValue, column: &Column) -> Option<ProblemKind> {
-    if values::is_json(&column.ty) {
-        return None;
-    }
-    let value: serde_json::Value = match serde_json::from_str(raw.get()) {
-        Ok(v) => v,
-        Err(_) => return Some(out_of_range(raw, column)),
-    };
-    if value.is_null() {
-        return (!column.nullable).then_some(ProblemKind::Null);
-    }
-    let m = values::check(&value, &column.ty).err()?;
-    Some(ProblemKind::Value {
-        path: m.path,
-        value: m.value,
-        type_name: m.type_name,
-        reason: m.reason,
-    })
-}
-
-/// A number serde_json cannot hold (beyond f64), in a column that is not JSON.
-fn out_of_range(raw: &RawValue, column: &Column) -> ProblemKind {
-    let value: String = raw.get().chars().take(80).collect();
-    ProblemKind::Value {
-        path: String::new(),
-        value,
-        type_name: column.ty.name.clone(),
-        reason: Reason::OutOfRange,
-    }
 }
 
 /// Collects a file's problems, listing the first `max` line problems and counting the rest.
