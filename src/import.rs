@@ -64,6 +64,10 @@ pub struct ImportOptions {
     pub meta: bool,
     /// The user agreed to replace an existing target.
     pub replace: bool,
+    /// Leave the finished file in WAL mode. Without it the file is in rollback-journal mode
+    /// (`journal_mode=DELETE`), SQLite's default, so it is one file at rest: opening a WAL
+    /// file creates `-wal` and `-shm` beside it, which is not the single file users expect.
+    pub wal: bool,
 }
 
 pub use crate::schema::Tenancy;
@@ -403,7 +407,7 @@ fn build(
     }
     complete(tx, plan, manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial, plan, manifest)?;
+    finish_file(partial, plan, manifest, opts.wal)?;
     Ok(loaded)
 }
 
@@ -435,7 +439,7 @@ fn complete(
 
 /// Checks the loaded file, its foreign keys and its pages and constraints at once, on two
 /// connections (they only read, and each takes a core), then switches it to WAL and syncs.
-fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest) -> Result<()> {
+fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest, wal: bool) -> Result<()> {
     let open = || {
         Connection::open_with_flags(partial, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(sqlite("cannot reopen the database"))
@@ -455,7 +459,8 @@ fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest) -> Result<()> {
     });
     keys?;
     pages?;
-    conn.execute_batch("PRAGMA journal_mode = WAL").map_err(sqlite("cannot switch to WAL"))?;
+    let mode = if wal { "PRAGMA journal_mode = WAL" } else { "PRAGMA journal_mode = DELETE" };
+    conn.execute_batch(mode).map_err(sqlite("cannot set the journal mode"))?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     File::open(partial).and_then(|f| f.sync_all()).map_err(io_at(partial))
 }
@@ -788,7 +793,7 @@ fn build_fed(
     }
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
-    finish_file(partial, plan, &manifest)?;
+    finish_file(partial, plan, &manifest, opts.wal)?;
     Ok((loaded, manifest))
 }
 

@@ -25,6 +25,7 @@ pub fn import_options(from: &Path, target: &Path) -> ImportOptions {
         backup: true,
         meta: true,
         replace: true,
+        wal: false,
     }
 }
 
@@ -84,7 +85,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn an_export_imports_into_a_new_file_in_wal_mode_with_its_meta_tables() {
+fn an_export_imports_into_one_file_at_rest_with_its_meta_tables() {
     let db = small_db();
     let work = tempfile::tempdir().unwrap();
     let export = export_db(&db, work.path());
@@ -92,7 +93,9 @@ fn an_export_imports_into_a_new_file_in_wal_mode_with_its_meta_tables() {
     let summary = import_to(&export.dir, &target);
     assert_eq!(summary.tables.iter().map(|t| t.rows).sum::<u64>(), 250);
     assert!(summary.backup.is_none());
-    assert_eq!(sqlite3(&target, "PRAGMA journal_mode"), "wal\n");
+    // Rollback-journal mode, SQLite's default: reading it as a user would leaves no -wal or
+    // -shm file beside it.
+    assert_eq!(sqlite3(&target, "PRAGMA journal_mode"), "delete\n");
     assert_eq!(sqlite3(&target, "PRAGMA foreign_key_check"), "");
     assert_eq!(sqlite3(&target, "SELECT count(*) FROM child"), "200\n");
     // The system's sqlite3 may be older than the bundled SQLite (json_valid(NULL) was 0
@@ -104,6 +107,22 @@ fn an_export_imports_into_a_new_file_in_wal_mode_with_its_meta_tables() {
         format!("{}\n", export.export_id)
     );
     assert!(leftovers(work.path()).is_empty());
+    let beside: Vec<_> = ["-wal", "-shm", "-journal"]
+        .iter()
+        .filter(|s| work.path().join(format!("app.db{s}")).exists())
+        .collect();
+    assert!(beside.is_empty(), "files beside app.db: {beside:?}");
+}
+
+#[test]
+fn wal_leaves_the_file_in_wal_mode() {
+    let db = small_db();
+    let work = tempfile::tempdir().unwrap();
+    let export = export_db(&db, work.path());
+    let target = work.path().join("app.db");
+    let opts = ImportOptions { wal: true, ..import_options(&export.dir, &target) };
+    import::run(&opts, &Silent).expect("the import succeeds");
+    assert_eq!(sqlite3(&target, "PRAGMA journal_mode"), "wal\n");
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn import_into(from: &Path, dir: &Path, name: &str, schema: SchemaOptions) -> Im
     let target = dir.join(name);
     let opts = ImportOptions {
         replace: true,
+        wal: false,
         backup: false,
         meta: true,
         schema,
@@ -1292,6 +1293,7 @@ fn nan_in_a_not_null_column_is_stored_as_null_and_counted_or_refused_naming_the_
     let target = dir.path().join("nan.db");
     let opts = ImportOptions {
         replace: true,
+        wal: false,
         backup: false,
         meta: true,
         schema: SchemaOptions::default(),

@@ -36,6 +36,7 @@ fn import_into(export: &Path, target: &Path, schema: SchemaOptions, tenancy: Ten
         backup: false,
         meta: true,
         replace: true,
+        wal: false,
     };
     if let Err(e) = import::run(&opts, &Silent) {
         panic!("import of {} into {} failed:\n{e}", export.display(), target.display());

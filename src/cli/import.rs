@@ -36,6 +36,7 @@ pub fn options(from: &Path, target: &TargetArgs, plan: &PlanArgs) -> ImportOptio
         backup: !target.no_backup,
         meta: !target.no_meta,
         replace: false,
+        wal: target.wal,
     }
 }
 
@@ -105,7 +106,28 @@ fn human(s: &ImportSummary) -> String {
             b.sha256
         ));
     }
+    out.push_str(&open_hint(&s.target));
     out
+}
+
+/// The closing lines of an import or migrate: how to open the file, and the one SQLite habit
+/// that surprises people coming from Postgres (foreign keys are off unless a connection asks).
+pub fn open_hint(target: &Path) -> String {
+    format!(
+        "open it: sqlite3 {}\n\
+         SQLite enforces the foreign keys only on connections that first run \
+         PRAGMA foreign_keys = ON\n",
+        shell_quoted(&target.display().to_string())
+    )
+}
+
+/// `word` as a shell would need it typed: bare when it is plainly safe, else single-quoted.
+fn shell_quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 fn to_json(s: &ImportSummary) -> serde_json::Value {

@@ -216,6 +216,8 @@ impl Summary<'_> {
         if let Some((_, path)) = self.validation {
             let _ = writeln!(out, "report:  {}", path.display());
         }
+        out.push('\n');
+        out.push_str(&super::import::open_hint(&self.import.target));
         out
     }
 

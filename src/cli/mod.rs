@@ -213,6 +213,9 @@ pub struct TargetArgs {
     /// Leave out the _pg2lite_export and _pg2lite_columns tables.
     #[arg(long)]
     pub no_meta: bool,
+    /// Leave the file in WAL mode (journal_mode=WAL); by default it is one file at rest.
+    #[arg(long)]
+    pub wal: bool,
 }
 
 #[derive(Debug, Args)]
