@@ -5,6 +5,7 @@ mod support;
 
 mod connect;
 mod export;
+mod format_doc;
 mod harness;
 mod hostile;
 mod import;
