@@ -20,8 +20,14 @@ use clap::{Args, Parser, Subcommand};
 pub use ui::Ui;
 
 /// Move a PostgreSQL database into a single SQLite file, and prove nothing was lost.
+/// `pg2lite 0.1.0 (export format 1)`: the format version is what an operator needs to know
+/// whether this build reads an export made by another.
+/// A literal because clap needs a `&'static str`; the test below holds it to
+/// `manifest::VERSION`.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (export format 1)");
+
 #[derive(Debug, Parser)]
-#[command(name = "pg2lite", version, about, max_term_width = 100)]
+#[command(name = "pg2lite", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -303,4 +309,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The process environment, passed to the library explicitly so that it never reads it.
 pub fn env_map() -> HashMap<String, String> {
     std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_version_names_the_export_format_this_build_writes() {
+        let expected = format!("(export format {})", pg2lite::manifest::VERSION);
+        assert!(super::VERSION.ends_with(&expected), "{}", super::VERSION);
+    }
 }
