@@ -253,9 +253,14 @@ pub struct RollbackArgs {
     /// backed up there too before it is replaced.
     #[arg(long, default_value = "backups", value_name = "DIR")]
     pub backup_dir: PathBuf,
-    /// Restore this backup file instead of the newest backup of the target.
+    /// Restore this backup file instead of stepping one back; later rollbacks step back
+    /// from it.
     #[arg(long, value_name = "BACKUP_FILE")]
     pub to: Option<PathBuf>,
+    /// List the target's backups, newest first (time, size, checksum state, which one the
+    /// current target came from, which were made by a rollback); changes nothing.
+    #[arg(long, conflicts_with = "to")]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]
