@@ -51,7 +51,7 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
     Schema(SchemaArgs),
-    /// Put back the newest backup of a target (or --to one), after checking its checksum.
+    /// Step a target one backup back (or --to one) after checking its checksum; or --list them.
     Rollback(RollbackArgs),
     /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
     Validate(ValidateArgs),
