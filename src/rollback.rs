@@ -14,6 +14,8 @@
 //! it just replaced (that backup is the newest of all). When it does not match (an import
 //! replaced the target since, or it was edited), or there is no record, the current file is
 //! newer than every backup, and the newest backup is restored. [`list`] shows the same facts.
+//! Two rollbacks of one target started at the same instant are not ordered against each
+//! other: the swap is (the target's `.partial` is claimed), the record is last-writer-wins.
 //!
 //! Guarantees:
 //! - a backup is complete before it has its final name: it is written under a temporary name
@@ -215,7 +217,7 @@ pub struct RollbackOptions {
     pub target: PathBuf,
     /// Where the backups are, and where the current target's backup goes.
     pub backup_dir: PathBuf,
-    /// A given backup to restore, instead of the newest of the target.
+    /// A given backup to restore, instead of stepping one back; stepping continues from it.
     pub to: Option<PathBuf>,
 }
 
