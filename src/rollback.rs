@@ -2,8 +2,20 @@
 //!
 //! Reads: the target database (through SQLite, so a WAL file's changes are included) and the
 //! backup directory. Writes: `<dir>/<stem>-<UTC time>.db` with a `sha256sum`-format
-//! `.sha256` beside it ([`backup`]); on rollback, the target itself ([`run`]). Never touches
-//! Postgres.
+//! `.sha256` beside it ([`backup`]); on rollback, the target itself ([`run`]) and the target's
+//! rollback record `<dir>/<stem>.pg2lite-rollback.json`. Never touches Postgres, and never
+//! writes into a SQLite file to record anything.
+//!
+//! Stepping: the record names the backup the target was last restored from, with the
+//! target's SHA-256 as restored, and the backups that a rollback wrote (of the target it
+//! replaced). When the target's SHA-256 still matches, the target came from that backup, and
+//! the next rollback restores the newest backup older than it (by the time in the names), so
+//! rollback after rollback walks the target's history backwards and never lands on the file
+//! it just replaced (that backup is the newest of all). When it does not match (an import
+//! replaced the target since, or it was edited), or there is no record, the current file is
+//! newer than every backup, and the newest backup is restored. [`list`] shows the same facts.
+//! Two rollbacks of one target started at the same instant are not ordered against each
+//! other: the swap is (the target's `.partial` is claimed), the record is last-writer-wins.
 //!
 //! Guarantees:
 //! - a backup is complete before it has its final name: it is written under a temporary name
@@ -12,17 +24,22 @@
 //!   `cd backups && sha256sum -c <name>.db.sha256` verifies it with standard tools;
 //! - backup names sort by time (`YYYYMMDDTHHMMSS.ffffffZ`, microseconds), so "the newest
 //!   backup" is read from the names alone;
+//! - backups and their `.sha256` files are read only as regular files, never through a
+//!   symbolic link ([`crate::fsio`]), and the restored copy is hashed again as it is written;
 //! - rollback refuses a backup whose `.sha256` is missing or does not match, and a target
 //!   another program is using, before changing anything; it backs up the current target
 //!   first (so a rollback can be undone by another rollback), then swaps the backup in with
 //!   one `rename`, so the target is always either the old file or the restored one.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sha2::{Digest, Sha256};
 
+use crate::fsio;
 use crate::manifest::sha256_file;
 use crate::partial;
 use crate::progress::Progress;
@@ -32,6 +49,12 @@ pub const DEFAULT_BACKUP_DIR: &str = "backups";
 
 /// The suffix of the checksum file written beside each backup.
 pub const SUM_SUFFIX: &str = ".sha256";
+
+/// How the name of a target's rollback record ends: `<stem>.pg2lite-rollback.json`.
+pub const RECORD_SUFFIX: &str = ".pg2lite-rollback.json";
+
+/// The most a `.sha256` file or a rollback record may hold before it is refused unread.
+const SMALL_FILE_LIMIT: u64 = 1 << 20;
 
 /// How a backup's temporary file's name begins.
 const TEMP_PREFIX: &str = ".pg2lite-backup-";
@@ -53,8 +76,26 @@ pub enum Error {
          create backups there when they replace a target (or give --backup-dir / --to)"
     )]
     NoBackup { target: PathBuf, dir: PathBuf, pattern: String },
+    #[error(
+        "{target} came from the backup {from}, and no backup of it in {dir} is older (the oldest \
+         is {oldest}): there is nothing older to roll back to; nothing was changed \
+         (`pg2lite rollback --list` shows the backups, `--to` puts back any of them)"
+    )]
+    NothingOlder { target: PathBuf, dir: PathBuf, from: String, oldest: String },
     #[error("{backup}: no such backup file")]
     BackupMissing { backup: PathBuf },
+    #[error(
+        "{path}: refused, it is {what}, not a regular file; backups and their .sha256 files \
+         are read only as regular files (a link is not followed); nothing was changed"
+    )]
+    NotRegular { path: PathBuf, what: String },
+    #[error("{0}; nothing was changed")]
+    Unreadable(Box<fsio::Error>),
+    #[error(
+        "{path}: the rollback record is not valid ({why}); remove it to roll back to the \
+         newest backup, or use --to; nothing was changed"
+    )]
+    RecordMalformed { path: PathBuf, why: String },
     #[error(
         "{backup}: refused, its checksum file {sums} is missing, so the backup cannot be \
          proven intact; nothing was changed"
@@ -70,6 +111,11 @@ pub enum Error {
          records {recorded}); nothing was changed"
     )]
     SumMismatch { backup: PathBuf, sums: PathBuf, recorded: String, actual: String },
+    #[error(
+        "{backup}: refused, it changed while it was being restored (sha256 {actual}, checked \
+         as {recorded}); the target was not replaced"
+    )]
+    ChangedDuringRestore { backup: PathBuf, recorded: String, actual: String },
     #[error(transparent)]
     Partial(Box<partial::Error>),
 }
@@ -171,7 +217,7 @@ pub struct RollbackOptions {
     pub target: PathBuf,
     /// Where the backups are, and where the current target's backup goes.
     pub backup_dir: PathBuf,
-    /// A given backup to restore, instead of the newest of the target.
+    /// A given backup to restore, instead of stepping one back; stepping continues from it.
     pub to: Option<PathBuf>,
 }
 
@@ -186,29 +232,108 @@ pub struct RollbackSummary {
     pub previous: Option<Backup>,
 }
 
-/// Puts a backup back in place of `opts.target`: the one given with `to`, or else the newest
-/// backup of the target in the backup directory (newest by the time in its name, chosen
-/// before the current target is itself backed up, so a second rollback restores what the
-/// first replaced).
+/// Puts a backup back in place of `opts.target`: the one given with `to`, or else one step
+/// back in the target's history (see the module's "Stepping"): the newest backup older than
+/// the one the target was restored from, or the newest backup when the target did not come
+/// from a rollback. The choice is made before the current target is itself backed up, and the
+/// rollback record is updated before the swap, so an interrupted rollback never leaves a
+/// record that matches a target it did not restore.
 ///
 /// # Errors
-/// [`Error::NoBackup`], [`Error::BackupMissing`], the checksum errors, [`Error::InUse`], and
-/// I/O or SQLite errors naming the file. On any error before the final rename the target is
+/// [`Error::NoBackup`], [`Error::NothingOlder`], [`Error::BackupMissing`], the checksum
+/// errors, [`Error::NotRegular`], [`Error::InUse`], [`Error::RecordMalformed`], and I/O or
+/// SQLite errors naming the file. On any error before the final rename the target is
 /// unchanged.
 pub fn run(opts: &RollbackOptions, progress: &dyn Progress) -> Result<RollbackSummary, Error> {
+    let stem = backup_stem(&opts.target)?;
+    let mut record = Record::read(&opts.backup_dir, &stem)?;
+    ensure_not_in_use(&opts.target)?;
     let chosen = match &opts.to {
         Some(p) => p.clone(),
-        None => newest_backup(&opts.target, &opts.backup_dir)?,
+        None => step_back(&opts.target, &opts.backup_dir, &record)?,
     };
     let restored = check_backup(&chosen)?;
-    ensure_not_in_use(&opts.target)?;
     let previous = if opts.target.exists() {
         Some(backup(&opts.target, &opts.backup_dir, progress)?)
     } else {
         None
     };
-    swap_in(&restored.path, &opts.target)?;
+    if let Some(p) = &previous {
+        record.made_by_rollback.insert(file_name(&p.path));
+    }
+    let restored_name = file_name(&restored.path);
+    record.current = Some(Restored { backup: restored_name, sha256: restored.sha256.clone() });
+    record.write(&opts.backup_dir, &stem)?;
+    swap_in(&restored, &opts.target)?;
     Ok(RollbackSummary { target: opts.target.clone(), restored, previous })
+}
+
+/// The backup one step back from the current target (see the module's "Stepping").
+fn step_back(target: &Path, dir: &Path, record: &Record) -> Result<PathBuf, Error> {
+    let stem = backup_stem(target)?;
+    let found = backups_of(target, dir)?;
+    let (Some(oldest), Some(newest)) = (found.first(), found.last()) else {
+        return Err(no_backup(target, dir, &stem));
+    };
+    let Some(from) = came_from(target, record)? else { return Ok(newest.path.clone()) };
+    let Some(from_key) = backup_key(&from, &stem) else { return Ok(newest.path.clone()) };
+    match found.iter().rev().find(|f| f.key < from_key) {
+        Some(f) => Ok(f.path.clone()),
+        None => Err(Error::NothingOlder {
+            target: target.into(),
+            dir: dir.into(),
+            from,
+            oldest: oldest.name.clone(),
+        }),
+    }
+}
+
+/// The name of the backup the target was last restored from, when the target is still
+/// byte-for-byte what that rollback put there.
+fn came_from(target: &Path, record: &Record) -> Result<Option<String>, Error> {
+    let Some(current) = &record.current else { return Ok(None) };
+    if !target.is_file() {
+        return Ok(None);
+    }
+    let (sha256, _) = sha256_file(target).map_err(io_err("read", target))?;
+    Ok((sha256 == current.sha256).then(|| current.backup.clone()))
+}
+
+fn no_backup(target: &Path, dir: &Path, stem: &str) -> Error {
+    Error::NoBackup {
+        target: target.into(),
+        dir: dir.into(),
+        pattern: format!("{stem}-YYYYMMDDTHHMMSS.ffffffZ.db"),
+    }
+}
+
+/// A directory entry named as a backup of the target (not necessarily a regular file).
+#[derive(Debug)]
+struct Found {
+    key: (String, u32),
+    name: String,
+    path: PathBuf,
+}
+
+/// The entries of `dir` named `<stem>-<time>[-N].db` for `target`, oldest first; none when
+/// the directory does not exist. Nothing is opened or followed.
+fn backups_of(target: &Path, dir: &Path) -> Result<Vec<Found>, Error> {
+    let stem = backup_stem(target)?;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io { action: "list", path: dir.into(), cause: e }),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        if let Some(key) = backup_key(&name, &stem) {
+            found.push(Found { key, path: entry.path(), name });
+        }
+    }
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(found)
 }
 
 /// The newest `<stem>-<time>[-N].db` in `dir` for `target`.
@@ -217,54 +342,223 @@ pub fn run(opts: &RollbackOptions, progress: &dyn Progress) -> Result<RollbackSu
 /// [`Error::NoBackup`] when there is none (or no such directory).
 pub fn newest_backup(target: &Path, dir: &Path) -> Result<PathBuf, Error> {
     let stem = backup_stem(target)?;
-    let none = || Error::NoBackup {
-        target: target.into(),
-        dir: dir.into(),
-        pattern: format!("{stem}-YYYYMMDDTHHMMSS.ffffffZ.db"),
-    };
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(none()),
-        Err(e) => return Err(Error::Io { action: "list", path: dir.into(), cause: e }),
-    };
-    let mut found: Vec<((String, u32), PathBuf)> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io_err("list", dir))?;
-        let name = entry.file_name();
-        if let Some(key) = name.to_str().and_then(|n| backup_key(n, &stem)) {
-            found.push((key, entry.path()));
-        }
-    }
-    found.into_iter().max_by(|a, b| a.0.cmp(&b.0)).map(|(_, p)| p).ok_or_else(none)
+    let found = backups_of(target, dir)?;
+    found.last().map(|f| f.path.clone()).ok_or_else(|| no_backup(target, dir, &stem))
 }
 
-/// Checks a backup against its `.sha256` file.
+/// Checks a backup against its `.sha256` file, reading both only as regular files (no
+/// symbolic link is followed, nothing that could block is opened).
 ///
 /// # Errors
-/// [`Error::BackupMissing`], [`Error::SumMissing`], [`Error::SumMalformed`] or
-/// [`Error::SumMismatch`], each naming the backup.
+/// [`Error::BackupMissing`], [`Error::SumMissing`], [`Error::SumMalformed`],
+/// [`Error::SumMismatch`] or [`Error::NotRegular`], each naming the file.
 pub fn check_backup(path: &Path) -> Result<Backup, Error> {
-    if !path.is_file() {
-        return Err(Error::BackupMissing { backup: path.into() });
-    }
+    let (dir, name) = split(path)?;
+    let file = fsio::open(&dir, &name).map_err(|e| match e.kind {
+        fsio::Kind::NotFound => Error::BackupMissing { backup: path.into() },
+        _ => refused(e),
+    })?;
     let sums = sum_path(path);
-    let text = match fs::read_to_string(&sums) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::SumMissing { backup: path.into(), sums });
-        }
-        Err(e) => return Err(Error::Io { action: "read", path: sums, cause: e }),
-    };
+    let sum_name = format!("{name}{SUM_SUFFIX}");
+    let text = fsio::read(&dir, &sum_name, SMALL_FILE_LIMIT).map_err(|e| match e.kind {
+        fsio::Kind::NotFound => Error::SumMissing { backup: path.into(), sums: sums.clone() },
+        _ => refused(e),
+    })?;
+    let text = String::from_utf8_lossy(&text);
     let recorded = parse_sum_line(&text, path).map_err(|why| Error::SumMalformed {
         backup: path.into(),
         sums: sums.clone(),
         why,
     })?;
-    let (actual, bytes) = sha256_file(path).map_err(io_err("read", path))?;
+    let (actual, bytes) = Hashing::new(file).drain().map_err(io_err("read", path))?;
     if actual != recorded {
         return Err(Error::SumMismatch { backup: path.into(), sums, recorded, actual });
     }
     Ok(Backup { path: path.into(), sha256: actual, bytes })
+}
+
+/// A file [`fsio`] would not read, as this module's error.
+fn refused(e: fsio::Error) -> Error {
+    match e.kind {
+        fsio::Kind::NotRegular { what } => Error::NotRegular { path: e.path, what },
+        _ => Error::Unreadable(Box::new(e)),
+    }
+}
+
+/// A path as the directory that holds it and its (UTF-8) file name, as [`fsio`] takes them.
+fn split(path: &Path) -> Result<(PathBuf, String), Error> {
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::Io {
+        action: "read",
+        path: path.into(),
+        cause: io::Error::new(io::ErrorKind::InvalidInput, "not a UTF-8 file name"),
+    })?;
+    Ok((parent_dir(path), name.to_owned()))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// A reader that hashes what passes through it, so a file is hashed from the one handle that
+/// was checked (and, on restore, hashed again as it is copied).
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+
+    /// Reads to the end, returning the hex SHA-256 and the length.
+    fn drain(mut self) -> io::Result<(String, u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(self.finish())
+    }
+
+    fn finish(self) -> (String, u64) {
+        (hex::encode(self.hasher.finalize()), self.bytes)
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// A target's rollback record, `<backup dir>/<stem>.pg2lite-rollback.json`: what the last
+/// rollback restored, and which backups a rollback wrote. Kept beside the backups, never in
+/// the SQLite file.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    /// The record's format, 1.
+    version: u32,
+    /// The backup the last rollback restored, and the target's SHA-256 as restored.
+    current: Option<Restored>,
+    /// File names of the backups written by a rollback, of the target it replaced.
+    made_by_rollback: BTreeSet<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Restored {
+    backup: String,
+    sha256: String,
+}
+
+impl Record {
+    fn name(stem: &str) -> String {
+        format!("{stem}{RECORD_SUFFIX}")
+    }
+
+    /// The record, or an empty one when there is none; read only as a regular file.
+    fn read(dir: &Path, stem: &str) -> Result<Record, Error> {
+        let name = Record::name(stem);
+        let bytes = match fsio::read(dir, &name, SMALL_FILE_LIMIT) {
+            Ok(b) => b,
+            Err(e) if matches!(e.kind, fsio::Kind::NotFound) => return Ok(Record::default()),
+            Err(e) => return Err(refused(e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::RecordMalformed { path: dir.join(&name), why: e.to_string() })
+    }
+
+    /// Replaces the record with one rename (never writing through a link).
+    fn write(&mut self, dir: &Path, stem: &str) -> Result<(), Error> {
+        self.version = 1;
+        fs::create_dir_all(dir).map_err(io_err("create the backup directory", dir))?;
+        let path = dir.join(Record::name(stem));
+        let write = || -> io::Result<()> {
+            let mut tmp = tempfile::Builder::new().prefix(".pg2lite-record-").tempfile_in(dir)?;
+            serde_json::to_writer_pretty(&mut tmp, self)?;
+            io::Write::write_all(&mut tmp, b"\n")?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(io_err("write", &path))?;
+        sync_dir(dir)
+    }
+}
+
+/// What a backup's `.sha256` says about it, as `rollback --list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// The file matches its `.sha256`.
+    Ok,
+    /// The file does not match: changed or damaged since it was written.
+    Changed,
+    /// There is no `.sha256` beside it.
+    Missing,
+    /// It, or its `.sha256`, cannot be checked (a link, not a sha256sum line, ...): why.
+    Refused(String),
+}
+
+impl Checksum {
+    /// `ok`, `changed`, `no .sha256`, `refused`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Checksum::Ok => "ok",
+            Checksum::Changed => "changed",
+            Checksum::Missing => "no .sha256",
+            Checksum::Refused(_) => "refused",
+        }
+    }
+}
+
+/// One backup of a target, as `rollback --list` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub path: PathBuf,
+    /// The UTC time in its name (`None` when the digits are not a real time).
+    pub time: Option<chrono::NaiveDateTime>,
+    /// Its size; `None` when it is not a regular file (a link is not followed).
+    pub bytes: Option<u64>,
+    pub checksum: Checksum,
+    /// The current target is, byte for byte, what the last rollback restored from this one.
+    pub current: bool,
+    /// Written by a rollback, of the target that rollback replaced.
+    pub made_by_rollback: bool,
+}
+
+/// Every backup of `target` in `dir`, newest first, each checked against its `.sha256` (read
+/// as [`check_backup`] reads it: regular files only). Empty when there is none.
+///
+/// # Errors
+/// I/O errors listing the directory or hashing the target, and a rollback record that is a
+/// link or not valid.
+pub fn list(target: &Path, dir: &Path) -> Result<Vec<Listed>, Error> {
+    let record = Record::read(dir, &backup_stem(target)?)?;
+    let from = came_from(target, &record)?;
+    let mut listed: Vec<Listed> = backups_of(target, dir)?
+        .into_iter()
+        .map(|f| Listed {
+            time: chrono::NaiveDateTime::parse_from_str(&f.key.0, "%Y%m%dT%H%M%S%.6fZ").ok(),
+            bytes: fs::symlink_metadata(&f.path).ok().filter(|m| m.is_file()).map(|m| m.len()),
+            checksum: checksum_of(&f.path),
+            current: from.as_deref() == Some(f.name.as_str()),
+            made_by_rollback: record.made_by_rollback.contains(&f.name),
+            path: f.path,
+        })
+        .collect();
+    listed.reverse();
+    Ok(listed)
+}
+
+fn checksum_of(path: &Path) -> Checksum {
+    match check_backup(path) {
+        Ok(_) => Checksum::Ok,
+        Err(Error::SumMismatch { .. }) => Checksum::Changed,
+        Err(Error::SumMissing { .. }) => Checksum::Missing,
+        Err(e) => Checksum::Refused(e.to_string()),
+    }
 }
 
 /// The recorded sum from `<64 hex>  <file name>\n` (`*` before the name, binary mode, too).
@@ -282,23 +576,52 @@ fn parse_sum_line(text: &str, backup: &Path) -> Result<String, String> {
     Ok(hex.to_ascii_lowercase())
 }
 
-/// Copies the checked backup beside the target, then renames it over the target.
+/// Copies the checked backup beside the target, hashing it again as it is copied, then
+/// renames it over the target.
 ///
 /// Only called after [`ensure_not_in_use`], so the side files left are stale and would
 /// otherwise be replayed into the restored database on its next open.
-fn swap_in(backup: &Path, target: &Path) -> Result<(), Error> {
+fn swap_in(restored: &Backup, target: &Path) -> Result<(), Error> {
     let dir = parent_dir(target);
     fs::create_dir_all(&dir).map_err(io_err("create the directory", &dir))?;
     let partial = with_suffix(target, ".partial");
     // The name an import of this target uses too: claimed, so neither removes the other's.
     let claimed =
         partial::claim_file(&partial, &SIDE_FILES).map_err(|e| Error::Partial(Box::new(e)))?;
-    fs::copy(backup, &partial).map_err(io_err("copy the backup to", &partial))?;
-    File::open(&partial).and_then(|f| f.sync_all()).map_err(io_err("fsync", &partial))?;
+    if let Err(e) = copy_checked(restored, &partial) {
+        fs::remove_file(&partial).map_err(io_err("remove", &partial))?;
+        return Err(e);
+    }
     remove_side_files(target)?;
     fs::rename(&partial, target).map_err(io_err("rename the restored file over", target))?;
     drop(claimed);
     sync_dir(&dir)
+}
+
+/// Writes the backup into `dest` (with its permissions) from a handle opened as
+/// [`check_backup`] opens it, and refuses it unless it still has the checked SHA-256.
+fn copy_checked(restored: &Backup, dest: &Path) -> Result<(), Error> {
+    let (dir, name) = split(&restored.path)?;
+    let file = fsio::open(&dir, &name).map_err(refused)?;
+    let perms = file.metadata().map_err(io_err("read the metadata of", &restored.path))?;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dest)
+        .map_err(io_err("open", dest))?;
+    let mut reader = Hashing::new(file);
+    io::copy(&mut reader, &mut out).map_err(io_err("copy the backup to", dest))?;
+    let (actual, _) = reader.finish();
+    if actual != restored.sha256 {
+        return Err(Error::ChangedDuringRestore {
+            backup: restored.path.clone(),
+            recorded: restored.sha256.clone(),
+            actual,
+        });
+    }
+    fs::set_permissions(dest, perms.permissions())
+        .map_err(io_err("set the permissions of", dest))?;
+    out.sync_all().map_err(io_err("fsync", dest))
 }
 
 /// The online backup of `target` into the (empty) database file `dest`.

@@ -158,7 +158,7 @@ fn names_that_collide_in_sqlite_stop_the_migration_before_anything_is_exported()
 }
 
 #[test]
-fn migrate_twice_then_rollback_restores_the_first_and_a_second_rollback_the_second() {
+fn migrate_twice_then_rollback_restores_the_first_and_a_second_finds_nothing_older() {
     let db = TestDb::new();
     db.execute("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'first');");
     let work = tempfile::tempdir().unwrap();
@@ -176,8 +176,10 @@ fn migrate_twice_then_rollback_restores_the_first_and_a_second_rollback_the_seco
         first,
         "the first rollback restores what the second migrate replaced"
     );
-    rollback().assert_code(0);
-    assert_eq!(dump(&target), second, "rolling back the rollback restores the other");
+    // Issue 15: a second rollback steps further back (there is nothing older), not back to
+    // the file the first replaced; `--to` that file's backup undoes the rollback.
+    rollback().assert_code(2).assert_stderr_contains("nothing older");
+    assert_eq!(dump(&target), first);
     // A backup with one changed byte is refused, and the target stays as it is.
     let newest = std::fs::read_dir(work.path().join("backups"))
         .unwrap()
@@ -190,8 +192,9 @@ fn migrate_twice_then_rollback_restores_the_first_and_a_second_rollback_the_seco
     bytes[last] ^= 1;
     std::fs::write(&newest, bytes).unwrap();
     let name = newest.file_name().unwrap().to_string_lossy().into_owned();
-    rollback().assert_code(2).assert_stderr_contains(&name);
-    assert_eq!(dump(&target), second);
+    let to = ["rollback", "--target", "app.db", "--to", newest.to_str().unwrap()];
+    pg2lite(&to).cwd(work.path()).assert_code(2).assert_stderr_contains(&name);
+    assert_eq!(dump(&target), first);
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
     Schema(SchemaArgs),
-    /// Put back the newest backup of a target (or --to one), after checking its checksum.
+    /// Step a target one backup back (or --to one) after checking its checksum; or --list them.
     Rollback(RollbackArgs),
     /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
     Validate(ValidateArgs),
@@ -262,9 +262,14 @@ pub struct RollbackArgs {
     /// backed up there too before it is replaced.
     #[arg(long, default_value = "backups", value_name = "DIR")]
     pub backup_dir: PathBuf,
-    /// Restore this backup file instead of the newest backup of the target.
+    /// Restore this backup file instead of stepping one back; later rollbacks step back
+    /// from it.
     #[arg(long, value_name = "BACKUP_FILE")]
     pub to: Option<PathBuf>,
+    /// List the target's backups, newest first (time, size, checksum state, which one the
+    /// current target came from, which were made by a rollback); changes nothing.
+    #[arg(long, conflicts_with = "to")]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]
