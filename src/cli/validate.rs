@@ -20,6 +20,8 @@ use super::{Ui, ValidateArgs, env_map};
 /// or by an older pg2lite), so they are needed only for such a file; given anyway, each must
 /// agree with what the file records.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Import's options (read from the target; needed only for a file \
+    built with --no-meta or by an older pg2lite)")]
 pub struct ImportFlags {
     /// The --numeric import was given (auto, text or real).
     #[arg(long, value_name = "auto|text|real")]

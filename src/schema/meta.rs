@@ -319,3 +319,66 @@ fn parse_row(
     };
     Ok(ImportedWith { numeric, strict, renames, tenancy })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export_row(conn: &Connection) {
+        let meta = ExportMeta {
+            export_id: "e1".into(),
+            manifest_sha256: "ab".into(),
+            source: "postgresql://u@h:5432/db".into(),
+            exported_at: "2024-01-01T00:00:00Z".into(),
+            exported_by: "pg2lite 0.1.0".into(),
+            imported_by: "pg2lite 0.1.0".into(),
+        };
+        insert_export(conn, &meta).unwrap();
+    }
+
+    #[test]
+    fn the_recorded_options_read_back_as_written_even_names_that_need_quotes() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&meta_ddl(true)).unwrap();
+        export_row(&conn);
+        assert_eq!(read_imported_with(&conn).unwrap(), None, "a row without options");
+        let with = ImportedWith {
+            numeric: NumericPolicy::Real,
+            strict: true,
+            renames: vec![
+                "\"my.schema\".\"a=b\"=c".parse().unwrap(),
+                "public.t.\"Col\"\"x\"=y=z".parse().unwrap(),
+            ],
+            tenancy: RecordedTenancy::Stripped { table_as: "me".into() },
+        };
+        record_imported_with(&conn, &with).unwrap();
+        assert_eq!(read_imported_with(&conn).unwrap(), Some(with));
+    }
+
+    #[test]
+    fn an_old_file_reads_as_recording_nothing_and_an_edited_one_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        assert_eq!(read_imported_with(&conn).unwrap(), None, "no meta tables (--no-meta)");
+        conn.execute_batch(
+            "CREATE TABLE _pg2lite_export (export_id TEXT, manifest_sha256 TEXT, source TEXT, \
+             exported_at TEXT, exported_by TEXT, imported_by TEXT)",
+        )
+        .unwrap();
+        export_row(&conn);
+        let with = ImportedWith {
+            numeric: NumericPolicy::Text,
+            strict: false,
+            renames: Vec::new(),
+            tenancy: RecordedTenancy::NotScoped,
+        };
+        record_imported_with(&conn, &with).unwrap();
+        assert_eq!(read_imported_with(&conn).unwrap(), None, "a table of an older pg2lite");
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&meta_ddl(false)).unwrap();
+        export_row(&conn);
+        record_imported_with(&conn, &with).unwrap();
+        conn.execute_batch("UPDATE _pg2lite_export SET tenancy = 'sideways'").unwrap();
+        let err = read_imported_with(&conn).unwrap_err().to_string();
+        assert!(err.contains("_pg2lite_export.tenancy holds \"sideways\""), "{err}");
+    }
+}
