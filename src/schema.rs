@@ -73,10 +73,15 @@ use crate::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
 use crate::transform::{Conversion, SqliteType};
 
 pub use command::{
-    CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, write_schema,
+    CommandError, SchemaFrom, WriteOptions, Written, default_out, plan_export, plan_schema,
+    write_schema,
 };
 pub use diagnose::invalid_json;
-pub use meta::{COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, insert_columns, insert_export, meta_ddl};
+pub use meta::{
+    COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, ImportedWith, RecordError, RecordedTenancy,
+    insert_columns, insert_export, meta_ddl, numeric_word, read_imported_with,
+    record_imported_with, rename_text,
+};
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
 pub use refit::{RefitError, refit};
 

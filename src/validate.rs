@@ -36,12 +36,16 @@
 //! connection of its own; `PRAGMA foreign_key_check`; the export's and the target's
 //! checksums) need nothing from the tables' checks and run beside them.
 //!
-//! The plan is rebuilt from the same options import takes; when the target records its
-//! column mapping (`_pg2lite_columns`) and it disagrees, validation stops with an error
-//! naming the option to pass, rather than report every row as different.
+//! Before any of that, the target's `_pg2lite_export` must name this export: a file built
+//! from another export stops validation naming both (exit 1: the file does not hold this
+//! export). The plan is rebuilt from the options import recorded there (see `options`; flags
+//! only agree or are refused), or from the flags for a file that records none; when the
+//! target's column mapping (`_pg2lite_columns`) disagrees with the plan, validation stops with
+//! an error naming the option to pass, rather than report every row as different.
 
 mod compare;
 mod digest;
+mod options;
 mod scratch;
 mod sides;
 mod source;
@@ -64,7 +68,7 @@ use crate::report::{
     ContentCheck, CountsCheck, FileCheck, FileChecks, KeysCheck, ListCheck, SourceChanges, Status,
     TableChecks, TableReport, ValidationReport,
 };
-use crate::schema::{self, Plan, SchemaOptions, TablePlan};
+use crate::schema::{self, Plan, TablePlan};
 use crate::transform::{Conversion, JsonNulls};
 use crate::verify::{self, Level, VerifyOptions};
 
@@ -72,6 +76,8 @@ use scratch::Scratch;
 use sides::{ExportSide, InvalidJson, JsonColumn, SqliteSide, TableSpec};
 use target::{Target, Violations};
 use tenancy::Scope;
+
+pub use options::PlanFlags;
 
 /// What to validate, and the plan options the import was given.
 #[derive(Debug, Clone)]
@@ -82,10 +88,8 @@ pub struct ValidateOptions {
     pub target: PathBuf,
     /// Re-count every table in Postgres, under the export's filters.
     pub source: Option<Source>,
-    /// As import's: numeric policy, STRICT, renames.
-    pub schema: SchemaOptions,
-    pub tenancy: Tenancy,
-    pub tenant_table_as: Option<String>,
+    /// The plan options given; those left out are read from the target.
+    pub flags: PlanFlags,
     /// With `source`: fail the counts check of a table whose Postgres count changed since
     /// the export (by default a change is reported, not failed: the export is a snapshot).
     pub require_unchanged: bool,
@@ -98,21 +102,22 @@ impl ValidateOptions {
             from: from.into(),
             target: target.into(),
             source: None,
-            schema: SchemaOptions::default(),
-            tenancy: Tenancy::Auto,
-            tenant_table_as: None,
+            flags: PlanFlags::default(),
             require_unchanged: false,
         }
     }
 
-    /// Validation of what `import` built, with the same plan options (for `migrate`).
+    /// Validation of what `import` built, with the same plan options (for `migrate`): what
+    /// the file records then agrees with them, and a file built `--no-meta` needs them.
     pub fn for_import(import: &ImportOptions) -> Self {
-        ValidateOptions {
-            schema: import.schema.clone(),
-            tenancy: import.tenancy,
+        let flags = PlanFlags {
+            numeric: Some(import.schema.numeric),
+            strict: Some(import.schema.strict),
+            renames: Some(import.schema.renames.clone()),
+            tenancy: (import.tenancy != Tenancy::Auto).then_some(import.tenancy),
             tenant_table_as: import.tenant_table_as.clone(),
-            ..ValidateOptions::new(&import.from, &import.target)
-        }
+        };
+        ValidateOptions { flags, ..ValidateOptions::new(&import.from, &import.target) }
     }
 
     pub fn with_source(mut self, source: Source) -> Self {
@@ -144,6 +149,38 @@ pub enum Error {
         problems.join("\n  ")
     )]
     OptionsMismatch { target: String, problems: Vec<String>, hint: String },
+    /// The target records its import's options, and its columns still differ from the plan
+    /// they give.
+    #[error(
+        "{target}'s columns are not what the options it records ({recorded}) plan, so its rows \
+         cannot be compared:\n  {}\nwas the file changed after import? import the export again",
+        problems.join("\n  ")
+    )]
+    RecordedMismatch { target: String, problems: Vec<String>, recorded: String },
+    /// A flag that disagrees with the options the target records.
+    #[error(
+        "{target} records the options it was imported with ({recorded}), and {}:\n  {}\n\
+         leave the flag out: validate reads the import's options from the file",
+        if problems.len() == 1 { "a flag contradicts them" } else { "flags contradict them" },
+        problems.join("\n  ")
+    )]
+    Contradicts { target: String, problems: Vec<String>, recorded: String },
+    /// The target's `_pg2lite_export` names another export than `--from`.
+    #[error(
+        "{target} was built from export {built_id} (manifest sha256 {}); you gave export \
+         {given_id} (manifest sha256 {}): give --from the export {target} was imported from",
+        prefix(built_sha),
+        prefix(given_sha)
+    )]
+    OtherExport {
+        target: String,
+        built_id: String,
+        built_sha: String,
+        given_id: String,
+        given_sha: String,
+    },
+    #[error("{target}: {source}")]
+    Record { target: String, source: schema::RecordError },
     #[error(transparent)]
     Pg(#[from] pg::Error),
     /// A filter of the manifest that does not fit the live catalog: nothing is counted.
@@ -153,6 +190,22 @@ pub enum Error {
     Io { path: String, source: io::Error },
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+}
+
+impl Error {
+    /// The process exit code: 1 for a target that does not hold this export (a finding, as
+    /// a failed check is), 2 for every validation that cannot be done.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::OtherExport { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// The first 12 hex digits of a SHA-256, as people quote one.
+fn prefix(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -165,14 +218,18 @@ fn sqlite_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error 
 /// Validates `opts.target` against the export `opts.from`.
 ///
 /// # Errors
-/// [`Error`] when the export or the target cannot be read, the plan cannot be made, the
-/// target was imported with other options, or Postgres cannot be reached (with `--source`).
+/// [`Error`] when the export or the target cannot be read, the target was built from
+/// another export, a flag contradicts the options the target records, the plan cannot be
+/// made, the target was imported with other options, or Postgres cannot be reached (with
+/// `--source`).
 pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<ValidationReport> {
     let (started, started_at) = (Instant::now(), now());
     let manifest = read_manifest(&opts.from)?;
-    let plan = plan_for(&manifest, opts)?;
     let target = Target::open(&opts.target)?;
-    check_options(&target, &plan, &opts.target)?;
+    check_other_export(&target, &manifest, &opts.target)?;
+    let resolved = resolve_options(&target, opts, progress)?;
+    let plan = plan_for(&manifest, &resolved)?;
+    check_options(&target, &plan, &resolved, &opts.target)?;
     let recount = match &opts.source {
         Some(s) => Some(source::recount(s, &manifest)?),
         None => None,
@@ -237,7 +294,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// The plan import made with these options. Stripped columns lose their `must_equal`, so
 /// another tenant's row is found by the tenancy check instead of stopping the conversion.
-fn plan_for(manifest: &Manifest, opts: &ValidateOptions) -> Result<Plan> {
+fn plan_for(manifest: &Manifest, opts: &options::Resolved) -> Result<Plan> {
     let schema = opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?;
     let tables: Vec<Table> = manifest.tables.iter().map(|t| t.table.clone()).collect();
     let mut plan = schema::plan(&tables, &schema)?;
@@ -247,14 +304,56 @@ fn plan_for(manifest: &Manifest, opts: &ValidateOptions) -> Result<Plan> {
     Ok(plan)
 }
 
-fn check_options(target: &Target, plan: &Plan, path: &Path) -> Result<()> {
-    let Some(meta) = target.meta_columns()? else { return Ok(()) };
-    match target::options_mismatch(&meta, plan) {
-        None => Ok(()),
-        Some((problems, hint)) => {
-            Err(Error::OptionsMismatch { target: path.display().to_string(), problems, hint })
-        }
+/// Stops when the target's `_pg2lite_export` names another export id. The same id with
+/// another manifest (an export changed after import) is compared all the same, and the
+/// origin check reports it.
+fn check_other_export(target: &Target, manifest: &Manifest, path: &Path) -> Result<()> {
+    match target.export_meta() {
+        Some(Ok((id, sha))) if id != manifest.export_id => Err(Error::OtherExport {
+            target: path.display().to_string(),
+            built_id: id,
+            built_sha: sha,
+            given_id: manifest.export_id.clone(),
+            given_sha: manifest.manifest_sha256.clone(),
+        }),
+        _ => Ok(()),
     }
+}
+
+/// The plan options: the target's record, checked against the flags, or the flags.
+fn resolve_options(
+    target: &Target,
+    opts: &ValidateOptions,
+    progress: &dyn Progress,
+) -> Result<options::Resolved> {
+    let recorded = schema::read_imported_with(&target.conn)
+        .map_err(|source| Error::Record { target: opts.target.display().to_string(), source })?;
+    let resolved = options::resolve(&opts.flags, recorded, &opts.target)?;
+    if let Some(rec) = &resolved.recorded {
+        progress.message(&format!(
+            "import options read from {}: {}",
+            opts.target.display(),
+            options::flags_text(rec)
+        ));
+    }
+    Ok(resolved)
+}
+
+fn check_options(
+    target: &Target,
+    plan: &Plan,
+    resolved: &options::Resolved,
+    path: &Path,
+) -> Result<()> {
+    let Some(meta) = target.meta_columns()? else { return Ok(()) };
+    let Some((problems, hint)) = target::options_mismatch(&meta, plan) else { return Ok(()) };
+    let target = path.display().to_string();
+    Err(match &resolved.recorded {
+        Some(rec) => {
+            Error::RecordedMismatch { target, problems, recorded: options::flags_text(rec) }
+        }
+        None => Error::OptionsMismatch { target, problems, hint },
+    })
 }
 
 /// The export's own checksums, reported as one unit of work (not one per file: here it is a
@@ -661,15 +760,18 @@ impl<'a> Context<'a> {
             Some(Ok(meta)) => meta,
         };
         let m = self.manifest;
-        if sha == m.manifest_sha256 {
+        if sha == m.manifest_sha256 && id == m.export_id {
             return FileCheck::new(Status::Pass, Vec::new());
         }
         FileCheck::new(
             Status::Fail,
             vec![format!(
-                "the target was imported from export {id} (manifest sha256 {sha}), not from \
-                 this one, {} (manifest sha256 {})",
-                m.export_id, m.manifest_sha256
+                "the target was built from export {id} (manifest sha256 {}); you gave export \
+                 {} (manifest sha256 {}): the same export with another manifest, changed since \
+                 the import",
+                prefix(&sha),
+                m.export_id,
+                prefix(&m.manifest_sha256)
             )],
         )
     }

@@ -524,3 +524,21 @@ fn an_export_with_deep_json_verifies_imports_and_validates() {
         .arg(&target)
         .assert_code(0);
 }
+
+#[test]
+fn out_dash_prints_the_ddl_on_stdout_and_writes_no_file() {
+    let f = numbers_db();
+    f.schema_from("file.sql", &[]).assert_code(0);
+    let got = f.schema_from("-", &[]).assert_code(0);
+    assert!(got.stdout == f.read("file.sql"), "stdout is the DDL the file holds:\n{got}");
+    assert!(got.stderr.contains("wrote the schema to stdout"), "{got}");
+    let from_db = pg2lite(&["schema", "--source", &f.db.url(), "--out", "-"])
+        .cwd(f.work.path())
+        .assert_code(0);
+    assert!(from_db.stdout.contains("CREATE TABLE"), "{from_db}");
+    let left: Vec<_> =
+        fs::read_dir(f.work.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!f.work.path().join("-").exists(), "a file named - was written: {left:?}");
+    assert!(!f.work.path().join("schema").exists(), "the default file was written: {left:?}");
+    load(&got.stdout);
+}

@@ -433,7 +433,7 @@ fn another_tenants_key_in_a_resealed_export_is_caught_by_the_tenancy_check_namin
     );
     let target = dir.path().join("leaky.db");
     import_into(&export, &target, SchemaOptions::default(), Tenancy::Keep);
-    let r = validate_with(&export, &target, |o| o.tenancy = Tenancy::Keep);
+    let r = validate(&export, &target);
     expect_failures(&r, &[("public.clients", "tenancy"), ("public.users", "tenancy")]);
     let clients = &table(&r, "public.clients").checks.tenancy;
     assert_eq!(clients.found, 1);
@@ -467,19 +467,105 @@ fn numeric_fixture() -> (TestDb, TempDir, PathBuf, PathBuf) {
     (db, dir, export, target)
 }
 
+/// `pg2lite import --yes --from <export> --target <target> [extra...]`, which must succeed.
+fn import_cli(export: &Path, target: &Path, extra: &[&str]) {
+    let mut run = pg2lite(&["import", "--yes", "--no-backup", "--from"]).arg(export);
+    run = run.arg("--target").arg(target);
+    for a in extra {
+        run = run.arg(a);
+    }
+    run.assert_code(0);
+}
+
 #[test]
-fn validating_with_other_options_than_the_import_had_fails_early_telling_which_to_pass() {
-    let (_db, _dir, export, target) = numeric_fixture();
-    let err = validate::run(&ValidateOptions::new(&export, &target), &Silent).unwrap_err();
+fn validate_reads_the_options_import_was_given_from_the_file_and_refuses_a_flag_that_contradicts_them()
+ {
+    let (_db, dir, export, _) = numeric_fixture();
+    let target = dir.path().join("costs.db");
+    let renames = ["--rename", "public.prices=costs", "--rename", "public.prices.note=remark"];
+    let mut flags = vec!["--numeric", "text", "--strict"];
+    flags.extend_from_slice(&renames);
+    import_cli(&export, &target, &flags);
+    let out = validate_cli(&export, &target).assert_code(0);
+    assert!(out.stdout.contains("every check passed"), "{out}");
+    let read = "import options read from";
+    assert!(out.stderr.contains(read) && out.stderr.contains("--numeric text --strict"), "{out}");
+    // Flags that agree with the file change nothing.
+    let mut agree = validate_cli(&export, &target).arg("--strict").arg("--numeric").arg("text");
+    // The renames in another order: the same renames.
+    for a in ["--rename", "public.prices.note=remark", "--rename", "public.prices=costs"] {
+        agree = agree.arg(a);
+    }
+    agree.assert_code(0);
+    // Each flag that contradicts it is named with what the file records, before any row is read.
+    let out = validate_cli(&export, &target)
+        .arg("--numeric")
+        .arg("real")
+        .arg("--rename")
+        .arg("public.prices=other")
+        .assert_code(2)
+        .assert_stderr_contains("records the options it was imported with")
+        .assert_stderr_contains("--numeric real: it was imported with --numeric text")
+        .assert_stderr_contains(
+            "--rename public.prices=other: it was imported with --rename public.prices=costs \
+             --rename public.prices.note=remark",
+        )
+        .assert_stderr_contains("leave the flag out");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}
+
+#[test]
+fn a_tenant_scoped_import_with_its_tenancy_stripped_validates_without_flags() {
+    let db = tenants_db();
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_tenant(&db, dir.path(), 2).dir;
+    let target = dir.path().join("me.db");
+    import_cli(&export, &target, &["--strip-tenancy", "--tenant-table-as", "me"]);
+    let out = validate_cli(&export, &target).assert_code(0);
+    assert!(out.stderr.contains("--strip-tenancy --tenant-table-as me"), "{out}");
+    validate_cli(&export, &target)
+        .arg("--keep-tenancy")
+        .assert_code(2)
+        .assert_stderr_contains("--keep-tenancy: it was imported with its tenancy stripped");
+    validate_cli(&export, &target)
+        .arg("--tenant-table-as")
+        .arg("app_config")
+        .assert_code(2)
+        .assert_stderr_contains(
+            "--tenant-table-as app_config: it was imported with --tenant-table-as me",
+        );
+}
+
+#[test]
+fn a_file_that_does_not_record_the_options_needs_them_as_before() {
+    let (_db, dir, export, target) = numeric_fixture();
+    // As an older pg2lite wrote it: _pg2lite_export without the columns of the options.
+    let old = changed_copy(
+        &target,
+        &dir.path().join("old.db"),
+        "ALTER TABLE _pg2lite_export DROP COLUMN numeric; \
+         ALTER TABLE _pg2lite_export DROP COLUMN strict; \
+         ALTER TABLE _pg2lite_export DROP COLUMN renames; \
+         ALTER TABLE _pg2lite_export DROP COLUMN tenancy; \
+         ALTER TABLE _pg2lite_export DROP COLUMN tenant_table_as;",
+    );
+    let err = validate::run(&ValidateOptions::new(&export, &old), &Silent).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("pass validate the same options you gave import (here: --numeric text)"),
         "{text}"
     );
     assert!(text.contains("public.prices.amount is TEXT"), "{text}");
-    validate_cli(&export, &target).assert_code(2).assert_stderr_contains("--numeric text");
-    let out = validate_cli(&export, &target).arg("--numeric").arg("text").assert_code(0);
+    validate_cli(&export, &old).assert_code(2).assert_stderr_contains("--numeric text");
+    let out = validate_cli(&export, &old).arg("--numeric").arg("text").assert_code(0);
     assert!(out.stdout.contains("every check passed"), "{out}");
+    assert!(!out.stderr.contains("import options read from"), "{out}");
+    // Built with --no-meta: nothing recorded, the flags are the options.
+    let bare = dir.path().join("bare.db");
+    import_cli(&export, &bare, &["--numeric", "text", "--no-meta"]);
+    validate_cli(&export, &bare).arg("--numeric").arg("text").assert_code(0);
+    let out = validate_cli(&export, &bare).assert_code(1);
+    assert!(out.stdout.contains("public.prices"), "{out}");
 }
 
 #[test]
@@ -507,17 +593,56 @@ fn validation_that_cannot_be_done_exits_2_naming_the_problem() {
 }
 
 #[test]
+fn with_json_an_error_is_also_a_json_object_on_stdout_whatever_the_command() {
+    let (_db, dir, export, _) = numeric_fixture();
+    let missing = dir.path().join("nope.db");
+    let cases = [
+        (validate_cli(&export, &missing).arg("--json"), "nope.db: no such file"),
+        (pg2lite(&["verify", "--json"]).arg(dir.path().join("gone")), "gone"),
+        (pg2lite(&["import", "--json", "--no-such-flag"]), "--no-such-flag"),
+    ];
+    for (run, needle) in cases {
+        let out = run.assert_code(2).assert_stderr_contains(needle);
+        let json = json_of(&out);
+        assert_eq!(json["exit"], 2, "{out}");
+        let error = json["error"].as_str().unwrap_or_else(|| panic!("no error text:\n{out}"));
+        assert!(error.contains(needle), "{out}");
+        assert_eq!(json.as_object().map(|o| o.len()), Some(2), "{out}");
+    }
+    // Without --json, stdout stays empty.
+    let out = validate_cli(&export, &missing).assert_code(2);
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+#[test]
 fn a_changed_export_and_an_export_the_target_was_not_imported_from_are_found() {
     let (db, dir, export, target) = numeric_fixture();
     let again = export_db(&db, &dir.path().join("exports")).dir;
-    let r = validate_with(&again, &target, |o| o.schema.numeric = NumericPolicy::Text);
-    expect_failures(&r, &[("file", "origin")]);
-    assert!(r.file_checks.origin.details[0].contains("was imported from export"), "{r:#?}");
+    let (built, given) = (Manifest::load(&export).unwrap(), Manifest::load(&again).unwrap());
+    assert_ne!(built.export_id, given.export_id);
+    let err = validate::run(&ValidateOptions::new(&again, &target), &Silent).unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    let name = target.display();
+    let needle = format!(
+        "{name} was built from export {} (manifest sha256 {}); you gave export {} (manifest \
+         sha256 {})",
+        built.export_id,
+        &built.manifest_sha256[..12],
+        given.export_id,
+        &given.manifest_sha256[..12]
+    );
+    assert!(err.to_string().contains(&needle), "{err}");
+    // On the command line: exit 1, as for any finding, and with --json an error object too.
+    let out = validate_cli(&again, &target).arg("--json").assert_code(1);
+    assert!(out.stderr.contains(&needle), "{out}");
+    let json = json_of(&out);
+    assert_eq!(json["exit"], 1, "{out}");
+    assert!(json["error"].as_str().unwrap().contains(&needle), "{out}");
 
     let file = export.join("tables/public.prices.ndjson");
     let text = fs::read_to_string(&file).unwrap().replace("\"12.50\"", "\"12.51\"");
     fs::write(&file, text).unwrap();
-    let r = validate_with(&export, &target, |o| o.schema.numeric = NumericPolicy::Text);
+    let r = validate(&export, &target);
     expect_failures(&r, &[("public.prices", "content"), ("file", "export")]);
     assert!(r.file_checks.export.details[0].contains("public.prices.ndjson"), "{r:#?}");
     let content = &table(&r, "public.prices").checks.content;
@@ -539,7 +664,7 @@ fn a_file_whose_index_disagrees_with_its_table_fails_the_integrity_check() {
          UPDATE sqlite_schema SET sql = replace(sql, '(\"note\")', '(\"amount\")') \
          WHERE type = 'index' AND name = 'prices_note';",
     );
-    let r = validate_with(&export, &corrupt, |o| o.schema.numeric = NumericPolicy::Text);
+    let r = validate(&export, &corrupt);
     expect_failures(&r, &[("file", "integrity")]);
     assert!(r.file_checks.integrity.details.iter().any(|d| d.contains("prices_note")), "{r:#?}");
 }

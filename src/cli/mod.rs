@@ -246,7 +246,7 @@ pub struct SchemaArgs {
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// The file to write. Default: schema/<database>.sql.
+    /// The file to write (`-`: stdout). Default: schema/<database>.sql.
     #[arg(long, value_name = "FILE.sql")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -291,9 +291,9 @@ pub struct ValidateArgs {
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
-    /// The options import was given: validation converts the export the same way.
+    /// The options import was given, needed only for a file that does not record them.
     #[command(flatten)]
-    pub plan: PlanArgs,
+    pub plan: validate::ImportFlags,
 }
 
 /// Runs the chosen command. `Ok` carries the exit code (0, or 1 when a check found a

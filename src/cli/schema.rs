@@ -1,7 +1,8 @@
 //! `pg2lite schema`: writes the SQLite DDL import would use, for review and editing. Each
 //! note (something not carried over, and why) goes to stderr as one line, and is in the file
-//! as a comment.
+//! as a comment. `--out -` prints the DDL on stdout instead of writing a file.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -31,11 +32,33 @@ pub fn run(args: &SchemaArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         tenancy: tenancy(&args.plan),
         tenant_table_as: args.plan.tenant_table_as.clone(),
     };
+    if args.out.as_deref() == Some(std::path::Path::new("-")) {
+        return print_schema(&opts, ui);
+    }
     let written = schema::write_schema(&opts).context("no schema written")?;
     for note in &written.plan.notes {
         eprintln!("note: {note}");
     }
     ui.result(&human(&written), &to_json(&written))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--out -`: the DDL on stdout, as `pg_dump -f -` does, and no file; the notes and the
+/// counts go to stderr, so stdout holds only SQL (`--json` prints no summary here).
+fn print_schema(opts: &WriteOptions, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let (_, plan) = schema::plan_schema(opts).context("no schema written")?;
+    let text = schema::ddl(&plan);
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the schema")?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
+    let indexes: usize = plan.tables.iter().map(|t| t.create_indexes.len()).sum();
+    ui.info(&format!(
+        "wrote the schema to stdout: {} tables, {indexes} indexes, {} notes",
+        plan.tables.len(),
+        plan.notes.len()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,65 @@
-//! `pg2lite validate`: builds validate options (the plan options as import takes them),
-//! prints the report table (or the JSON with `--json`), writes `--report FILE.json`, and
-//! exits 0 when every check passed, 1 when one failed; an error exits 2 through main.
+//! `pg2lite validate`: builds validate options (the plan options only when given: the target
+//! records the ones import used), prints the report table (or the JSON with `--json`),
+//! writes `--report FILE.json`, and exits 0 when every check passed, 1 when one failed or the
+//! target was built from another export; any other error exits 2 through main.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
+use pg2lite::import::Tenancy;
 use pg2lite::pg::Source;
 use pg2lite::report::ValidationReport;
-use pg2lite::validate::{self, ValidateOptions};
+use pg2lite::schema::{NumericPolicy, Rename};
+use pg2lite::validate::{self, PlanFlags, ValidateOptions};
 
-use super::{Ui, ValidateArgs, env_map, import as import_cli};
+use super::{Ui, ValidateArgs, env_map};
+
+/// The options import was given. The target records them (unless imported with --no-meta
+/// or by an older pg2lite), so they are needed only for such a file; given anyway, each must
+/// agree with what the file records.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Import's options (read from the target; needed only for a file \
+    built with --no-meta or by an older pg2lite)")]
+pub struct ImportFlags {
+    /// The --numeric import was given (auto, text or real).
+    #[arg(long, value_name = "auto|text|real")]
+    pub numeric: Option<NumericPolicy>,
+    /// Import was given --strict.
+    #[arg(long)]
+    pub strict: bool,
+    /// A --rename import was given (repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    pub rename: Vec<Rename>,
+    /// Import was given --strip-tenancy.
+    #[arg(long, conflicts_with = "keep_tenancy")]
+    pub strip_tenancy: bool,
+    /// Import was given --keep-tenancy.
+    #[arg(long)]
+    pub keep_tenancy: bool,
+    /// The --tenant-table-as import was given.
+    #[arg(long, value_name = "NAME")]
+    pub tenant_table_as: Option<String>,
+}
+
+impl ImportFlags {
+    /// Only what was given: the rest is read from the target.
+    fn plan_flags(&self) -> PlanFlags {
+        let tenancy = match (self.strip_tenancy, self.keep_tenancy) {
+            (true, _) => Some(Tenancy::Strip),
+            (_, true) => Some(Tenancy::Keep),
+            _ => None,
+        };
+        PlanFlags {
+            numeric: self.numeric,
+            strict: self.strict.then_some(true),
+            renames: (!self.rename.is_empty()).then(|| self.rename.clone()),
+            tenancy,
+            tenant_table_as: self.tenant_table_as.clone(),
+        }
+    }
+}
 
 pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = options(args)?;
@@ -19,7 +68,11 @@ pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if let Some(source) = &opts.source {
         ui.info(&format!("re-counting rows in {source}"));
     }
-    let report = validate::run(&opts, ui).context("validation could not be done")?;
+    let report = validate::run(&opts, ui).map_err(|e| match e {
+        // Not "could not be done": that the file holds another export is the finding.
+        e @ validate::Error::OtherExport { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context("validation could not be done"),
+    })?;
     let json = serde_json::to_value(&report).context("cannot render the report as JSON")?;
     if let Some(path) = &report_path {
         write_report(path, &json)?;
@@ -31,9 +84,7 @@ pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 
 fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
     let mut opts = ValidateOptions::new(&args.from, &args.target);
-    opts.schema = import_cli::schema_options(&args.plan);
-    opts.tenancy = import_cli::tenancy(&args.plan);
-    opts.tenant_table_as = args.plan.tenant_table_as.clone();
+    opts.flags = args.plan.plan_flags();
     opts.require_unchanged = args.require_unchanged;
     if let Some(url) = &args.source {
         opts.source = Some(Source::resolve(Some(url), &env_map())?);

@@ -82,10 +82,7 @@ pub enum CommandError {
 /// collisions, bad renames), an impossible `--strip-tenancy`, or an I/O error naming the file.
 /// The output file is left untouched on any error.
 pub fn write_schema(opts: &WriteOptions) -> Result<Written, CommandError> {
-    let (database, plan) = match &opts.from {
-        SchemaFrom::Export(dir) => plan_export(dir, opts)?,
-        SchemaFrom::Database(source) => plan_database(source, opts)?,
-    };
+    let (database, plan) = plan_schema(opts)?;
     let path = opts.out.clone().unwrap_or_else(|| default_out(&database));
     if let SchemaFrom::Export(dir) = &opts.from
         && crate::fsio::is_inside(dir, &path).unwrap_or(false)
@@ -95,6 +92,18 @@ pub fn write_schema(opts: &WriteOptions) -> Result<Written, CommandError> {
     let text = ddl(&plan);
     write_atomically(&path, text.as_bytes())?;
     Ok(Written { path, bytes: text.len() as u64, plan })
+}
+
+/// The database's name and the plan, from the export or the database `opts` names (for
+/// `schema --out -`, which prints the DDL instead of writing a file).
+///
+/// # Errors
+/// See [`write_schema`].
+pub fn plan_schema(opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
+    match &opts.from {
+        SchemaFrom::Export(dir) => plan_export(dir, opts),
+        SchemaFrom::Database(source) => plan_database(source, opts),
+    }
 }
 
 /// The plan of the tables an export holds, as import makes it.
