@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pg2lite::pg::Source;
 use pg2lite::report::ValidationReport;
 use pg2lite::validate::{self, ValidateOptions};
 
-use super::{Ui, ValidateArgs, env_map, import as import_cli};
+use super::{Ui, ValidateArgs, import as import_cli};
 
 pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = options(args)?;
@@ -35,9 +34,13 @@ fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
     opts.tenancy = import_cli::tenancy(&args.plan);
     opts.tenant_table_as = args.plan.tenant_table_as.clone();
     opts.require_unchanged = args.require_unchanged;
-    if let Some(url) = &args.source {
-        opts.source = Some(Source::resolve(Some(url), &env_map())?);
+    if args.source.given() {
+        opts.source = Some(super::resolve_source(&args.source, false)?);
     }
+    anyhow::ensure!(
+        opts.source.is_some() || !args.require_unchanged,
+        "--require-unchanged needs --source (or -h/-p/-U/-d) to count rows in Postgres"
+    );
     Ok(opts)
 }
 
