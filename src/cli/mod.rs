@@ -54,7 +54,7 @@ pub enum Command {
     Import(ImportArgs),
     /// Export, import and validate in one command (--dry-run prints the plan, writes nothing).
     #[command(disable_help_flag = true)]
-    Migrate(MigrateArgs),
+    Migrate(Box<MigrateArgs>),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
     #[command(disable_help_flag = true)]
     Schema(SchemaArgs),
@@ -288,14 +288,18 @@ impl MigrateArgs {
     /// The source, from SOURCE or `--source` (the same value if both are given).
     pub fn source_args(&self) -> anyhow::Result<SourceArgs> {
         let mut source = self.source.clone();
-        source.source = one_of("source", self.source_arg.clone(), self.source.source.clone())?;
+        // Not shown in the error: a connection string may hold a password.
+        let hidden = |_: &String| String::new();
+        let (given, flag) = (self.source_arg.clone(), self.source.source.clone());
+        source.source = one_of("source", given, flag, hidden)?;
         Ok(source)
     }
 
     /// The target, from TARGET or `--target` (the same file if both are given).
     pub fn target_args(&self) -> anyhow::Result<TargetArgs> {
         let t = &self.target;
-        let target = one_of("target", self.target_arg.clone(), t.file.clone())?
+        let shown = |p: &PathBuf| p.display().to_string();
+        let target = one_of("target", self.target_arg.clone(), t.file.clone(), shown)?
             .context("no target: give the SQLite file as TARGET or with --target FILE.db")?;
         Ok(TargetArgs {
             target,
@@ -307,16 +311,23 @@ impl MigrateArgs {
     }
 }
 
-/// A value given positionally or by its flag: either, or both when they agree.
-fn one_of<T: PartialEq + std::fmt::Debug>(
+/// A value given positionally or by its flag: either, or both when they agree. `show` gives
+/// the text naming a value in the error, empty when it must not be shown.
+fn one_of<T: PartialEq>(
     name: &str,
     positional: Option<T>,
     flag: Option<T>,
+    show: impl Fn(&T) -> String,
 ) -> anyhow::Result<Option<T>> {
     match (positional, flag) {
-        (Some(a), Some(b)) if a != b => anyhow::bail!(
-            "the {name} is given twice, as {a:?} and with --{name} {b:?}; give it once"
-        ),
+        (Some(a), Some(b)) if a != b => {
+            let (a, b) = (show(&a), show(&b));
+            let values = if a.is_empty() { String::new() } else { format!(" ({a} and {b})") };
+            anyhow::bail!(
+                "the {name} is given twice, positionally and with --{name}, with different \
+                 values{values}; give it once"
+            )
+        }
         (a, b) => Ok(a.or(b)),
     }
 }

@@ -96,7 +96,8 @@ fn parse_service(
             continue;
         }
         let (key, value) =
-            line.split_once('=').ok_or_else(|| syntax(format!("{line:?} has no =")))?;
+            // The line is not shown: it may hold a password.
+            line.split_once('=').ok_or_else(|| syntax("the line has no =".into()))?;
         let key = key.trim();
         if current == Some(name) {
             if key == "service" {
@@ -273,6 +274,8 @@ mod tests {
         assert!(parse_service(text, "absent", "f").is_err(), "the bad line is found");
         let err = parse_service("[s]\nfrobnicate=1\n", "s", "f").unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("frobnicate"), "{err}");
+        let err = parse_service("[s]\npassword hunter2\n", "s", "f").unwrap_err().to_string();
+        assert!(err.contains("line 2") && !err.contains("hunter2"), "{err}");
         let err = parse_service("[s]\nservice=t\n", "s", "f").unwrap_err().to_string();
         assert!(err.contains("nested"), "{err}");
     }
