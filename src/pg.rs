@@ -37,7 +37,7 @@ pub enum Error {
     Unreachable { source_name: String, detail: String },
     #[error(
         "authentication failed for user {user:?} on {source_name}: {detail}; check the password \
-         (in the URL or PGPASSWORD) and the user name"
+         (in the URL, PGPASSWORD or ~/.pgpass; -W asks for it on a terminal) and the user name"
     )]
     Auth { source_name: String, user: String, detail: String },
     #[error("database {database:?} does not exist on {source_name}; check the database name")]
