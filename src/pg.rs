@@ -6,6 +6,7 @@
 //! itself without it, and [`redact`] scrubs any connection string before it is shown.
 
 pub mod filter;
+pub mod libpq;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -36,7 +37,7 @@ pub enum Error {
     Unreachable { source_name: String, detail: String },
     #[error(
         "authentication failed for user {user:?} on {source_name}: {detail}; check the password \
-         (in the URL or PGPASSWORD) and the user name"
+         (in the URL, PGPASSWORD or ~/.pgpass; -W asks for it on a terminal) and the user name"
     )]
     Auth { source_name: String, user: String, detail: String },
     #[error("database {database:?} does not exist on {source_name}; check the database name")]
@@ -62,6 +63,19 @@ pub enum Error {
     Connect { source_name: String, detail: String },
     #[error("query failed on {source_name}: {detail}")]
     Query { source_name: String, detail: String },
+    #[error(transparent)]
+    Service(#[from] libpq::ServiceError),
+}
+
+/// What the server says when it wants a password and none was given (see [`Error::Auth`]).
+const NO_PASSWORD: &str = "the server asks for a password and none was given";
+
+impl Error {
+    /// Whether the server asked for a password and none was given: the one failure a
+    /// password prompt can mend.
+    pub fn is_password_missing(&self) -> bool {
+        matches!(self, Error::Auth { detail, .. } if detail == NO_PASSWORD)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -106,6 +120,23 @@ pub struct Source {
     config: Config,
     ssl: SslMode,
     root_cert: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Settings given apart from the connection string, as psql's and pg_dump's `-h -p -U -d`:
+/// they win over the string's own parts.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
+}
+
+impl Overrides {
+    fn is_empty(&self) -> bool {
+        self.host.is_none() && self.port.is_none() && self.user.is_none() && self.dbname.is_none()
+    }
 }
 
 impl fmt::Debug for Source {
@@ -134,14 +165,59 @@ impl Source {
     /// defaults. `env` is passed in so that the library never reads the process environment.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`] or [`Error::SslMode`] when the string cannot be understood, and
-    /// [`Error::NoSource`] when neither the string nor `env` names a server.
+    /// As [`Source::resolve_with`].
     pub fn resolve(conn: Option<&str>, env: &HashMap<String, String>) -> Result<Self> {
-        let var = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-        if conn.is_none() && var("PGHOST").is_none() && var("PGDATABASE").is_none() {
+        Self::resolve_with(conn, &Overrides::default(), env)
+    }
+
+    /// Resolves a source as libpq does, from most to least binding: `over` (psql's `-h -p -U
+    /// -d`), the connection string, the service it or `PGSERVICE` names (from
+    /// `pg_service.conf`), the `PG*` variables in `env`, libpq's defaults. Without a
+    /// password from any of those, the password file (`PGPASSFILE`, `~/.pgpass`) is read;
+    /// a password file that is ignored leaves a warning in [`Source::warnings`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] or [`Error::SslMode`] when the string cannot be understood,
+    /// [`Error::Service`] for a service that cannot be read, and [`Error::NoSource`] when
+    /// nothing names a server.
+    pub fn resolve_with(
+        conn: Option<&str>,
+        over: &Overrides,
+        env: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let env_var = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let (stripped, params) = split_tls_params(conn.unwrap_or(""));
+        let service_name = params.get("service").cloned().or_else(|| env_var("PGSERVICE"));
+        if conn.is_none()
+            && over.is_empty()
+            && service_name.is_none()
+            && env_var("PGHOST").is_none()
+            && env_var("PGDATABASE").is_none()
+        {
             return Err(Error::NoSource);
         }
-        let (stripped, params) = split_tls_params(conn.unwrap_or(""));
+        let service = match &service_name {
+            Some(name) => libpq::service_settings(name, &env_var)?,
+            None => HashMap::new(),
+        };
+        let (stripped, conn_host, conn_port) = if over.host.is_some() || over.port.is_some() {
+            strip_host_port(&stripped)
+        } else {
+            (stripped, None, None)
+        };
+        let given_host = over.host.clone().or(conn_host);
+        let given_port = over.port.map(|p| p.to_string()).or(conn_port);
+        let var = |k: &str| -> Option<String> {
+            let given = match k {
+                "PGHOST" => given_host.clone(),
+                "PGPORT" => given_port.clone(),
+                _ => None,
+            };
+            given
+                .or_else(|| service_key(k).and_then(|s| service.get(s)).cloned())
+                .filter(|v| !v.is_empty())
+                .or_else(|| env_var(k))
+        };
         let stripped = fill_host_and_port(&stripped, &var);
         let mut config: Config = if stripped.trim().is_empty() {
             Config::new()
@@ -150,6 +226,12 @@ impl Source {
                 reason: parse_reason(&e),
             })?
         };
+        if let Some(user) = &over.user {
+            config.user(user);
+        }
+        if let Some(dbname) = &over.dbname {
+            config.dbname(dbname);
+        }
         apply_env_defaults(&mut config, &var);
         if config.get_connect_timeout().is_none() {
             let secs = var("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok()).unwrap_or(10);
@@ -166,7 +248,62 @@ impl Source {
             _ => PgSslMode::Require,
         });
         let root_cert = params.get("sslrootcert").cloned().or_else(|| var("PGSSLROOTCERT"));
-        Ok(Source { config, ssl, root_cert })
+        let mut source = Source { config, ssl, root_cert, warnings: Vec::new() };
+        if source.config.get_password().is_none() {
+            let passfile = params.get("passfile").cloned().or_else(|| var("PGPASSFILE"));
+            source.read_pass_file(passfile.as_deref(), &env_var);
+        }
+        Ok(source)
+    }
+
+    /// Takes the password from the password file, when it has one for this connection.
+    fn read_pass_file(&mut self, passfile: Option<&str>, var: &impl Fn(&str) -> Option<String>) {
+        let Some(path) = libpq::pass_file_path(passfile, var) else {
+            return;
+        };
+        let (host, port) = (self.host(), self.port());
+        let user = self.user().to_owned();
+        let key = libpq::PassKey { host: &host, port, database: self.database(), user: &user };
+        let (password, warning) = libpq::pass_file_password(&path, &key);
+        self.warnings.extend(warning);
+        if let Some(password) = password {
+            self.config.password(password);
+        }
+    }
+
+    /// What the user should hear about how the source was resolved (an ignored password
+    /// file), for the command line to print.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether a password is known (given, or found in the password file).
+    pub fn has_password(&self) -> bool {
+        self.config.get_password().is_some()
+    }
+
+    /// The same source with a password, one typed at a prompt.
+    pub fn with_password(&self, password: &str) -> Source {
+        let mut other = self.clone();
+        other.config.password(password);
+        other
+    }
+
+    /// Connects once to learn whether the server asks for a password that is not known:
+    /// `Ok(true)` then, `Ok(false)` when the connection succeeds.
+    ///
+    /// # Errors
+    /// Any other failure to connect, as [`Source::connect`] gives it.
+    pub fn asks_for_password(&self) -> Result<bool> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Connect { source_name: self.to_string(), detail: e.to_string() })?;
+        match runtime.block_on(self.connect()) {
+            Ok(_) => Ok(false),
+            Err(e) if e.is_password_missing() => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn host(&self) -> String {
@@ -261,7 +398,7 @@ impl Source {
             return Error::Auth {
                 source_name,
                 user: self.user().to_owned(),
-                detail: "the server asks for a password and none was given".into(),
+                detail: NO_PASSWORD.into(),
             };
         }
         if lower.contains("connection refused") {
@@ -368,6 +505,61 @@ fn apply_env_defaults(config: &mut Config, var: &impl Fn(&str) -> Option<String>
     }
 }
 
+/// The connection-string key a service file uses for a `PG*` variable.
+fn service_key(var: &str) -> Option<&'static str> {
+    Some(match var {
+        "PGHOST" => "host",
+        "PGPORT" => "port",
+        "PGUSER" => "user",
+        "PGPASSWORD" => "password",
+        "PGDATABASE" => "dbname",
+        "PGSSLMODE" => "sslmode",
+        "PGSSLROOTCERT" => "sslrootcert",
+        "PGCONNECT_TIMEOUT" => "connect_timeout",
+        "PGPASSFILE" => "passfile",
+        _ => return None,
+    })
+}
+
+/// Takes host and port out of a connection string, returning them, so that `-h`/`-p` can
+/// replace them (tokio-postgres adds hosts rather than replacing them).
+fn strip_host_port(conn: &str) -> (String, Option<String>, Option<String>) {
+    let Some(rest) =
+        conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
+    else {
+        let Some(pairs) = conninfo_pairs(conn) else {
+            return (conn.to_owned(), None, None);
+        };
+        let (mut host, mut port, mut kept) = (None, None, Vec::new());
+        for (k, v) in pairs {
+            match k.as_str() {
+                "host" => host = Some(v),
+                "port" => port = Some(v),
+                _ => kept.push(format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))),
+            }
+        }
+        return (kept.join(" "), host, port);
+    };
+    let scheme = &conn[..conn.len() - rest.len()];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    let host_end = if hostport.starts_with('[') { hostport.find(']').unwrap_or(0) } else { 0 };
+    let (host, port) = match hostport[host_end..].rfind(':') {
+        Some(colon) => {
+            let colon = host_end + colon;
+            (&hostport[..colon], Some(hostport[colon + 1..].to_owned()))
+        }
+        None => (hostport, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = (!host.is_empty()).then(|| host.to_owned());
+    (format!("{scheme}{userinfo}{tail}"), host, port)
+}
+
 /// Puts `PGHOST`/`PGPORT` into a connection string that leaves host or port out. This must
 /// happen before parsing, because tokio-postgres fills a URL's missing port with 5432.
 fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> String {
@@ -395,7 +587,8 @@ fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> Stri
     if hostport.is_empty()
         && let Some(h) = var("PGHOST").filter(|h| !h.starts_with('/'))
     {
-        hostport = h;
+        // An IPv6 address goes in brackets, or its colons would read as a port.
+        hostport = if h.contains(':') && !h.contains(',') { format!("[{h}]") } else { h };
     }
     let host_end = if hostport.starts_with('[') { hostport.find(']').unwrap_or(0) } else { 0 };
     let has_port = hostport[host_end..].contains(':');
@@ -425,11 +618,12 @@ fn default_host(config: &Config, var: &impl Fn(&str) -> Option<String>) -> Strin
     }
 }
 
-/// Removes `sslmode` and `sslrootcert` from a connection string, returning them separately,
-/// because tokio-postgres knows only some of libpq's `sslmode` values and no `sslrootcert`.
+/// Removes `sslmode`, `sslrootcert`, `service` and `passfile` from a connection string,
+/// returning them separately, because tokio-postgres knows only some of libpq's `sslmode`
+/// values and none of the others.
 fn split_tls_params(conn: &str) -> (String, HashMap<String, String>) {
     let mut params = HashMap::new();
-    let wanted = ["sslmode", "sslrootcert"];
+    let wanted = ["sslmode", "sslrootcert", "service", "passfile"];
     if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
         let Some((base, query)) = conn.split_once('?') else {
             return (conn.to_owned(), params);
@@ -637,6 +831,104 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("invalid value for option `port`"), "{text}");
         assert!(!text.contains("invalid connection string: invalid connection string"), "{text}");
+    }
+
+    fn over(
+        host: Option<&str>,
+        port: Option<u16>,
+        user: Option<&str>,
+        db: Option<&str>,
+    ) -> Overrides {
+        Overrides {
+            host: host.map(str::to_owned),
+            port,
+            user: user.map(str::to_owned),
+            dbname: db.map(str::to_owned),
+        }
+    }
+
+    fn password(s: &Source) -> Option<String> {
+        s.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned())
+    }
+
+    #[test]
+    fn dash_h_p_u_d_replace_the_parts_of_a_url_or_key_value_string() {
+        let e = env(&[("PGPORT", "7777"), ("PGHOST", "envhost")]);
+        for conn in [
+            "postgresql://alice:pw@db.example:6000/shop",
+            "host=db.example port=6000 user=alice dbname=shop password=pw",
+        ] {
+            let all = over(Some("other"), Some(6543), Some("bob"), Some("sales"));
+            let s = Source::resolve_with(Some(conn), &all, &e).unwrap();
+            assert_eq!(s.to_string(), "postgresql://bob@other:6543/sales", "{conn}");
+            assert_eq!(password(&s).as_deref(), Some("pw"), "{conn}");
+            let s = Source::resolve_with(Some(conn), &over(Some("other"), None, None, None), &e)
+                .unwrap();
+            assert_eq!(s.to_string(), "postgresql://alice@other:6000/shop", "{conn}");
+            let s =
+                Source::resolve_with(Some(conn), &over(None, Some(1234), None, None), &e).unwrap();
+            assert_eq!(s.to_string(), "postgresql://alice@db.example:1234/shop", "{conn}");
+        }
+        let s = Source::resolve_with(
+            Some("postgresql://[::1]:6000/d"),
+            &over(None, Some(5), None, None),
+            &e,
+        )
+        .unwrap();
+        assert_eq!((s.host().as_str(), s.port()), ("::1", 5));
+        let s = Source::resolve_with(None, &over(Some("/tmp/sock"), None, Some("u"), None), &e)
+            .unwrap();
+        assert_eq!((s.host().as_str(), s.port(), s.database()), ("/tmp/sock", 7777, "u"));
+    }
+
+    #[test]
+    fn a_service_supplies_defaults_under_the_string_and_over_the_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services.conf");
+        std::fs::write(&file, "[svc]\nhost=svc-host\nport=6001\ndbname=svcdb\nuser=svcuser\n")
+            .unwrap();
+        let file = file.display().to_string();
+        let e = env(&[
+            ("PGSERVICEFILE", &file),
+            ("PGHOST", "envhost"),
+            ("PGUSER", "envuser"),
+            ("HOME", "/nonexistent"),
+        ]);
+        let s = Source::resolve(Some("service=svc dbname=explicit"), &e).unwrap();
+        assert_eq!(s.to_string(), "postgresql://svcuser@svc-host:6001/explicit");
+        let s = Source::resolve(Some("postgresql://u@/d?service=svc"), &e).unwrap();
+        assert_eq!(s.to_string(), "postgresql://u@svc-host:6001/d");
+        let mut by_var = e.clone();
+        by_var.insert("PGSERVICE".into(), "svc".into());
+        let s = Source::resolve(None, &by_var).unwrap();
+        assert_eq!(s.to_string(), "postgresql://svcuser@svc-host:6001/svcdb");
+        let err = Source::resolve(Some("service=nope"), &e).unwrap_err().to_string();
+        assert!(err.contains("\"nope\" not found") && err.contains(&file), "{err}");
+    }
+
+    #[test]
+    fn the_password_file_is_read_only_when_no_password_is_given_and_only_when_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "db.example:5432:shop:alice:from-file\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = env(&[("PGPASSFILE", &file.display().to_string())]);
+        let s = Source::resolve(Some("postgresql://alice@db.example/shop"), &e).unwrap();
+        assert_eq!(password(&s).as_deref(), Some("from-file"));
+        assert!(s.warnings().is_empty());
+        let s = Source::resolve(Some("postgresql://alice:given@db.example/shop"), &e).unwrap();
+        assert_eq!(password(&s).as_deref(), Some("given"));
+        let s = Source::resolve(Some("postgresql://bob@db.example/shop"), &e).unwrap();
+        assert_eq!(password(&s), None);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let s = Source::resolve(Some("postgresql://alice@db.example/shop"), &e).unwrap();
+        assert_eq!(password(&s), None);
+        let warning = s.warnings().join("\n");
+        assert!(
+            warning.contains(&file.display().to_string()) && warning.contains("0600"),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! names the problem and never shows the password; TLS and the libpq variables work.
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use pg2lite::pg::{Error, Source};
 
+use crate::support::cli::{Outcome, Run, pg2lite};
 use crate::support::pg::{Cluster, TestDb, free_port, server};
 
 /// Distinctive, so that finding it anywhere in output is certainly a leak.
@@ -216,7 +219,7 @@ fn an_unknown_sslmode_in_a_spaced_or_quoted_key_value_string_is_named() {
         assert!(matches!(&err, Error::SslMode(m) if m == "maybe"), "{conn}: {text}");
         assert!(text.contains("use disable, prefer, require, verify-ca or verify-full"), "{text}");
     }
-    let got = crate::support::cli::pg2lite(&["export", "--source", "host=h sslmode = maybe"])
+    let got = pg2lite(&["export", "--source", "host=h sslmode = maybe"])
         .assert_code(2)
         .assert_stderr_contains("unknown sslmode \"maybe\"");
     assert!(!got.stderr.contains("invalid connection string"), "{got}");
@@ -265,4 +268,172 @@ fn the_password_never_appears_in_display_or_debug() {
         assert!(!text.contains(SECRET), "the password leaked:\n{text}");
         assert!(text.contains("alice@db.example"), "{text}");
     }
+}
+
+// --- Connections as libpq makes them (issue 15) ---
+
+/// A database with one small table that a password role (returned) may read.
+fn readable_by_password_role() -> (TestDb, String) {
+    let db = TestDb::new();
+    db.execute("CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+    let role = db.password_role(SECRET);
+    db.execute(&format!("GRANT SELECT ON items TO \"{role}\""));
+    (db, role)
+}
+
+/// The URL of `db` as `role`, without a password.
+fn url_without_password(db: &TestDb, role: &str) -> String {
+    let host = server().host();
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+    format!("postgresql://{role}@{host}:{}/{}", server().port(), db.name())
+}
+
+/// A private file (0600 or `mode`) holding `text`.
+fn write_file_with_mode(path: &Path, text: &str, mode: u32) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `pg2lite` with HOME and PGSYSCONFDIR in `home`, so that no file of the developer's is read.
+fn cli(home: &Path, args: &[&str]) -> Run {
+    pg2lite(args).cwd(home).env("HOME", home).env("PGSYSCONFDIR", home.join("sysconf"))
+}
+
+/// The outcome, after checking that the password appears nowhere in it.
+fn private(out: Outcome) -> Outcome {
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(!text.contains(SECRET), "the password leaked:\n{out}");
+    out
+}
+
+#[test]
+fn a_password_from_the_pgpass_file_logs_in_by_scram_and_the_first_match_wins() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let passfile = home.path().join("passwords");
+    let port = server().port();
+    let lines = format!(
+        "# comment\nnowhere.invalid:*:*:*:wrong\n*:{port}:{}:{role}:{SECRET}\n*:*:*:{role}:wrong\n",
+        db.name()
+    );
+    write_file_with_mode(&passfile, &lines, 0o600);
+    let vars = env(&[("PGPASSFILE", &passfile.display().to_string()), ("HOME", "/nonexistent")]);
+    let source = Source::resolve(Some(&url_without_password(&db, &role)), &vars).unwrap();
+    assert!(source.warnings().is_empty(), "{:?}", source.warnings());
+    let row = ask(&source, "SELECT current_user").unwrap_or_else(|e| panic!("{}", shown(&e)));
+    assert_eq!(row, vec![Some(role)]);
+}
+
+#[test]
+fn a_pgpass_file_others_can_read_is_ignored_with_a_warning_naming_it() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let passfile = home.path().join(".pgpass");
+    let line = format!("*:*:*:{role}:{SECRET}\n");
+    write_file_with_mode(&passfile, &line, 0o644);
+    let url = url_without_password(&db, &role);
+    let export = ["export", "--source", url.as_str(), "-w"];
+    let got = private(cli(home.path(), &export).assert_code(2));
+    let shown = passfile.display().to_string();
+    assert!(
+        got.stderr.contains(&format!("password file \"{shown}\" has group or world access"))
+            && got.stderr.contains("permissions should be u=rw (0600) or less"),
+        "{got}"
+    );
+    assert!(got.stderr.contains("asks for a password and none was given"), "{got}");
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let got = private(cli(home.path(), &export).assert_code(0));
+    assert!(!got.stderr.contains("WARNING"), "{got}");
+    assert!(got.stdout.contains("exported 1 tables, 2 rows"), "{got}");
+}
+
+#[test]
+fn a_service_file_supplies_the_connection_under_explicit_settings() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let services = home.path().join("services.conf");
+    let host = server().host();
+    let service = format!(
+        "# services\n[other]\nhost=nowhere.invalid\n\n[app]\nhost={host}\nport={}\nuser={role}\n\
+         password={SECRET}\ndbname=not_this_one\n",
+        server().port()
+    );
+    write_file_with_mode(&services, &service, 0o600);
+    let kv = format!("service=app dbname={}", db.name());
+    let got = cli(home.path(), &["export", "--source", &kv, "-w"])
+        .env("PGSERVICEFILE", &services)
+        .env("PGHOST", "nowhere.invalid")
+        .assert_code(0);
+    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    // PGSERVICE and ~/.pg_service.conf, with -d over the service's dbname.
+    std::fs::copy(&services, home.path().join(".pg_service.conf")).unwrap();
+    let got = cli(home.path(), &["export", "-d", db.name(), "--out", "second"])
+        .env("PGSERVICE", "app")
+        .assert_code(0);
+    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    let got = cli(home.path(), &["export", "--source", "service=absent"]).assert_code(2);
+    assert!(got.stderr.contains("definition of service \"absent\" not found"), "{got}");
+}
+
+#[test]
+fn dash_h_p_u_d_connect_as_pg_dump_does_and_override_the_url() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let port = server().port().to_string();
+    let flags = ["-h", server().host(), "-p", &port, "-U", &role, "-d", db.name()];
+    let mut args = vec!["export", "--out", "plain"];
+    args.extend(flags);
+    let got = cli(home.path(), &args).env("PGPASSWORD", SECRET).assert_code(0);
+    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    let wrong = format!("postgresql://nobody:{SECRET}@nowhere.invalid:1/wrong");
+    let mut args = vec!["export", "--out", "over", "--source", &wrong];
+    args.extend(flags);
+    let got = cli(home.path(), &args).assert_code(0);
+    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    let kv = format!("host={} port={port} user={role} dbname={}", server().host(), db.name());
+    let got = cli(home.path(), &["export", "--out", "kv", "-d", &kv])
+        .env("PGPASSWORD", SECRET)
+        .assert_code(0);
+    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    let got = cli(home.path(), &["export", "--source", &wrong, "-d", &kv]).assert_code(2);
+    assert!(private(got).stderr.contains("give the connection string once"));
+    let help = cli(home.path(), &["export", "-?"]).assert_code(0);
+    assert!(help.stdout.contains("-h, --host <HOST>") && help.stdout.contains("-U, --username"));
+}
+
+#[test]
+fn dash_w_never_asks_and_dash_cap_w_without_a_terminal_says_it_cannot_ask() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let url = url_without_password(&db, &role);
+    let got = cli(home.path(), &["export", "--source", &url, "-w"]).assert_code(2);
+    assert!(got.stderr.contains("asks for a password and none was given"), "{got}");
+    let got = cli(home.path(), &["export", "--source", &url, "-W"]).assert_code(2);
+    assert!(got.stderr.contains("-W/--password asks for the password on a terminal"), "{got}");
+    // Without a terminal and without -w, nothing waits for a password either.
+    let got = cli(home.path(), &["export", "--source", &url]).assert_code(2);
+    assert!(got.stderr.contains("asks for a password and none was given"), "{got}");
+    assert!(!home.path().join("migration_data").read_dir().is_ok_and(|mut d| d.next().is_some()));
+}
+
+#[test]
+fn migrate_takes_source_and_target_as_positional_arguments() {
+    let (db, role) = readable_by_password_role();
+    let home = tempfile::tempdir().unwrap();
+    let url = db.url_as(&role, SECRET);
+    let got = private(cli(home.path(), &["migrate", &url, "app.db"]).assert_code(0));
+    assert!(home.path().join("app.db").is_file(), "{got}");
+    let got = cli(
+        home.path(),
+        &["migrate", &url, "app.db", "--target", "app.db", "--source", &url, "-y"],
+    )
+    .assert_code(0);
+    private(got);
+    let got = cli(home.path(), &["migrate", &url, "new.db", "--target", "other.db"]).assert_code(2);
+    assert!(private(got).stderr.contains("the target is given twice"));
+    assert!(!home.path().join("new.db").exists() && !home.path().join("other.db").exists());
+    let other = db.url();
+    let got = cli(home.path(), &["migrate", &url, "x.db", "--source", &other]).assert_code(2);
+    assert!(private(got).stderr.contains("the source is given twice"));
+    assert!(!home.path().join("x.db").exists());
 }

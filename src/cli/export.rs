@@ -9,7 +9,7 @@ use serde_json::json;
 
 use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 
-use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui, env_map};
+use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = options(&args.source, &args.select, &args.tenancy, &args.out)?;
@@ -61,7 +61,7 @@ fn tenant_options(args: &TenantArgs) -> anyhow::Result<Option<TenantOptions>> {
 }
 
 pub fn resolve_source(args: &SourceArgs) -> anyhow::Result<Source> {
-    Ok(Source::resolve(args.source.as_deref(), &env_map())?)
+    super::resolve_source(args, true)
 }
 
 fn human(s: &ExportSummary) -> String {

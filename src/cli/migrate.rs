@@ -17,7 +17,8 @@ use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
 use pg2lite::validate::{self, ValidateOptions};
 
 use super::{
-    MigrateArgs, Ui, export as export_cli, import as import_cli, validate as validate_cli,
+    MigrateArgs, TargetArgs, Ui, export as export_cli, import as import_cli,
+    validate as validate_cli,
 };
 
 pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -28,19 +29,20 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    let target = args.target_args()?;
     if args.dry_run {
-        return dry_run(args, ui);
+        return dry_run(args, &target, ui);
     }
-    let replace = import_cli::confirm_replace(&args.target)?;
+    let replace = import_cli::confirm_replace(&target)?;
     if !replace {
         anyhow::bail!(
             "{} exists; pass --yes to replace it (it is first backed up to {}), or choose another \
              --target. Nothing was exported.",
-            args.target.target.display(),
-            args.target.backup_dir.display()
+            target.target.display(),
+            target.backup_dir.display()
         );
     }
-    let mut opts = import_cli::options(std::path::Path::new(""), &args.target, &args.plan);
+    let mut opts = import_cli::options(std::path::Path::new(""), &target, &args.plan);
     opts.schema_file = args.schema_file.clone();
     opts.replace = true;
     let (export, imported) = match (&args.from, args.skip_export) {
@@ -76,7 +78,7 @@ fn validate(
 ) -> anyhow::Result<(ValidationReport, PathBuf)> {
     let mut opts = ValidateOptions::for_import(import_opts);
     if let Exported::New(_) = export {
-        opts = opts.with_source(export_cli::resolve_source(&args.source)?);
+        opts = opts.with_source(export_cli::resolve_source(&args.source_args()?)?);
         opts.require_unchanged = args.require_unchanged;
     }
     let report = validate::run(&opts, ui).context("validation could not be done")?;
@@ -95,7 +97,8 @@ fn export_and_import(
     opts: &mut import::ImportOptions,
     ui: &Ui,
 ) -> anyhow::Result<(Exported, ImportSummary)> {
-    let export_opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+    let export_opts =
+        export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
     // What would stop the import (SQLite names that collide, a --rename of nothing) stops
     // the migration before a byte is exported.
     let plan = export::plan(&export_opts).context("cannot plan the migration")?;
@@ -254,11 +257,11 @@ impl Summary<'_> {
 
 /// Connects, reads the catalog and prints the plan: tables, estimated rows, the tenancy
 /// filter, the type mapping per column with what may be lossy, and the DDL. Writes nothing.
-fn dry_run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let opts = export_cli::options(&args.source, &args.select, &args.tenancy, &args.out)?;
+fn dry_run(args: &MigrateArgs, target: &TargetArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let opts = export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
     let plan = export::plan(&opts).context("cannot plan the migration")?;
     let schema = schema_plan(args, &plan).context("cannot plan the SQLite schema")?;
-    let human = describe(&opts.source.to_string(), args, &plan, &schema);
+    let human = describe(&opts.source.to_string(), target, &plan, &schema);
     ui.result(&human, &dry_run_json(&plan, &schema))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -291,13 +294,13 @@ fn dry_run_strip(
     Ok(Some(strip))
 }
 
-fn describe(source: &str, args: &MigrateArgs, plan: &ExportPlan, schema: &Plan) -> String {
+fn describe(source: &str, target: &TargetArgs, plan: &ExportPlan, schema: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "plan: {source} (PostgreSQL {}) to {}",
         plan.server_version,
-        args.target.target.display()
+        target.target.display()
     );
     if let Some(t) = &plan.tenant {
         let tt = &t.plan.tenants_table;

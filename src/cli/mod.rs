@@ -12,10 +12,14 @@ mod validate;
 mod verify;
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use pg2lite::pg::{Overrides, Source};
 
 pub use ui::Ui;
 
@@ -48,36 +52,75 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Dump tables to checksummed NDJSON with a manifest (migration_data/<id>/).
+    #[command(disable_help_flag = true)]
     Export(ExportArgs),
     /// Check an export offline: manifest, file list, sizes, checksums (and with --deep, every line).
     Verify(VerifyArgs),
     /// Build a SQLite file from an export, in one transaction; the old file is backed up first.
     Import(ImportArgs),
     /// Export, import and validate in one command (--dry-run prints the plan, writes nothing).
-    Migrate(MigrateArgs),
+    #[command(disable_help_flag = true)]
+    Migrate(Box<MigrateArgs>),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
+    #[command(disable_help_flag = true)]
     Schema(SchemaArgs),
     /// Step a target one backup back (or --to one) after checking its checksum; or --list them.
     Rollback(RollbackArgs),
     /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
+    #[command(disable_help_flag = true)]
     Validate(ValidateArgs),
 }
 
-/// Where to read from: `--source` or `DATABASE_URL`, then the libpq `PG*` variables.
-#[derive(Debug, Args, Clone)]
+/// Where to read from, as psql and pg_dump take it: `--source` (or `-d` given a connection
+/// string), else `DATABASE_URL`; `-h -p -U -d` override its parts; then the service, the
+/// `PG*` variables and the password file, as libpq reads them.
+#[derive(Debug, Args, Clone, Default)]
 pub struct SourceArgs {
     /// PostgreSQL URL (postgresql://user:pass@host:port/db?sslmode=require) or key=value
-    /// string. Defaults to DATABASE_URL, then the PGHOST, PGPORT, PGUSER, PGPASSWORD,
-    /// PGDATABASE and PGSSLMODE variables, as psql reads them.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    /// string (service=NAME reads pg_service.conf). Defaults to DATABASE_URL; what it leaves
+    /// out comes from PGSERVICE, the PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and
+    /// PGSSLMODE variables, and ~/.pgpass (PGPASSFILE), as psql reads them.
+    #[arg(long, value_name = "URL")]
     pub source: Option<String>,
+    /// Database server host or socket directory (overrides the URL's).
+    #[arg(long, short = 'h', value_name = "HOST")]
+    pub host: Option<String>,
+    /// Database server port (overrides the URL's).
+    #[arg(long, short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Database user name (overrides the URL's).
+    #[arg(long, short = 'U', value_name = "USER")]
+    pub username: Option<String>,
+    /// Database name, or a whole connection string (URL or key=value) as psql takes it.
+    #[arg(long, short = 'd', value_name = "DBNAME")]
+    pub dbname: Option<String>,
+    /// Always ask for the password (on the terminal) before connecting.
+    #[arg(long = "password", short = 'W', conflicts_with = "no_password")]
+    pub ask_password: bool,
+    /// Never ask for a password: fail when the server wants one that was not given.
+    #[arg(long, short = 'w')]
+    pub no_password: bool,
+    /// Print help (-h is the host, as in pg_dump).
+    #[arg(long, short = '?', action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+impl SourceArgs {
+    /// Whether any connection option was given on the command line.
+    pub fn given(&self) -> bool {
+        self.source.is_some()
+            || self.host.is_some()
+            || self.port.is_some()
+            || self.username.is_some()
+            || self.dbname.is_some()
+    }
 }
 
 /// Which tables and rows to export.
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
     /// Export only this schema (repeatable). Default: every schema.
-    #[arg(long = "schema", value_name = "NAME")]
+    #[arg(long = "schema", short = 'n', value_name = "NAME")]
     pub schemas: Vec<String>,
     /// Export only tables matching this pattern (repeatable): `name`, `schema.name`, with `*`
     /// and `?` wildcards; double quotes keep case, as in pg_dump.
@@ -140,10 +183,16 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
+    /// The source, as --source takes it (pgloader's order: migrate SOURCE TARGET).
+    #[arg(value_name = "SOURCE")]
+    pub source_arg: Option<String>,
+    /// The SQLite file, as --target takes it.
+    #[arg(value_name = "TARGET")]
+    pub target_arg: Option<PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: MigrateTargetArgs,
     /// Directory that receives the export's folder.
     #[arg(long, default_value = "migration_data", value_name = "DIR")]
     pub out: PathBuf,
@@ -224,6 +273,78 @@ pub struct TargetArgs {
     pub wal: bool,
 }
 
+/// [`TargetArgs`] with the file optional, since migrate may be given it as its TARGET.
+#[derive(Debug, Args, Clone)]
+pub struct MigrateTargetArgs {
+    /// The SQLite file to create or replace.
+    #[arg(long = "target", value_name = "FILE.db")]
+    pub file: Option<PathBuf>,
+    /// Where the replaced file is backed up.
+    #[arg(long, default_value = "backups", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+    /// Replace an existing target without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Replace an existing target without backing it up.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Leave out the _pg2lite_export and _pg2lite_columns tables.
+    #[arg(long)]
+    pub no_meta: bool,
+    /// Leave the file in WAL mode (journal_mode=WAL); by default it is one file at rest.
+    #[arg(long)]
+    pub wal: bool,
+}
+
+impl MigrateArgs {
+    /// The source, from SOURCE or `--source` (the same value if both are given).
+    pub fn source_args(&self) -> anyhow::Result<SourceArgs> {
+        let mut source = self.source.clone();
+        // Not shown in the error: a connection string may hold a password.
+        let hidden = |_: &String| String::new();
+        let (given, flag) = (self.source_arg.clone(), self.source.source.clone());
+        source.source = one_of("source", given, flag, hidden)?;
+        Ok(source)
+    }
+
+    /// The target, from TARGET or `--target` (the same file if both are given).
+    pub fn target_args(&self) -> anyhow::Result<TargetArgs> {
+        let t = &self.target;
+        let shown = |p: &PathBuf| p.display().to_string();
+        let target = one_of("target", self.target_arg.clone(), t.file.clone(), shown)?
+            .context("no target: give the SQLite file as TARGET or with --target FILE.db")?;
+        Ok(TargetArgs {
+            target,
+            backup_dir: t.backup_dir.clone(),
+            yes: t.yes,
+            no_backup: t.no_backup,
+            no_meta: t.no_meta,
+            wal: t.wal,
+        })
+    }
+}
+
+/// A value given positionally or by its flag: either, or both when they agree. `show` gives
+/// the text naming a value in the error, empty when it must not be shown.
+fn one_of<T: PartialEq>(
+    name: &str,
+    positional: Option<T>,
+    flag: Option<T>,
+    show: impl Fn(&T) -> String,
+) -> anyhow::Result<Option<T>> {
+    match (positional, flag) {
+        (Some(a), Some(b)) if a != b => {
+            let (a, b) = (show(&a), show(&b));
+            let values = if a.is_empty() { String::new() } else { format!(" ({a} and {b})") };
+            anyhow::bail!(
+                "the {name} is given twice, positionally and with --{name}, with different \
+                 values{values}; give it once"
+            )
+        }
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The export directory (migration_data/<id>).
@@ -280,13 +401,14 @@ pub struct ValidateArgs {
     /// The SQLite file to check (opened read-only).
     #[arg(long, value_name = "FILE.db")]
     pub target: PathBuf,
-    /// Also count every table in this PostgreSQL, now, under the export's filters. Only when
-    /// given (DATABASE_URL is not read here); the PG* variables fill in what it leaves out.
-    #[arg(long, value_name = "URL")]
-    pub source: Option<String>,
+    /// Also count every table in this PostgreSQL, now, under the export's filters: only
+    /// when --source or one of -h -p -U -d is given (DATABASE_URL is not read here); the
+    /// service, PG* variables and ~/.pgpass fill in what they leave out.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Fail (exit 1) when a table's row count in Postgres differs from the export's
     /// snapshot. By default such a change since the export is reported, not failed.
-    #[arg(long, requires = "source")]
+    #[arg(long)]
     pub require_unchanged: bool,
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE.json")]
@@ -311,9 +433,133 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Resolves the source a command connects to, once per process (migrate needs it twice, and
+/// a password must be asked for once): the connection string from `--source`, from `-d` when
+/// it is one, or else (with `database_url`) from `DATABASE_URL`; `-h -p -U -d` over it.
+/// Prints the library's warnings (an ignored password file) and asks for the password as
+/// [`prompt_decision`] decides.
+pub fn resolve_source(args: &SourceArgs, database_url: bool) -> anyhow::Result<Source> {
+    static RESOLVED: OnceLock<Source> = OnceLock::new();
+    if let Some(source) = RESOLVED.get() {
+        return Ok(source.clone());
+    }
+    let source = resolve_uncached(args, database_url)?;
+    Ok(RESOLVED.get_or_init(|| source).clone())
+}
+
+fn resolve_uncached(args: &SourceArgs, database_url: bool) -> anyhow::Result<Source> {
+    let env = env_map();
+    let dbname_is_conn = args.dbname.as_deref().is_some_and(is_conn_string);
+    let conn = match (&args.source, dbname_is_conn) {
+        (Some(_), true) => anyhow::bail!(
+            "give the connection string once: --source or -d/--dbname, not both (-d NAME with \
+             a plain database name overrides the --source URL's)"
+        ),
+        (Some(s), false) => Some(s.clone()),
+        (None, true) => args.dbname.clone(),
+        (None, false) if database_url => env.get("DATABASE_URL").filter(|v| !v.is_empty()).cloned(),
+        (None, false) => None,
+    };
+    let over = Overrides {
+        host: args.host.clone(),
+        port: args.port,
+        user: args.username.clone(),
+        dbname: if dbname_is_conn { None } else { args.dbname.clone() },
+    };
+    let source = Source::resolve_with(conn.as_deref(), &over, &env)?;
+    for warning in source.warnings() {
+        eprintln!("WARNING: {warning}");
+    }
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let ask = Ask { always: args.ask_password, never: args.no_password };
+    match prompt_decision(ask, tty, source.has_password()) {
+        Prompt::Never => Ok(source),
+        Prompt::Now => Ok(source.with_password(&read_password(&source)?)),
+        Prompt::IfAsked if source.asks_for_password()? => {
+            Ok(source.with_password(&read_password(&source)?))
+        }
+        Prompt::IfAsked => Ok(source),
+        Prompt::NoTerminal => anyhow::bail!(
+            "-W/--password asks for the password on a terminal, and there is none; give the \
+             password with PGPASSWORD or ~/.pgpass instead"
+        ),
+    }
+}
+
+/// psql's rule: a database name with `=` in it, or a URL, is a whole connection string.
+fn is_conn_string(dbname: &str) -> bool {
+    dbname.contains('=') || dbname.starts_with("postgresql://") || dbname.starts_with("postgres://")
+}
+
+fn read_password(source: &Source) -> anyhow::Result<String> {
+    rpassword::prompt_password(format!("Password for user {}: ", source.user()))
+        .context("cannot read the password from the terminal")
+}
+
+/// What the password flags ask for: `-W` (always) or `-w` (never).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask {
+    pub always: bool,
+    pub never: bool,
+}
+
+/// When to ask for a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// Before connecting (`-W`).
+    Now,
+    /// Only if the server asks for one.
+    IfAsked,
+    /// Not at all: the server's refusal is the error.
+    Never,
+    /// `-W` without a terminal to ask on.
+    NoTerminal,
+}
+
+/// psql's rules: `-w` never asks; `-W` always does; otherwise a known password (given, or
+/// from the password file) is used, and on a terminal the user is asked when the server wants
+/// one. Off a terminal, nothing waits for input that cannot come.
+pub fn prompt_decision(ask: Ask, tty: bool, password_known: bool) -> Prompt {
+    match (ask.never, ask.always, tty, password_known) {
+        (true, _, _, _) => Prompt::Never,
+        (false, true, true, _) => Prompt::Now,
+        (false, true, false, _) => Prompt::NoTerminal,
+        (false, false, _, true) | (false, false, false, false) => Prompt::Never,
+        (false, false, true, false) => Prompt::IfAsked,
+    }
+}
+
 /// The process environment, passed to the library explicitly so that it never reads it.
 pub fn env_map() -> HashMap<String, String> {
     std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_is_decided_as_psql_decides_it() {
+        let (auto, always, never) = (
+            Ask::default(),
+            Ask { always: true, never: false },
+            Ask { always: false, never: true },
+        );
+        for (ask, tty, known, expected) in [
+            (auto, true, false, Prompt::IfAsked),
+            (auto, true, true, Prompt::Never),
+            (auto, false, false, Prompt::Never),
+            (auto, false, true, Prompt::Never),
+            (always, true, true, Prompt::Now),
+            (always, true, false, Prompt::Now),
+            (always, false, false, Prompt::NoTerminal),
+            (never, true, false, Prompt::Never),
+            (never, false, false, Prompt::Never),
+        ] {
+            let got = prompt_decision(ask, tty, known);
+            assert_eq!(got, expected, "{ask:?} tty={tty} known={known}");
+        }
+    }
 }
 
 #[cfg(test)]

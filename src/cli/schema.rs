@@ -16,9 +16,7 @@ use super::{SchemaArgs, Ui};
 pub fn run(args: &SchemaArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let from = match &args.from {
         Some(dir) => {
-            // clap cannot tell `--source` from DATABASE_URL, so the conflict is checked here.
-            let from_env = std::env::var("DATABASE_URL").ok();
-            if args.source.source.is_some() && args.source.source != from_env {
+            if args.source.given() {
                 anyhow::bail!("give either --from EXPORT_DIR or --source URL, not both");
             }
             SchemaFrom::Export(dir.clone())

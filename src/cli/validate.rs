@@ -9,12 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use pg2lite::import::Tenancy;
-use pg2lite::pg::Source;
 use pg2lite::report::ValidationReport;
 use pg2lite::schema::{NumericPolicy, Rename};
 use pg2lite::validate::{self, PlanFlags, ValidateOptions};
 
-use super::{Ui, ValidateArgs, env_map};
+use super::{Ui, ValidateArgs};
 
 /// The options import was given. The target records them (unless imported with --no-meta
 /// or by an older pg2lite), so they are needed only for such a file; given anyway, each must
@@ -86,9 +85,13 @@ fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
     let mut opts = ValidateOptions::new(&args.from, &args.target);
     opts.flags = args.plan.plan_flags();
     opts.require_unchanged = args.require_unchanged;
-    if let Some(url) = &args.source {
-        opts.source = Some(Source::resolve(Some(url), &env_map())?);
+    if args.source.given() {
+        opts.source = Some(super::resolve_source(&args.source, false)?);
     }
+    anyhow::ensure!(
+        opts.source.is_some() || !args.require_unchanged,
+        "--require-unchanged needs --source (or -h/-p/-U/-d) to count rows in Postgres"
+    );
     Ok(opts)
 }
 

@@ -53,6 +53,8 @@ pub const PG_VARS: &[&str] = &[
     "PGCONNECT_TIMEOUT",
     "PGOPTIONS",
     "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSYSCONFDIR",
     "PGPASSFILE",
     "PGDATA",
     "DATABASE_URL",
