@@ -850,18 +850,31 @@ impl Pattern {
     }
 }
 
+/// Whether `text` matches `pattern`, by the greedy two-pointer method with one backtrack
+/// point (the last `*`): O(pattern × text) at worst, where trying every split at every `*`
+/// recursively was exponential in the number of stars.
 fn glob_match(pattern: &[Glob], text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    glob_from(pattern, &chars)
-}
-
-fn glob_from(pattern: &[Glob], text: &[char]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((Glob::Any, rest)) => (0..=text.len()).any(|i| glob_from(rest, &text[i..])),
-        Some((Glob::One, rest)) => !text.is_empty() && glob_from(rest, &text[1..]),
-        Some((Glob::Char(c), rest)) => text.first() == Some(c) && glob_from(rest, &text[1..]),
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(Glob::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Glob::One) => (p, t) = (p + 1, t + 1),
+            Some(Glob::Char(c)) if *c == text[t] => (p, t) = (p + 1, t + 1),
+            _ => match star {
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    (p, t) = (sp + 1, st + 1);
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|g| *g == Glob::Any)
 }
 
 /// A selection that cannot be what the user meant.
@@ -869,6 +882,8 @@ fn glob_from(pattern: &[Glob], text: &[char]) -> bool {
 pub enum SelectError {
     #[error("no table matches --table {0:?}; list tables with: psql -c '\\dt *.*'")]
     TableNotFound(String),
+    #[error("no table matches --exclude {0:?}; list tables with: psql -c '\\dt *.*'")]
+    ExcludeNotFound(String),
     #[error("schema {0:?} holds no tables (or does not exist); list schemas with: psql -c '\\dn'")]
     SchemaNotFound(String),
     #[error("nothing to export: the database has no tables left after --schema/--table/--exclude")]
@@ -877,7 +892,8 @@ pub enum SelectError {
 
 /// Keeps the tables in `schemas` (all when empty) that match an `include` pattern (all when
 /// empty) and no `exclude` pattern. Like `pg_dump --strict-names`, every schema and include
-/// pattern must match something.
+/// pattern must match something; so must every exclude pattern (pg_dump lets those pass, but
+/// a misspelt exclusion silently exports what the user meant to keep out).
 ///
 /// # Errors
 /// [`SelectError`] naming the schema or pattern that matched nothing.
@@ -896,6 +912,10 @@ pub fn select(
     let exclude: Vec<Pattern> = exclude.iter().map(|p| Pattern::parse(p)).collect();
     if let Some(p) = include.iter().find(|p| !in_schema.iter().any(|t| p.matches(t))) {
         return Err(SelectError::TableNotFound(p.text().to_owned()));
+    }
+    // A misspelt --exclude would otherwise export the very table it meant to leave out.
+    if let Some(p) = exclude.iter().find(|p| !in_schema.iter().any(|t| p.matches(t))) {
+        return Err(SelectError::ExcludeNotFound(p.text().to_owned()));
     }
     let chosen: Vec<Table> = in_schema
         .into_iter()
@@ -936,7 +956,30 @@ mod tests {
         assert!(err.to_string().contains("zzz"), "{err}");
         let err = select(all.clone(), &["nope".into()], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let picked = select(all, &["public".into()], &[], &["b".into()]).unwrap();
+        let picked = select(all.clone(), &["public".into()], &[], &["b".into()]).unwrap();
         assert_eq!(picked.len(), 1);
+        let err = select(all, &[], &[], &["actr".into()]).unwrap_err();
+        assert!(err.to_string().contains("--exclude \"actr\""), "{err}");
+    }
+
+    #[test]
+    fn wildcards_match_as_globs_do_and_many_stars_stay_fast() {
+        let t = |name: &str| table("public", name);
+        for (pattern, name, want) in [
+            ("*", "", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbYcZ", false),
+            ("*ab", "aab", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("**x", "yx", true),
+            ("x*", "x", true),
+        ] {
+            assert_eq!(Pattern::parse(pattern).matches(&t(name)), want, "{pattern} vs {name:?}");
+        }
+        // Thirty stars against sixty characters that almost match: the recursive matcher tried
+        // every split at every star (effectively never finishing); this returns at once.
+        let pattern = format!("{}b", "a*".repeat(30));
+        assert!(!Pattern::parse(&pattern).matches(&t(&"a".repeat(60))));
     }
 }
