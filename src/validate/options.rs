@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::import::Tenancy;
 use crate::schema::{
-    ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, numeric_word, rename_text,
+    ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, Tenancy, numeric_word,
+    rename_text,
 };
 
 /// The plan options given to validate (`--numeric`, `--strict`, ...): each one left `None`
