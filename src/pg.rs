@@ -521,12 +521,36 @@ fn service_key(var: &str) -> Option<&'static str> {
     })
 }
 
+/// A `postgresql://` URL cut where host and port are: `scheme` (`postgresql://`), `userinfo`
+/// (`user:pw@` or empty), `hostport` (`host:port`, `[::1]:5432`, or empty) and `tail` (from the
+/// first `/` or `?` on). The one place both `-h`/`-p` and `PGHOST`/`PGPORT` find the host.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    userinfo: &'a str,
+    hostport: &'a str,
+    tail: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    /// `None` for a key=value string.
+    fn split(conn: &'a str) -> Option<UrlParts<'a>> {
+        let rest =
+            conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))?;
+        let scheme = &conn[..conn.len() - rest.len()];
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => authority.split_at(at + 1),
+            None => ("", authority),
+        };
+        Some(UrlParts { scheme, userinfo, hostport, tail })
+    }
+}
+
 /// Takes host and port out of a connection string, returning them, so that `-h`/`-p` can
 /// replace them (tokio-postgres adds hosts rather than replacing them).
 fn strip_host_port(conn: &str) -> (String, Option<String>, Option<String>) {
-    let Some(rest) =
-        conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
-    else {
+    let Some(url) = UrlParts::split(conn) else {
         let Some(pairs) = conninfo_pairs(conn) else {
             return (conn.to_owned(), None, None);
         };
@@ -540,13 +564,7 @@ fn strip_host_port(conn: &str) -> (String, Option<String>, Option<String>) {
         }
         return (kept.join(" "), host, port);
     };
-    let scheme = &conn[..conn.len() - rest.len()];
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(at) => authority.split_at(at + 1),
-        None => ("", authority),
-    };
+    let UrlParts { scheme, userinfo, hostport, tail } = url;
     let host_end = if hostport.starts_with('[') { hostport.find(']').unwrap_or(0) } else { 0 };
     let (host, port) = match hostport[host_end..].rfind(':') {
         Some(colon) => {
@@ -563,9 +581,7 @@ fn strip_host_port(conn: &str) -> (String, Option<String>, Option<String>) {
 /// Puts `PGHOST`/`PGPORT` into a connection string that leaves host or port out. This must
 /// happen before parsing, because tokio-postgres fills a URL's missing port with 5432.
 fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> String {
-    let Some(rest) =
-        conn.strip_prefix("postgresql://").or_else(|| conn.strip_prefix("postgres://"))
-    else {
+    let Some(UrlParts { scheme, userinfo, hostport, tail }) = UrlParts::split(conn) else {
         let mut out = conn.to_owned();
         for (key, env) in [("host", "PGHOST"), ("port", "PGPORT")] {
             if !conn.split_whitespace().any(|p| p.starts_with(&format!("{key}=")))
@@ -575,13 +591,6 @@ fn fill_host_and_port(conn: &str, var: &impl Fn(&str) -> Option<String>) -> Stri
             }
         }
         return out;
-    };
-    let scheme = &conn[..conn.len() - rest.len()];
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(at) => authority.split_at(at + 1),
-        None => ("", authority),
     };
     let mut hostport = hostport.to_owned();
     if hostport.is_empty()
