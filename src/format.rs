@@ -8,6 +8,7 @@
 
 mod datetime;
 pub(crate) mod decimal;
+pub mod json;
 mod values;
 
 pub use values::{ColumnRule, Misfit, Reason, Rules, decode_bytea};

@@ -36,10 +36,11 @@ pub(crate) mod foreign_keys;
 
 use crate::export::feed::Fed;
 use crate::manifest::{self, Manifest, TableEntry};
+use crate::mapping::{self, Plan, SchemaOptions, Skipped, TablePlan};
+use crate::mapping::{ColumnLoss, Lossy};
 use crate::progress::{Progress, Silent};
 use crate::rollback::{self, Backup};
-use crate::schema::{self, Plan, SchemaOptions, Skipped, TablePlan};
-use crate::transform::{self, BatchReader, ColumnLoss, ConvertedBatch, JsonNulls, Lossy};
+use crate::transform::{self, BatchReader, ConvertedBatch, JsonNulls};
 use crate::verify::{self, Level, VerifyOptions};
 
 /// What to import, where, and how.
@@ -70,7 +71,7 @@ pub struct ImportOptions {
     pub wal: bool,
 }
 
-pub use crate::schema::Tenancy;
+pub use crate::mapping::Tenancy;
 
 /// What an import did.
 #[derive(Debug, Clone)]
@@ -80,7 +81,7 @@ pub struct ImportSummary {
     pub manifest_sha256: String,
     pub tables: Vec<TableImport>,
     pub skipped: Vec<Skipped>,
-    pub notes: Vec<schema::Note>,
+    pub notes: Vec<mapping::Note>,
     /// The backup of the target this import replaced.
     pub backup: Option<Backup>,
     pub seconds: f64,
@@ -110,7 +111,7 @@ pub enum Error {
     )]
     ChangedExport { dir: String, problems: Vec<String> },
     #[error(transparent)]
-    Schema(#[from] schema::Error),
+    Schema(#[from] mapping::Error),
     #[error(
         "{target} exists; pass --yes to replace it (it is first backed up to {backup_dir}), or \
          choose another --target"
@@ -211,7 +212,7 @@ fn import_with(
     build: impl FnOnce(&Path, &Plan) -> Result<(Vec<TableImport>, Manifest)>,
 ) -> Result<ImportSummary> {
     let tables: Vec<_> = planned.tables.iter().map(|t| t.table.clone()).collect();
-    let plan = schema::plan(&tables, &schema_options(planned, opts)?)?;
+    let plan = mapping::plan(&tables, &schema_options(planned, opts)?)?;
     check_target(opts)?;
     let (tables, manifest) = build(&partial.path, &plan)?;
     let notes = final_notes(planned, &manifest, opts, &plan)?;
@@ -237,7 +238,7 @@ fn final_plan(planned: &Manifest, done: &Manifest, opts: &ImportOptions) -> Resu
         return Ok(None);
     }
     let tables: Vec<_> = done.tables.iter().map(|t| t.table.clone()).collect();
-    Ok(Some(schema::plan(&tables, &schema_options(done, opts)?)?))
+    Ok(Some(mapping::plan(&tables, &schema_options(done, opts)?)?))
 }
 
 /// The notes of the plan the file ends up with (see [`final_plan`]).
@@ -246,7 +247,7 @@ fn final_notes(
     done: &Manifest,
     opts: &ImportOptions,
     plan: &Plan,
-) -> Result<Vec<schema::Note>> {
+) -> Result<Vec<mapping::Note>> {
     Ok(final_plan(planned, done, opts)?.map_or_else(|| plan.notes.clone(), |p| p.notes))
 }
 
@@ -431,10 +432,10 @@ fn complete(
         create_indexes(&tx, plan)?;
     }
     if opts.meta {
-        schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))
+        mapping::insert_export(&tx, &mapping::ExportMeta::from_manifest(manifest))
             .map_err(sqlite("cannot record the export"))?;
-        let with = schema::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
-        schema::record_imported_with(&tx, &with)
+        let with = mapping::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
+        mapping::record_imported_with(&tx, &with)
             .map_err(sqlite("cannot record the options of the import"))?;
     }
     tx.commit().map_err(sqlite("cannot commit the load"))
@@ -453,7 +454,7 @@ fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest, wal: bool) -> R
         let keys = s.spawn(move || foreign_keys::check(&fk_conn));
         let pages = check_integrity(&conn).map_err(|e| match e {
             Error::Integrity { mut problems } => {
-                problems.extend(schema::invalid_json(&conn, plan, manifest));
+                problems.extend(mapping::invalid_json(&conn, plan, manifest));
                 Error::Integrity { problems }
             }
             other => other,
@@ -478,8 +479,8 @@ fn create_schema(conn: &Connection, plan: &Plan, opts: &ImportOptions) -> Result
             }
         }
     }
-    if opts.meta && !has_table(conn, schema::EXPORT_TABLE)? {
-        conn.execute_batch(&schema::meta_ddl(plan.strict))
+    if opts.meta && !has_table(conn, mapping::EXPORT_TABLE)? {
+        conn.execute_batch(&mapping::meta_ddl(plan.strict))
             .map_err(sqlite("cannot create the pg2lite tables"))?;
     }
     Ok(())
@@ -535,7 +536,7 @@ fn load_table(
         });
     }
     if meta {
-        schema::insert_columns(conn, table, &lossy)
+        mapping::insert_columns(conn, table, &lossy)
             .map_err(sqlite("cannot record the column mapping"))?;
     }
     task.finish(rows, entry.bytes);
@@ -792,7 +793,7 @@ fn build_fed(
     })?;
     let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
     if let Some(done) = final_plan(draft, &manifest, opts)? {
-        schema::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
+        mapping::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
     }
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
@@ -856,7 +857,7 @@ fn finish_fed(
             });
         }
         if opts.meta {
-            schema::insert_columns(conn, tp, &lossy)
+            mapping::insert_columns(conn, tp, &lossy)
                 .map_err(sqlite("cannot record the column mapping"))?;
         }
         if let Some(s) = state {

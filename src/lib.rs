@@ -20,6 +20,7 @@ pub mod format;
 pub mod fsio;
 pub mod import;
 pub mod manifest;
+pub mod mapping;
 pub mod partial;
 pub mod pg;
 pub mod progress;

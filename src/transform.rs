@@ -1,9 +1,9 @@
 //! Turns export values into SQLite values, in parallel across rows.
 //!
 //! Reads: NDJSON lines of one table (grouped into a [`Batch`] by a [`BatchReader`]) and the
-//! table's [`TablePlan`](crate::schema::TablePlan), whose columns carry a [`Conversion`] each. Writes nothing: it yields
+//! table's [`TablePlan`](crate::mapping::TablePlan), whose columns carry a [`Conversion`] each. Writes nothing: it yields
 //! a [`ConvertedBatch`] whose rows bind straight into a prepared `INSERT`
-//! ([`TablePlan::insert_sql`](crate::schema::TablePlan::insert_sql)) with `rusqlite::params_from_iter(row.values())`.
+//! ([`TablePlan::insert_sql`](crate::mapping::TablePlan::insert_sql)) with `rusqlite::params_from_iter(row.values())`.
 //!
 //! Guarantees:
 //! - each line is parsed once; keys must be the table's columns in table order (else an error
@@ -26,7 +26,7 @@
 //!   same number (see [`Loss::Rounded`]). Nothing else is ever lossy.
 //!
 //! ```no_run
-//! use pg2lite::schema::TablePlan;
+//! use pg2lite::mapping::TablePlan;
 //! use pg2lite::transform::{BatchReader, Lossy, convert_batch};
 //!
 //! fn load(table: &TablePlan, conn: &rusqlite::Connection) -> anyhow::Result<Lossy> {
@@ -49,214 +49,15 @@ mod batch;
 mod tests;
 
 use std::borrow::Cow;
-use std::fmt;
 
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 use serde_json::value::RawValue;
 
 use crate::format::decimal::{self, Decimal};
-use crate::format::{self as rules, Misfit};
-use crate::schema::ColumnPlan;
+use crate::format::{self as rules, Misfit, json};
+use crate::mapping::{ColumnPlan, Conversion, Loss, Lossy, NumericTarget};
 
 pub use batch::{Batch, BatchReader, ConvertedBatch, Error, Row, convert_batch};
-
-/// The four storage classes a column is declared with. Nothing else is ever declared: a type
-/// such as `UUID`, `DATE` or `NUMERIC` would get NUMERIC affinity, which turns digit-only text
-/// into numbers behind the user's back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SqliteType {
-    Integer,
-    Real,
-    Text,
-    Blob,
-}
-
-impl SqliteType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Integer => "INTEGER",
-            Self::Real => "REAL",
-            Self::Text => "TEXT",
-            Self::Blob => "BLOB",
-        }
-    }
-}
-
-impl fmt::Display for SqliteType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a numeric column's values go, chosen by `--numeric` (see `schema::NumericPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NumericTarget {
-    /// Whole numbers that fit 64 bits (`numeric(p,s)` with s ≤ 0 and p − s ≤ 18): exact.
-    Integer,
-    /// A double: exact when it prints back as the same number, else counted as rounded.
-    Real,
-    /// The exported decimal text, verbatim (`'12.50'`, `'NaN'`): always exact.
-    Text,
-}
-
-/// How one column's export values become SQLite values. The schema planner picks one per
-/// column from its Postgres type; each expects the JSON shape DESIGN.md gives that type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Conversion {
-    /// int2, int4, int8, oid: a JSON integer → INTEGER.
-    Integer,
-    /// bool: `true` / `false` → INTEGER 1 / 0.
-    Boolean,
-    /// float4, float8: a JSON number or `"NaN"`, `"Infinity"`, `"-Infinity"` → REAL.
-    Float,
-    /// numeric and money: a string holding the decimal text, or `"NaN"`/`"Infinity"`.
-    Numeric(NumericTarget),
-    /// A JSON string → TEXT, unescaped (text, enum, uuid, timestamps, and every type exported
-    /// as its Postgres text).
-    Text,
-    /// json, jsonb: the embedded JSON value → TEXT holding that JSON, compact.
-    Json,
-    /// Arrays and composites: a JSON array or object → TEXT holding that JSON, compact; or a
-    /// string (an array whose lower bounds are not all 1, in Postgres' text form) → TEXT.
-    Structured,
-    /// bytea: a base64 string → BLOB.
-    Bytea,
-}
-
-impl Conversion {
-    pub fn sqlite_type(self) -> SqliteType {
-        match self {
-            Self::Integer | Self::Boolean | Self::Numeric(NumericTarget::Integer) => {
-                SqliteType::Integer
-            }
-            Self::Float | Self::Numeric(NumericTarget::Real) => SqliteType::Real,
-            Self::Bytea => SqliteType::Blob,
-            Self::Numeric(NumericTarget::Text) | Self::Text | Self::Json | Self::Structured => {
-                SqliteType::Text
-            }
-        }
-    }
-
-    /// A short name for the mapping, as recorded in `_pg2lite_columns.mapping` and reports.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Integer => "integer",
-            Self::Boolean => "boolean as 0/1",
-            Self::Float => "float",
-            Self::Numeric(NumericTarget::Integer) => "numeric as integer (exact)",
-            Self::Numeric(NumericTarget::Real) => "numeric as real",
-            Self::Numeric(NumericTarget::Text) => "numeric as decimal text (exact)",
-            Self::Text => "text",
-            Self::Json => "json text",
-            Self::Structured => "json text (array or composite)",
-            Self::Bytea => "base64 to blob",
-        }
-    }
-
-    /// What this mapping may lose, before any value is seen (for plans and dry runs).
-    pub fn possible_loss(self) -> Option<&'static str> {
-        match self {
-            Self::Float => Some("NaN becomes NULL, -0 becomes 0"),
-            Self::Numeric(NumericTarget::Real) => {
-                Some("NaN becomes NULL; values beyond 15 significant digits are rounded")
-            }
-            Self::Numeric(NumericTarget::Integer) => Some("NaN becomes NULL"),
-            _ => None,
-        }
-    }
-}
-
-/// A value made lossy by its conversion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Loss {
-    /// A float or numeric NaN stored as NULL (SQLite has no NaN).
-    NanToNull,
-    /// A float `-0` stored as `0` (SQLite keeps no sign on zero).
-    NegativeZero,
-    /// A numeric stored as REAL whose shortest round-trip text is a different number:
-    /// `"1234567890123456789"` becomes `1.2345678901234568e18`.
-    Rounded,
-}
-
-/// How many values of one column each kind of [`Loss`] affected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ColumnLoss {
-    pub nan_to_null: u64,
-    pub negative_zero: u64,
-    pub rounded: u64,
-}
-
-impl ColumnLoss {
-    pub fn add(&mut self, loss: Loss) {
-        match loss {
-            Loss::NanToNull => self.nan_to_null += 1,
-            Loss::NegativeZero => self.negative_zero += 1,
-            Loss::Rounded => self.rounded += 1,
-        }
-    }
-
-    pub fn merge(&mut self, other: &ColumnLoss) {
-        self.nan_to_null += other.nan_to_null;
-        self.negative_zero += other.negative_zero;
-        self.rounded += other.rounded;
-    }
-
-    pub fn total(&self) -> u64 {
-        self.nan_to_null + self.negative_zero + self.rounded
-    }
-
-    /// `"2 NaN stored as NULL, 1 -0 stored as 0"`, or `None` when nothing was lost.
-    pub fn describe(&self) -> Option<String> {
-        let parts: Vec<String> = [
-            (self.nan_to_null, "NaN stored as NULL"),
-            (self.negative_zero, "-0 stored as 0"),
-            (self.rounded, "rounded to the nearest REAL"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-        (!parts.is_empty()).then(|| parts.join(", "))
-    }
-}
-
-/// Losses of one table, per SQLite column (indexed like [`TablePlan::columns`](crate::schema::TablePlan::columns)).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Lossy {
-    columns: Vec<ColumnLoss>,
-}
-
-impl Lossy {
-    pub fn new(columns: usize) -> Self {
-        Lossy { columns: vec![ColumnLoss::default(); columns] }
-    }
-
-    /// The losses of column `index` (none for an index out of range).
-    pub fn column(&self, index: usize) -> ColumnLoss {
-        self.columns.get(index).copied().unwrap_or_default()
-    }
-
-    pub fn add(&mut self, index: usize, loss: Loss) {
-        if index >= self.columns.len() {
-            self.columns.resize(index + 1, ColumnLoss::default());
-        }
-        self.columns[index].add(loss);
-    }
-
-    pub fn merge(&mut self, other: &Lossy) {
-        if other.columns.len() > self.columns.len() {
-            self.columns.resize(other.columns.len(), ColumnLoss::default());
-        }
-        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
-            mine.merge(theirs);
-        }
-    }
-
-    /// Values made lossy in all columns together.
-    pub fn total(&self) -> u64 {
-        self.columns.iter().map(ColumnLoss::total).sum()
-    }
-}
 
 /// A value ready to bind into SQLite. Text and blobs borrow from the export line when they
 /// can, so binding copies them once, into SQLite.
@@ -357,21 +158,10 @@ pub fn convert(raw: &RawValue, conv: Conversion) -> Result<Converted<'_>, Conver
         Conversion::Float => float(text),
         Conversion::Numeric(target) => numeric(text, target),
         Conversion::Text => Ok(Converted::exact(SqlValue::Text(string(text, "a JSON string")?))),
-        Conversion::Json => Ok(Converted::exact(SqlValue::Text(compact_json(text)))),
+        Conversion::Json => Ok(Converted::exact(SqlValue::Text(json::compact(text)))),
         Conversion::Structured => structured(text),
         Conversion::Bytea => bytea(text),
     }
-}
-
-/// Whether `s` is plain decimal text (`12.50`, `-1`, `1e5`): what the schema planner takes
-/// for a numeric constant.
-pub(crate) fn is_decimal(s: &str) -> bool {
-    Decimal::parse(s).is_some()
-}
-
-/// `s` as an `i64` when it is a whole number in range (`"12.00"` is 12).
-pub(crate) fn parse_whole(s: &str) -> Option<i64> {
-    Decimal::parse(s)?.to_i64().ok().flatten()
 }
 
 /// Converts one raw value of `column`, as import does. The export writes SQL NULL and a json
@@ -496,7 +286,7 @@ fn string<'a>(text: &'a str, expected: &'static str) -> Result<Cow<'a, str>, Con
 fn structured(text: &str) -> Result<Converted<'_>, ConvertError> {
     let value = match text.as_bytes().first() {
         Some(b'"') => string(text, "a JSON array, object or string")?,
-        Some(b'[' | b'{') => compact_json(text),
+        Some(b'[' | b'{') => json::compact(text),
         _ => return Err(unexpected("a JSON array, object or string", text)),
     };
     Ok(Converted::exact(SqlValue::Text(value)))
@@ -507,56 +297,6 @@ fn bytea(text: &str) -> Result<Converted<'_>, ConvertError> {
     rules::decode_bytea(&b64)
         .map(|bytes| Converted::exact(SqlValue::Blob(Cow::Owned(bytes))))
         .map_err(|e| ConvertError::Base64 { reason: e.to_string(), found: shown(text) })
-}
-
-/// JSON text without insignificant whitespace; everything else (key order, duplicate keys,
-/// the spelling of numbers and strings) byte for byte. Borrowed when already compact, as the
-/// exporter writes json; jsonb may carry Postgres' spaces after `:` and `,`.
-pub fn compact_json(text: &str) -> Cow<'_, str> {
-    let Some(first) = first_insignificant_space(text) else {
-        return Cow::Borrowed(text);
-    };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..first]);
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text[first..].chars() {
-        if in_string {
-            (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
-        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
-            continue;
-        } else {
-            in_string = c == '"';
-        }
-        out.push(c);
-    }
-    Cow::Owned(out)
-}
-
-fn first_insignificant_space(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' => return Some(i),
-            b'"' => i = string_end(bytes, i + 1)?,
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// Where the string whose contents start at `from` ends, just past its closing quote. Most
-/// of a JSON document is inside strings, so they are skipped with `memchr` (SIMD) rather
-/// than byte by byte: at 2 million rows this scan took 3 % of the import's time.
-fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
-    loop {
-        let at = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
-        if bytes[at] == b'"' {
-            return Some(at + 1);
-        }
-        from = at + 2;
-    }
 }
 
 /// The rows of a table whose json/jsonb value is the JSON `null` rather than SQL NULL (the
@@ -570,7 +310,7 @@ pub struct JsonNulls {
 impl JsonNulls {
     /// From the manifest entry's `json_nulls` (keyed by Postgres column name).
     pub fn new(
-        table: &crate::schema::TablePlan,
+        table: &crate::mapping::TablePlan,
         recorded: &std::collections::BTreeMap<String, Vec<u64>>,
     ) -> Self {
         let lines = table

@@ -62,14 +62,15 @@ use crate::catalog::Table;
 use crate::export::codec;
 use crate::import::{self, ImportOptions, Tenancy};
 use crate::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
+use crate::mapping::Conversion;
+use crate::mapping::{self, Plan, TablePlan};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
 use crate::report::{
     ContentCheck, CountsCheck, FileCheck, FileChecks, KeysCheck, ListCheck, SourceChanges, Status,
     TableChecks, TableReport, ValidationReport,
 };
-use crate::schema::{self, Plan, TablePlan};
-use crate::transform::{Conversion, JsonNulls};
+use crate::transform::JsonNulls;
 use crate::verify::{self, Level, VerifyOptions};
 
 use scratch::Scratch;
@@ -138,7 +139,7 @@ pub enum Error {
     #[error(transparent)]
     Import(#[from] import::Error),
     #[error(transparent)]
-    Schema(#[from] schema::Error),
+    Schema(#[from] mapping::Error),
     #[error("{path}: no such file (validate takes the SQLite file import wrote, --target)")]
     TargetMissing { path: String },
     #[error("{what}: {source}")]
@@ -180,7 +181,7 @@ pub enum Error {
         given_sha: String,
     },
     #[error("{target}: {source}")]
-    Record { target: String, source: schema::RecordError },
+    Record { target: String, source: mapping::RecordError },
     #[error(transparent)]
     Pg(#[from] pg::Error),
     /// A filter of the manifest that does not fit the live catalog: nothing is counted.
@@ -297,7 +298,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 fn plan_for(manifest: &Manifest, opts: &options::Resolved) -> Result<Plan> {
     let schema = opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?;
     let tables: Vec<Table> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let mut plan = schema::plan(&tables, &schema)?;
+    let mut plan = mapping::plan(&tables, &schema)?;
     for t in &mut plan.tables {
         t.dropped.iter_mut().for_each(|d| d.must_equal = None);
     }
@@ -326,7 +327,7 @@ fn resolve_options(
     opts: &ValidateOptions,
     progress: &dyn Progress,
 ) -> Result<options::Resolved> {
-    let recorded = schema::read_imported_with(&target.conn)
+    let recorded = mapping::read_imported_with(&target.conn)
         .map_err(|source| Error::Record { target: opts.target.display().to_string(), source })?;
     let resolved = options::resolve(&opts.flags, recorded, &opts.target)?;
     if let Some(rec) = &resolved.recorded {
@@ -752,7 +753,7 @@ impl<'a> Context<'a> {
             None => {
                 let why = format!(
                     "the target has no {} table (imported with --no-meta)",
-                    schema::EXPORT_TABLE
+                    mapping::EXPORT_TABLE
                 );
                 return FileCheck::new(Status::Skip, vec![why]);
             }

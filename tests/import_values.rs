@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pg2lite::import::{self, ImportOptions, ImportSummary};
+use pg2lite::mapping::ColumnLoss;
+use pg2lite::mapping::{NumericPolicy, SchemaOptions, quote_ident, quote_literal};
 use pg2lite::pg;
 use pg2lite::progress::Silent;
-use pg2lite::schema::{NumericPolicy, SchemaOptions, quote_ident, quote_literal};
-use pg2lite::transform::ColumnLoss;
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pg2lite::import::{self, ImportOptions, ImportSummary, Tenancy};
-use pg2lite::schema::SchemaOptions;
+use pg2lite::mapping::SchemaOptions;
 use serde_json::json;
 
 use super::{ImportArgs, PlanArgs, TargetArgs, Ui};

@@ -10,7 +10,7 @@ use pg2lite::catalog::Table;
 use pg2lite::export::feed::Feeder;
 use pg2lite::export::{self, ExportPlan, ExportSummary};
 use pg2lite::import::{self, ImportSummary, Tenancy};
-use pg2lite::schema::{self, Plan, Strip};
+use pg2lite::mapping::{self, Plan, Strip};
 use serde_json::json;
 
 use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
@@ -271,7 +271,7 @@ fn schema_plan(args: &MigrateArgs, plan: &ExportPlan) -> anyhow::Result<Plan> {
     let mut schema_opts = import_cli::schema_options(&args.plan);
     schema_opts.strip =
         dry_run_strip(plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
-    Ok(schema::plan(&plan.tables, &schema_opts)?)
+    Ok(mapping::plan(&plan.tables, &schema_opts)?)
 }
 
 /// The stripping import would do, from the plan rather than a manifest.
@@ -324,7 +324,7 @@ fn describe(source: &str, target: &TargetArgs, plan: &ExportPlan, schema: &Plan)
     for note in &schema.notes {
         let _ = writeln!(out, "note: {note}");
     }
-    let _ = writeln!(out, "\n-- the SQLite schema\n{}", schema::ddl(schema));
+    let _ = writeln!(out, "\n-- the SQLite schema\n{}", mapping::ddl(schema));
     let _ = writeln!(out, "dry run: nothing was exported or written");
     out
 }
@@ -381,6 +381,6 @@ fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
             })
         }).collect::<Vec<_>>(),
         "notes": schema.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "ddl": schema::ddl(schema),
+        "ddl": mapping::ddl(schema),
     })
 }

@@ -231,13 +231,13 @@ pub struct MigrateArgs {
 pub struct PlanArgs {
     /// numeric columns: auto (INTEGER or REAL only when exact, else TEXT), text, or real.
     #[arg(long, default_value = "auto", value_name = "auto|text|real")]
-    pub numeric: pg2lite::schema::NumericPolicy,
+    pub numeric: pg2lite::mapping::NumericPolicy,
     /// Create STRICT tables.
     #[arg(long)]
     pub strict: bool,
     /// Rename a table or column: schema.table=name or schema.table.column=name (repeatable).
     #[arg(long, value_name = "FROM=TO")]
-    pub rename: Vec<pg2lite::schema::Rename>,
+    pub rename: Vec<pg2lite::mapping::Rename>,
     /// Drop the tenant column and foreign keys to the tenants table, keeping the tenant's row
     /// in a single-row table. The default for a tenant-scoped export.
     #[arg(long, conflicts_with = "keep_tenancy")]

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use pg2lite::mapping;
 use pg2lite::schema::{self, SchemaFrom, WriteOptions};
 use serde_json::json;
 
@@ -45,7 +46,7 @@ pub fn run(args: &SchemaArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 /// counts go to stderr, so stdout holds only SQL (`--json` prints no summary here).
 fn print_schema(opts: &WriteOptions, ui: &Ui) -> anyhow::Result<ExitCode> {
     let (_, plan) = schema::plan_schema(opts).context("no schema written")?;
-    let text = schema::ddl(&plan);
+    let text = mapping::ddl(&plan);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("cannot write the schema")?;
     for note in &plan.notes {

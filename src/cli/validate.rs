@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use pg2lite::import::Tenancy;
+use pg2lite::mapping::{NumericPolicy, Rename};
 use pg2lite::report::ValidationReport;
-use pg2lite::schema::{NumericPolicy, Rename};
 use pg2lite::validate::{self, PlanFlags, ValidateOptions};
 
 use super::{Ui, ValidateArgs};

@@ -17,6 +17,7 @@ use postgres_protocol::types as wire;
 use serde::Serialize;
 
 use crate::catalog::{Column, PgType, TypeKind};
+use crate::format::json;
 use crate::pg::quote_ident;
 
 /// How one value's bytes become JSON.
@@ -304,7 +305,7 @@ pub fn encode(
         }
         Codec::Text => write_str(out, utf8(raw)?),
         Codec::Uuid => write_uuid(out, raw)?,
-        Codec::Json => write_minified(out, raw),
+        Codec::Json => json::write_compact(out, raw),
         Codec::Jsonb => write_jsonb(out, raw)?,
         Codec::Timestamptz => write_timestamp(out, raw, true)?,
         Codec::Timestamp => write_timestamp(out, raw, false)?,
@@ -444,65 +445,10 @@ fn write_uuid(out: &mut Vec<u8>, raw: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Copies JSON text without insignificant whitespace, changing nothing else: key order,
-/// duplicate keys and the spelling of numbers survive. The input is valid JSON (Postgres
-/// checked it), so tracking string boundaries is enough.
-fn write_minified(out: &mut Vec<u8>, json: &[u8]) {
-    let mut in_string = false;
-    let mut escaped = false;
-    out.reserve(json.len());
-    for &b in json {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            in_string = b == b'"';
-            out.push(b);
-        }
-    }
-}
-
-/// How deeply JSON text nests (`[[1]]` is 2, a scalar 0), by one pass over its bytes that
-/// skips strings: what [`crate::manifest::JsonDepth`] records, since SQLite's JSON functions
-/// refuse values nested deeper than [`crate::manifest::SQLITE_JSON_DEPTH`]. The text is valid
-/// JSON (Postgres checked it); on other text the count is merely meaningless, never a panic.
-pub fn json_depth(json: &[u8]) -> u64 {
-    let (mut depth, mut deepest) = (0u64, 0u64);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 fn write_jsonb(out: &mut Vec<u8>, raw: &[u8]) -> Result<()> {
     match raw.split_first() {
         Some((1, text)) => {
-            write_minified(out, text);
+            json::write_compact(out, text);
             Ok(())
         }
         Some((v, _)) => Err(EncodeError(format!("unknown jsonb version {v}"))),
@@ -925,27 +871,6 @@ mod tests {
             let (y, m, d) = civil_from_days(z);
             assert_eq!(days_from_civil(y, m, d), z);
         }
-    }
-
-    #[test]
-    fn json_depth_counts_nesting_outside_strings() {
-        assert_eq!(json_depth(b"1"), 0);
-        assert_eq!(json_depth(b"null"), 0);
-        assert_eq!(json_depth(b"[1,[2]]"), 2);
-        assert_eq!(json_depth(br#"{"a":"[[[\"[","b":[{}]}"#), 3);
-        let deep = format!("{}{}", "[".repeat(1200), "]".repeat(1200));
-        assert_eq!(json_depth(deep.as_bytes()), 1200);
-        assert_eq!(json_depth(b"]]]["), 1);
-    }
-
-    #[test]
-    fn minifying_json_keeps_strings_duplicates_and_number_spelling() {
-        let mut out = Vec::new();
-        write_minified(&mut out, br#"{ "a b" : [1.50, 1e400 ], "a b":"x \" y\\" , "n": 123456789012345678901234567890 }"#);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"a b":[1.50,1e400],"a b":"x \" y\\","n":123456789012345678901234567890}"#
-        );
     }
 
     #[test]

@@ -637,7 +637,7 @@ impl Seen {
     fn value(&mut self, codec: &codec::Codec, column: &str, row: u64, encoded: &[u8]) {
         use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
         if matches!(codec, Json | Jsonb) {
-            self.depth(column, codec::json_depth(encoded));
+            self.depth(column, crate::format::json::depth(encoded));
         }
         match codec {
             Json | Jsonb if encoded == b"null" => {

@@ -128,6 +128,17 @@ pub(crate) fn round_trips(text: &Decimal<'_>, value: f64) -> bool {
     Decimal::parse(shortest).is_some_and(|d| d == *text)
 }
 
+/// Whether `s` is plain decimal text (`12.50`, `-1`, `1e5`): what the schema planner takes
+/// for a numeric constant.
+pub fn is_decimal(s: &str) -> bool {
+    Decimal::parse(s).is_some()
+}
+
+/// `s` as an `i64` when it is a whole number in range (`"12.00"` is 12).
+pub fn parse_whole(s: &str) -> Option<i64> {
+    Decimal::parse(s)?.to_i64().ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

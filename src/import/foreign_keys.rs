@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::{Error, Result, sqlite};
-use crate::schema::quote_ident;
+use crate::mapping::quote_ident;
 
 /// How many foreign-key violations are named in the error; the count covers them all.
 const SHOWN_VIOLATIONS: usize = 10;

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::{ConvertError, Lossy, SqlValue, convert_column, shown};
 use crate::format::ColumnRule;
-use crate::schema::{ColumnPlan, TablePlan};
+use crate::mapping::{ColumnPlan, TablePlan};
 
 /// Consecutive lines of one table's file, with the number of the first, so errors can name
 /// the line. The lines share one buffer; a [`ConvertedBatch`] keeps it and borrows from it.

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::schema::{
+use crate::mapping::{
     ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, Tenancy, numeric_word,
     rename_text,
 };

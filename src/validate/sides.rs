@@ -27,8 +27,8 @@ use super::digest::{self, BucketSet, Digests, RowDigest, show_named};
 use super::scratch::{self, SHOWN};
 use super::tenancy::{Leak, Watched};
 use crate::manifest::TableEntry;
+use crate::mapping::{TablePlan, quote_ident};
 use crate::progress::Progress;
-use crate::schema::{TablePlan, quote_ident};
 use crate::transform::{self, Batch, BatchReader, JsonNulls, SqlValue};
 
 /// One table as both sides see it.

@@ -20,8 +20,8 @@ use super::scratch::SHOWN;
 use super::sides::{JsonColumn, invalid_json_condition};
 use super::{Error, Result, sqlite_err};
 use crate::import::foreign_keys;
-use crate::schema::{COLUMNS_TABLE, EXPORT_TABLE, Plan, quote_ident};
-use crate::transform::{Conversion, NumericTarget};
+use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE, Plan, quote_ident};
+use crate::mapping::{Conversion, NumericTarget};
 
 pub(super) struct Target {
     pub conn: Connection,

@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 
 use crate::catalog::Table;
 use crate::manifest::{Filter, Hop, Manifest, TableEntry, Tenant};
+use crate::mapping::{Plan, TablePlan, quote_ident};
 use crate::report::{ListCheck, Status, TableReport};
-use crate::schema::{Plan, TablePlan, quote_ident};
 use crate::transform::Batch;
 
 /// Who the export belongs to, from its manifest (checked by `Manifest::check_tenancy`).

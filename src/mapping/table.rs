@@ -10,7 +10,7 @@ use super::expr::{self, Class, Scope, ScopeColumn};
 use super::names::{self, Fix, Named, Renames, pg_ident, pg_qualified, quote_ident, quote_literal};
 use super::{ColumnPlan, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions, TablePlan};
 use crate::catalog::{Column, ForeignKey, Index, PgType, QualifiedName, Table, TypeKind};
-use crate::transform::{Conversion, NumericTarget};
+use crate::mapping::{Conversion, NumericTarget};
 
 /// How a column of type `ty` is stored, under `--numeric policy` (DESIGN's mapping table).
 pub(super) fn conversion(ty: &PgType, policy: NumericPolicy) -> Conversion {

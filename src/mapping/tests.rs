@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::testkit::*;
 use super::*;
 use crate::catalog::{Column, FkAction, Index, PgType, Table, TypeKind};
-use crate::transform::NumericTarget;
+use crate::mapping::NumericTarget;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -866,8 +866,8 @@ fn meta_tables_are_created_and_filled_from_the_plan() -> Result {
         imported_by: "pg2lite 0.1.0".into(),
     };
     insert_export(&conn, &meta)?;
-    let mut lossy = crate::transform::Lossy::new(p.tables[0].columns.len());
-    lossy.add(3, crate::transform::Loss::NanToNull);
+    let mut lossy = crate::mapping::Lossy::new(p.tables[0].columns.len());
+    lossy.add(3, crate::mapping::Loss::NanToNull);
     insert_columns(&conn, &p.tables[0], &lossy)?;
     let row: (String, String, String, i64, Option<String>) = conn.query_row(
         "SELECT pg_type, sqlite_type, mapping, lossy_values, lossy_detail FROM _pg2lite_columns WHERE column_name = 'price'",

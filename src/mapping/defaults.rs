@@ -8,7 +8,8 @@
 use super::expr::{self, Expr};
 use super::names::quote_literal;
 use crate::catalog::{Column, TypeKind};
-use crate::transform::{self, Conversion, NumericTarget};
+use crate::format::decimal;
+use crate::mapping::{Conversion, NumericTarget};
 
 /// A lowercase canonical version 4 UUID from 16 random bytes: version nibble 4, variant
 /// nibble one of 8, 9, a, b. (`random() & 3` rather than `abs(random()) % 4`: `abs` of the
@@ -168,7 +169,7 @@ fn string(s: &str, col: &Column, conv: Conversion) -> Result<String, String> {
 }
 
 fn whole(s: &str) -> Result<String, String> {
-    match transform::parse_whole(s) {
+    match decimal::parse_whole(s) {
         Some(i) => Ok(i.to_string()),
         None => Err(format!("{s} is not a 64-bit integer")),
     }
@@ -179,7 +180,7 @@ fn real(s: &str) -> Result<String, String> {
         "NaN" => Err("NaN, which SQLite stores as NULL".into()),
         "Infinity" => Ok("9e999".into()),
         "-Infinity" => Ok("-9e999".into()),
-        _ if transform::is_decimal(s.strip_prefix('-').unwrap_or(s)) => {
+        _ if decimal::is_decimal(s.strip_prefix('-').unwrap_or(s)) => {
             let plain_integer = !s.contains(['.', 'e', 'E']);
             Ok(if plain_integer { format!("{s}.0") } else { s.to_owned() })
         }
@@ -193,7 +194,7 @@ fn numeric_text(s: &str, col: &Column) -> Result<String, String> {
     if s == "NaN" {
         return Ok(s.to_owned());
     }
-    if !transform::is_decimal(s.strip_prefix('-').unwrap_or(s)) || s.contains(['e', 'E']) {
+    if !decimal::is_decimal(s.strip_prefix('-').unwrap_or(s)) || s.contains(['e', 'E']) {
         return Err(format!("{s} is not a plain decimal"));
     }
     let scale = match col.ty.kind {
@@ -302,7 +303,7 @@ fn pad_char(s: &str, type_name: &str) -> Result<String, String> {
 
 fn json(s: &str) -> Result<String, String> {
     serde_json::from_str::<serde::de::IgnoredAny>(s).map_err(|e| format!("invalid JSON ({e})"))?;
-    Ok(quote_literal(&transform::compact_json(s)))
+    Ok(quote_literal(&crate::format::json::compact(s)))
 }
 
 /// `\x0102` (bytea_output = hex, as the export sets it) → `X'0102'`.

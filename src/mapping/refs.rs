@@ -164,7 +164,7 @@ fn expression_columns(t: &Table, object: &str, text: &str) -> Result<(), Problem
 mod tests {
     use super::*;
     use crate::catalog::KeyConstraint;
-    use crate::schema::testkit::{check as ck, col, enum_ty, expression_key, fk, index, ty};
+    use crate::mapping::testkit::{check as ck, col, enum_ty, expression_key, fk, index, ty};
 
     fn table() -> Table {
         Table::new("public", "t", vec![col("id", ty("int4")), col("v", ty("text"))])

@@ -16,7 +16,7 @@
 //! must fit SQLite's parser: see [`MAX_SQLITE_HEIGHT`] and [`MAX_SQLITE_NESTING`].
 
 use super::names::{quote_ident, quote_literal};
-use crate::transform::Conversion;
+use crate::mapping::Conversion;
 
 /// A parsed expression. Only the forms pg2lite can translate have their own variant.
 #[derive(Debug, Clone, PartialEq)]
@@ -583,7 +583,7 @@ impl ScopeColumn {
         conv: Conversion,
         exact_real: bool,
     ) -> Class {
-        use crate::transform::NumericTarget as N;
+        use crate::mapping::NumericTarget as N;
         match conv {
             Conversion::Integer | Conversion::Float | Conversion::Numeric(N::Integer) => {
                 Class::Number
@@ -876,7 +876,7 @@ fn typed_string(s: &str, class: Class, ty: &str) -> Result<Operand, String> {
 /// syntax). `NaN` and `Infinity` are refused.
 fn numeric_constant(n: &str) -> Result<String, String> {
     let digits = n.strip_prefix('-').unwrap_or(n);
-    if crate::transform::is_decimal(digits) {
+    if crate::format::decimal::is_decimal(digits) {
         Ok(n.to_owned())
     } else {
         Err(format!("numeric constant {n}"))

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::names::quote_ident;
 use super::{NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy};
 use crate::manifest::Manifest;
-use crate::transform::Lossy;
+use crate::mapping::Lossy;
 
 pub const EXPORT_TABLE: &str = "_pg2lite_export";
 pub const COLUMNS_TABLE: &str = "_pg2lite_columns";

@@ -1,0 +1,619 @@
+//! Plans the SQLite database an export becomes: table and column names, declared types, the
+//! [`Conversion`] of each column, defaults, keys, foreign keys, checks, indexes, load order,
+//! and the DDL that creates it all.
+//!
+//! Reads: the catalog of the exported tables (`catalog::Table`, as the manifest records it)
+//! and [`SchemaOptions`]. Writes nothing: [`plan`] returns a [`Plan`], [`ddl`] its script
+//! (what `pg2lite schema` writes), and import executes each [`TablePlan::create_table`],
+//! loads the rows with [`TablePlan::insert_sql`] and [`crate::transform::convert_batch`], then
+//! runs [`TablePlan::create_indexes`].
+//!
+//! Guarantees:
+//! - declared types are only INTEGER, REAL, TEXT and BLOB (never NUMERIC affinity), following
+//!   DESIGN's mapping table; `--strict` makes every table STRICT;
+//! - every name collision SQLite would see (its names are case-insensitive for ASCII) is an
+//!   error before anything is written, naming both objects and the `--rename` that fixes it;
+//!   so are names SQLite (`sqlite_*`) or pg2lite (`_pg2lite_*`) reserve;
+//! - nothing is silently dropped: each default, check, foreign key or index that cannot be
+//!   carried over with the same meaning is a [`Note`] saying what and why, shown on stderr
+//!   and as comments in the DDL;
+//! - the output is deterministic: same catalog and options, same bytes.
+//!
+//! Decisions where DESIGN is silent:
+//! - a primary key of one integer column always becomes `INTEGER PRIMARY KEY` (the rowid),
+//!   serial, identity or not: the rowid holds exactly int8's range, the key is stored once, and
+//!   new rows continue after the largest id. (Inserting NULL there then assigns an id instead
+//!   of failing.)
+//! - json and jsonb columns get `CHECK (json_valid(col))` (`col IS NULL OR ...` when
+//!   nullable, for sqlite3 before 3.45), so the file keeps the guarantee after import, unless
+//!   the export recorded values nested deeper than SQLite's JSON functions accept (1000
+//!   levels; manifest `json_depth`): then the column is created without it, with a note, as
+//!   a CHECK that refuses valid data cannot be kept. citext columns get `COLLATE NOCASE`
+//!   (ASCII case folding, the closest SQLite has).
+//! - checks and index predicates are kept when SQLite can parse them: OR and AND chains of
+//!   any length are grouped (by 16) so no chain is tall; an expression nested deeper than
+//!   sqlite3 3.40 can read (24 parentheses) or taller than 500 is dropped with a note, as is
+//!   one nested past 100 levels in the manifest (never parsed further, so no walk over it
+//!   can exhaust the stack).
+//! - a catalog that names columns its tables lack (keys, foreign keys, indexes, checks,
+//!   predicates) or pairs foreign-key lists of different lengths is refused, by name: it
+//!   cannot come from Postgres, and SQLite would read an unknown quoted name as a string.
+//! - a unique index that a foreign key targets is declared inline as `UNIQUE`, because SQLite
+//!   needs the parent key's index while rows are loaded; other indexes are built after.
+//! - `now()` and friends become UTC clocks in the export's text format, six fraction digits
+//!   (SQLite's clock has milliseconds, so the last three are zeros); `gen_random_uuid()`
+//!   becomes an expression producing a random v4 uuid.
+//! - under `--strip-tenancy`, the tenant column also leaves keys, unique constraints, indexes
+//!   and foreign keys it was part of: with one tenant's rows, `(tenant_id, id)` unique means
+//!   `id` unique, so the rest of each key stays valid.
+
+mod defaults;
+mod diagnose;
+mod expr;
+#[cfg(test)]
+mod fuzz;
+mod meta;
+mod names;
+mod order;
+mod refit;
+mod refs;
+mod table;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+mod types;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::catalog::{QualifiedName, Table};
+use crate::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
+
+pub use diagnose::invalid_json;
+pub use meta::{
+    COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, ImportedWith, RecordError, RecordedTenancy,
+    insert_columns, insert_export, meta_ddl, numeric_word, read_imported_with,
+    record_imported_with, rename_text,
+};
+pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
+pub use refit::{RefitError, refit};
+pub use types::{ColumnLoss, Conversion, Loss, Lossy, NumericTarget, SqliteType};
+
+/// The name the tenants table takes under `--strip-tenancy` unless `--tenant-table-as`.
+pub const DEFAULT_TENANT_TABLE: &str = "app_config";
+
+/// Errors that stop planning: each says what to change on the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Name collisions and reserved names, one per line.
+    #[error("{}", problems.join("\n"))]
+    Names { problems: Vec<String> },
+    #[error("--rename '{given}': {why}")]
+    BadRename { given: String, why: String },
+    #[error("--rename {given}: the export has no such table, index or column")]
+    UnknownRename { given: String },
+    #[error("--numeric {given:?}: expected auto, text or real")]
+    BadNumeric { given: String },
+    #[error("--strip-tenancy: the tenants table {table} is not in the export")]
+    UnknownTenantsTable { table: String },
+    #[error("--strip-tenancy: no table of the export has the tenant column {column:?}")]
+    UnknownTenantColumn { column: String },
+    #[error(
+        "--strip-tenancy needs a tenant-scoped export (made with --tenant-column); this one holds \
+         whole tables"
+    )]
+    NotTenantScoped,
+    /// A tenant-scoped manifest whose tenancy cannot be trusted: refused, not guessed at.
+    #[error("the export's tenancy cannot be trusted: {0}")]
+    Tenancy(#[from] crate::manifest::TenancyError),
+    /// The catalog contradicts itself: a key, index or constraint on a column its table
+    /// lacks, or a foreign key whose column lists differ in length. Postgres cannot make
+    /// such a catalog, so the manifest was edited; nothing is planned from it.
+    #[error(
+        "{table}, {object}: {problem}; the export's catalog contradicts itself (was its \
+         manifest edited?), so pg2lite plans nothing from it: export the database again"
+    )]
+    Inconsistent { table: String, object: String, problem: String },
+}
+
+/// How numeric columns are stored (`--numeric`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NumericPolicy {
+    /// By precision and scale: exact INTEGER, exact REAL, or TEXT (DESIGN's table).
+    #[default]
+    Auto,
+    /// Always the exact decimal text.
+    Text,
+    /// Always REAL; values that do not survive are counted as lossy.
+    Real,
+}
+
+impl FromStr for NumericPolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "text" => Ok(Self::Text),
+            "real" => Ok(Self::Real),
+            _ => Err(Error::BadNumeric { given: s.to_owned() }),
+        }
+    }
+}
+
+/// Options for [`plan`]. `Default` is what import does without flags.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaOptions {
+    pub numeric: NumericPolicy,
+    pub strict: bool,
+    pub renames: Vec<Rename>,
+    /// `--strip-tenancy`; see [`Strip`].
+    pub strip: Option<Strip>,
+    /// Where the schema comes from, for the DDL's header comment.
+    pub header: Header,
+    /// Columns whose data holds NaN (the manifest's `nan_values`), with how many. SQLite has
+    /// no NaN; where the mapping stores it as NULL, such a column cannot stay NOT NULL.
+    pub nan_columns: BTreeMap<(QualifiedName, String), u64>,
+    /// Json columns whose data nests deeper than SQLite's JSON functions accept (the
+    /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
+    /// which would refuse them.
+    pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
+}
+
+/// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tenancy {
+    /// Strip when the export is tenant-scoped.
+    #[default]
+    Auto,
+    /// Strip; an export of whole tables is an error.
+    Strip,
+    /// Keep the tenant column and the tenants table as they are.
+    Keep,
+}
+
+impl SchemaOptions {
+    /// These options completed for one export: its header, the stripping its tenancy implies
+    /// (with the tenant's key, so no other tenant's row can slip in once the column is gone),
+    /// and the columns its data says hold NaN.
+    ///
+    /// # Errors
+    /// [`Error::NotTenantScoped`] for [`Tenancy::Strip`] on an export of whole tables;
+    /// [`Error::Tenancy`] for a manifest whose tenancy fails [`Manifest::check_tenancy`].
+    pub fn for_export(
+        &self,
+        m: &Manifest,
+        tenancy: Tenancy,
+        table_as: Option<&str>,
+    ) -> Result<SchemaOptions, Error> {
+        m.check_tenancy()?;
+        let mut opts = self.clone();
+        opts.header = Header::from_manifest(m);
+        opts.strip = match (tenancy, Strip::from_manifest(m)) {
+            (Tenancy::Keep, _) | (Tenancy::Auto, None) => None,
+            (Tenancy::Strip, None) => return Err(Error::NotTenantScoped),
+            (_, Some(mut strip)) => {
+                if let Some(name) = table_as {
+                    name.clone_into(&mut strip.table_as);
+                }
+                strip.tenant_value = tenant_json(m, &strip.tenant_column);
+                Some(strip)
+            }
+        };
+        opts.nan_columns = m
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let q =
+                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
+            })
+            .collect();
+        opts.deep_json = m
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let q =
+                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                t.json_depth
+                    .iter()
+                    .filter(|(_, d)| d.deepest > SQLITE_JSON_DEPTH)
+                    .map(move |(c, d)| ((q.clone(), c.clone()), *d))
+            })
+            .collect();
+        Ok(opts)
+    }
+}
+
+/// The tenant's key as it appears in the NDJSON of the tenant column
+/// ([`crate::manifest::Tenant::ndjson_value`]).
+fn tenant_json(m: &Manifest, column: &str) -> Option<String> {
+    let tenant = m.options.tenant.as_ref()?;
+    let column = m.tables.iter().find_map(|t| t.table.column(column))?;
+    Some(tenant.ndjson_value(column))
+}
+
+/// `--strip-tenancy` (DESIGN "Tenancy"): the tenant column leaves every table but the
+/// tenants table, with the foreign keys to the tenants table; the tenants table, holding the
+/// tenant's own row, is renamed to `table_as`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strip {
+    pub tenant_column: String,
+    /// The tenants table, when the export has one.
+    pub tenants: Option<QualifiedName>,
+    /// Its SQLite name: [`DEFAULT_TENANT_TABLE`] unless `--tenant-table-as`.
+    pub table_as: String,
+    /// The tenant's key as JSON text in the export (`42`, `"acme"`). When given, every
+    /// stripped value must equal it, so no other tenant's row can slip in unnoticed once the
+    /// column is gone ([`crate::transform::Error::ForeignTenant`]).
+    pub tenant_value: Option<String>,
+}
+
+impl Strip {
+    pub fn new(tenant_column: impl Into<String>, tenants: Option<QualifiedName>) -> Self {
+        Strip {
+            tenant_column: tenant_column.into(),
+            tenants,
+            table_as: DEFAULT_TENANT_TABLE.to_owned(),
+            tenant_value: None,
+        }
+    }
+
+    /// The stripping a tenant-scoped export implies: the manifest's tenant column and
+    /// tenants table. `None` for an export of whole tables.
+    pub fn from_manifest(m: &Manifest) -> Option<Strip> {
+        let tenant = m.options.tenant.as_ref()?;
+        Some(Strip::new(&tenant.column, Some(tenant.tenants_table.clone())))
+    }
+}
+
+/// What the DDL header names as its origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// The source, without password.
+    pub source: Option<String>,
+    pub export_id: Option<String>,
+}
+
+impl Header {
+    pub fn from_manifest(m: &Manifest) -> Self {
+        Header { source: Some(m.source.url()), export_id: Some(m.export_id.clone()) }
+    }
+}
+
+/// The planned database.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// In load order: every table after the tables it references (cycles aside).
+    pub tables: Vec<TablePlan>,
+    /// Tables of the export that get no SQLite table.
+    pub skipped: Vec<Skipped>,
+    /// What could not be carried over, and why.
+    pub notes: Vec<Note>,
+    pub header: Header,
+    pub strict: bool,
+}
+
+impl Plan {
+    /// The plan of source table `schema.name`.
+    pub fn table(&self, schema: &str, name: &str) -> Option<&TablePlan> {
+        self.tables.iter().find(|t| t.source.schema == schema && t.source.name == name)
+    }
+
+    /// Whether any table needs foreign-key checks deferred while loading.
+    pub fn has_fk_cycles(&self) -> bool {
+        self.tables.iter().any(|t| t.load.defer_foreign_keys())
+    }
+}
+
+/// A table of the export that is not created, and why (a table with no columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub source: QualifiedName,
+    pub why: String,
+}
+
+/// One SQLite table.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub source: QualifiedName,
+    /// The SQLite name.
+    pub name: String,
+    /// The SQLite columns, in table order (the NDJSON key order, stripped columns left out).
+    pub columns: Vec<ColumnPlan>,
+    /// Columns of the export that SQLite does not get (the tenant column under
+    /// `--strip-tenancy`).
+    pub dropped: Vec<DroppedColumn>,
+    /// `CREATE TABLE ...;`, with keys, foreign keys and checks.
+    pub create_table: String,
+    /// `CREATE [UNIQUE] INDEX ...;` statements, to run after the rows are loaded.
+    pub create_indexes: Vec<String>,
+    pub load: LoadInfo,
+    /// What each key of the table's lines may hold, by position in the line (stripped
+    /// columns included): the rules `verify --deep` applies, checked as rows are converted.
+    pub rules: crate::format::Rules,
+}
+
+impl TablePlan {
+    /// `INSERT INTO "t" ("a", "b") VALUES (?1, ?2)`: binds a converted row's values in order.
+    pub fn insert_sql(&self) -> String {
+        let cols: Vec<String> = self.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let params: Vec<String> = (1..=self.columns.len()).map(|i| format!("?{i}")).collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote_ident(&self.name),
+            cols.join(", "),
+            params.join(", ")
+        )
+    }
+
+    /// The keys each NDJSON line of this table holds, in order.
+    pub fn file_columns(&self) -> Vec<&str> {
+        let mut keys: Vec<(usize, &str)> =
+            self.columns.iter().map(|c| (c.position, c.source.as_str())).collect();
+        keys.extend(self.dropped.iter().map(|d| (d.position, d.name.as_str())));
+        keys.sort_unstable();
+        keys.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// `schema.table`, for messages.
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.source.schema, self.source.name)
+    }
+}
+
+/// Foreign-key facts the loader needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadInfo {
+    /// The table references itself: a row may point at a row loaded after it.
+    pub self_referencing: bool,
+    /// SQLite names of the other tables in its cycle of foreign keys (empty when none).
+    pub cycle: Vec<String>,
+}
+
+impl LoadInfo {
+    /// Whether rows may reference rows not yet loaded: load with `PRAGMA defer_foreign_keys`.
+    pub fn defer_foreign_keys(&self) -> bool {
+        self.self_referencing || !self.cycle.is_empty()
+    }
+}
+
+/// One SQLite column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPlan {
+    /// The Postgres name (the NDJSON key).
+    pub source: String,
+    /// The SQLite name.
+    pub name: String,
+    /// The position of its key in each NDJSON line (0-based).
+    pub position: usize,
+    /// The Postgres type as `format_type` shows it (`numeric(12,2)`).
+    pub pg_type: String,
+    pub declared: SqliteType,
+    pub conversion: Conversion,
+    pub not_null: bool,
+    /// The SQLite `DEFAULT` expression, when one was carried over.
+    pub default: Option<String>,
+}
+
+/// A column of the export left out of SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedColumn {
+    pub name: String,
+    pub position: usize,
+    /// The JSON text every value must have ([`Strip::tenant_value`]).
+    pub must_equal: Option<String>,
+}
+
+/// Something not carried over as it was in Postgres.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// `public.film`, as a person reads it.
+    pub table: String,
+    /// `column fulltext`, `index film_fulltext_idx`, `check positive`, `foreign key f`.
+    pub object: Option<String>,
+    /// What happened: `default now() + '1 day'::interval dropped`.
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table)?;
+        if let Some(o) = &self.object {
+            write!(f, ", {o}")?;
+        }
+        write!(f, ": {}: {}", self.what, self.why)
+    }
+}
+
+/// Plans the SQLite database for `tables`.
+///
+/// # Errors
+/// [`Error::Names`] listing every collision and reserved name; [`Error::UnknownRename`] or
+/// [`Error::BadRename`] for a rename that matches nothing or the same object twice;
+/// [`Error::UnknownTenantsTable`] / [`Error::UnknownTenantColumn`] for a strip that does
+/// not fit the export; [`Error::Inconsistent`] for a catalog naming columns its tables lack.
+pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
+    refs::check(tables)?;
+    check_strip(tables, opts.strip.as_ref())?;
+    let renames = names::Renames::resolve(&opts.renames, tables)?;
+    let prepared = table::prepare(tables, opts, &renames);
+    let planner = table::Planner::new(tables, &prepared, opts, &renames);
+    let mut notes = Vec::new();
+    let mut drafts = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        match planner.draft(i, &mut notes) {
+            Ok(d) => drafts.push((i, d)),
+            Err(why) => {
+                let source = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+                notes.push(Note {
+                    table: names::pg_qualified(&source),
+                    object: None,
+                    what: "table skipped".into(),
+                    why: why.clone(),
+                });
+                skipped.push(Skipped { source, why });
+            }
+        }
+    }
+    check_names(tables, &prepared, &drafts, opts)?;
+    let tables = in_load_order(drafts);
+    Ok(Plan { tables, skipped, notes, header: opts.header.clone(), strict: opts.strict })
+}
+
+fn check_strip(tables: &[Table], strip: Option<&Strip>) -> Result<(), Error> {
+    let Some(s) = strip else {
+        return Ok(());
+    };
+    if let Some(q) = &s.tenants
+        && !tables.iter().any(|t| t.schema == q.schema && t.name == q.name)
+    {
+        return Err(Error::UnknownTenantsTable { table: names::pg_qualified(q) });
+    }
+    if !tables.iter().any(|t| t.column(&s.tenant_column).is_some()) {
+        return Err(Error::UnknownTenantColumn { column: s.tenant_column.clone() });
+    }
+    Ok(())
+}
+
+/// Every naming problem at once: tables and indexes share SQLite's database namespace;
+/// columns, their table's.
+fn check_names(
+    tables: &[Table],
+    prepared: &[table::Prepared],
+    drafts: &[(usize, table::Draft)],
+    opts: &SchemaOptions,
+) -> Result<(), Error> {
+    let mut database = Vec::new();
+    let mut problems = Vec::new();
+    for (i, d) in drafts {
+        let t = &tables[*i];
+        let tenants = prepared[*i].tenants && opts.strip.is_some();
+        database.push(names::Named {
+            kind: "table",
+            source: names::pg_qualified(&d.plan.source),
+            sqlite: d.plan.name.clone(),
+            fix: if tenants {
+                names::Fix::TenantTableAs
+            } else {
+                names::Fix::Rename(vec![t.schema.clone(), t.name.clone()])
+            },
+        });
+        let columns: Vec<names::Named> =
+            d.plan.columns.iter().map(|c| column_named(t, c)).collect();
+        problems.extend(names::problems(&columns, false));
+    }
+    database.extend(drafts.iter().flat_map(|(_, d)| d.index_names.iter().cloned()));
+    let mut all = names::problems(&database, true);
+    all.extend(problems);
+    if all.is_empty() { Ok(()) } else { Err(Error::Names { problems: all }) }
+}
+
+fn column_named(t: &Table, c: &ColumnPlan) -> names::Named {
+    let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+    names::Named {
+        kind: "column",
+        source: format!("{}.{}", names::pg_qualified(&q), names::pg_ident(&c.source)),
+        sqlite: c.name.clone(),
+        fix: names::Fix::Rename(vec![t.schema.clone(), t.name.clone(), c.source.clone()]),
+    }
+}
+
+/// Sorts the drafts into load order and fills in their [`LoadInfo`].
+fn in_load_order(drafts: Vec<(usize, table::Draft)>) -> Vec<TablePlan> {
+    let slot: std::collections::HashMap<usize, usize> =
+        drafts.iter().enumerate().map(|(k, (i, _))| (*i, k)).collect();
+    let deps: Vec<Vec<usize>> = drafts
+        .iter()
+        .map(|(_, d)| d.deps.iter().filter_map(|p| slot.get(p).copied()).collect())
+        .collect();
+    let (order, cycles) = order::load_order(&deps);
+    let names: Vec<String> = drafts.iter().map(|(_, d)| d.plan.name.clone()).collect();
+    let mut plans: Vec<Option<TablePlan>> = drafts.into_iter().map(|(_, d)| Some(d.plan)).collect();
+    let mut out = Vec::with_capacity(plans.len());
+    for k in order {
+        let Some(mut p) = plans[k].take() else { continue };
+        p.load = LoadInfo {
+            self_referencing: deps[k].contains(&k),
+            cycle: cycles[k].iter().map(|&m| names[m].clone()).collect(),
+        };
+        out.push(p);
+    }
+    out
+}
+
+/// The whole SQLite script: a header, every table in load order (each preceded by its notes
+/// as comments), then every index. This is what `pg2lite schema` writes; `import
+/// --schema-file` runs such a script instead of the plan's statements.
+pub fn ddl(plan: &Plan) -> String {
+    let mut out = header(plan);
+    for t in &plan.tables {
+        out.push('\n');
+        let source = names::pg_qualified(&t.source);
+        for n in plan.notes.iter().filter(|n| n.table == source) {
+            out.push_str(&comment(&format!("note: {n}")));
+        }
+        if t.load.defer_foreign_keys() {
+            out.push_str(&comment(&format!(
+                "loads with foreign-key checks deferred: {}",
+                cycle_text(&t.load)
+            )));
+        }
+        out.push_str(&t.create_table);
+        out.push('\n');
+    }
+    let indexes: Vec<&String> = plan.tables.iter().flat_map(|t| &t.create_indexes).collect();
+    if !indexes.is_empty() {
+        out.push_str("\n-- Indexes, built after the rows are loaded.\n");
+        for i in indexes {
+            out.push_str(i);
+            out.push('\n');
+        }
+    }
+    for s in &plan.skipped {
+        out.push_str(&comment(&format!("skipped {}: {}", names::pg_qualified(&s.source), s.why)));
+    }
+    out
+}
+
+fn header(plan: &Plan) -> String {
+    let mut out =
+        comment(&format!("SQLite schema written by pg2lite {}", env!("CARGO_PKG_VERSION")));
+    if let Some(s) = &plan.header.source {
+        out.push_str(&comment(&format!("source: {s}")));
+    }
+    if let Some(e) = &plan.header.export_id {
+        out.push_str(&comment(&format!("export: {e}")));
+    }
+    out.push_str(&comment(
+        "Declared types are INTEGER, REAL, TEXT and BLOB only; tables are in foreign-key load order.",
+    ));
+    if !plan.notes.is_empty() {
+        out.push_str(&comment(&format!(
+            "{} notes: what could not be carried over, by table.",
+            plan.notes.len()
+        )));
+    }
+    out
+}
+
+fn cycle_text(load: &LoadInfo) -> String {
+    let mut parts = Vec::new();
+    if load.self_referencing {
+        parts.push("it references itself".to_owned());
+    }
+    if !load.cycle.is_empty() {
+        parts.push(format!("in a cycle with {}", load.cycle.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// `-- text`, one line: a note's text never ends the comment early.
+fn comment(text: &str) -> String {
+    format!("-- {}\n", text.replace(['\n', '\r'], " "))
+}

@@ -1,0 +1,204 @@
+//! The SQLite side of a column's mapping: the storage class it is declared with, the
+//! [`Conversion`] that turns its export values into SQLite values, and the [`Loss`]es that
+//! conversion may cause. The planner chooses them; transform applies them; validate and the
+//! meta tables name them. They live here, below all three, so none imports another.
+
+use std::fmt;
+
+/// The four storage classes a column is declared with. Nothing else is ever declared: a type
+/// such as `UUID`, `DATE` or `NUMERIC` would get NUMERIC affinity, which turns digit-only text
+/// into numbers behind the user's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqliteType {
+    Integer,
+    Real,
+    Text,
+    Blob,
+}
+
+impl SqliteType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Integer => "INTEGER",
+            Self::Real => "REAL",
+            Self::Text => "TEXT",
+            Self::Blob => "BLOB",
+        }
+    }
+}
+
+impl fmt::Display for SqliteType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a numeric column's values go, chosen by `--numeric` (see `schema::NumericPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumericTarget {
+    /// Whole numbers that fit 64 bits (`numeric(p,s)` with s ≤ 0 and p − s ≤ 18): exact.
+    Integer,
+    /// A double: exact when it prints back as the same number, else counted as rounded.
+    Real,
+    /// The exported decimal text, verbatim (`'12.50'`, `'NaN'`): always exact.
+    Text,
+}
+
+/// How one column's export values become SQLite values. The schema planner picks one per
+/// column from its Postgres type; each expects the JSON shape DESIGN.md gives that type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Conversion {
+    /// int2, int4, int8, oid: a JSON integer → INTEGER.
+    Integer,
+    /// bool: `true` / `false` → INTEGER 1 / 0.
+    Boolean,
+    /// float4, float8: a JSON number or `"NaN"`, `"Infinity"`, `"-Infinity"` → REAL.
+    Float,
+    /// numeric and money: a string holding the decimal text, or `"NaN"`/`"Infinity"`.
+    Numeric(NumericTarget),
+    /// A JSON string → TEXT, unescaped (text, enum, uuid, timestamps, and every type exported
+    /// as its Postgres text).
+    Text,
+    /// json, jsonb: the embedded JSON value → TEXT holding that JSON, compact.
+    Json,
+    /// Arrays and composites: a JSON array or object → TEXT holding that JSON, compact; or a
+    /// string (an array whose lower bounds are not all 1, in Postgres' text form) → TEXT.
+    Structured,
+    /// bytea: a base64 string → BLOB.
+    Bytea,
+}
+
+impl Conversion {
+    pub fn sqlite_type(self) -> SqliteType {
+        match self {
+            Self::Integer | Self::Boolean | Self::Numeric(NumericTarget::Integer) => {
+                SqliteType::Integer
+            }
+            Self::Float | Self::Numeric(NumericTarget::Real) => SqliteType::Real,
+            Self::Bytea => SqliteType::Blob,
+            Self::Numeric(NumericTarget::Text) | Self::Text | Self::Json | Self::Structured => {
+                SqliteType::Text
+            }
+        }
+    }
+
+    /// A short name for the mapping, as recorded in `_pg2lite_columns.mapping` and reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Integer => "integer",
+            Self::Boolean => "boolean as 0/1",
+            Self::Float => "float",
+            Self::Numeric(NumericTarget::Integer) => "numeric as integer (exact)",
+            Self::Numeric(NumericTarget::Real) => "numeric as real",
+            Self::Numeric(NumericTarget::Text) => "numeric as decimal text (exact)",
+            Self::Text => "text",
+            Self::Json => "json text",
+            Self::Structured => "json text (array or composite)",
+            Self::Bytea => "base64 to blob",
+        }
+    }
+
+    /// What this mapping may lose, before any value is seen (for plans and dry runs).
+    pub fn possible_loss(self) -> Option<&'static str> {
+        match self {
+            Self::Float => Some("NaN becomes NULL, -0 becomes 0"),
+            Self::Numeric(NumericTarget::Real) => {
+                Some("NaN becomes NULL; values beyond 15 significant digits are rounded")
+            }
+            Self::Numeric(NumericTarget::Integer) => Some("NaN becomes NULL"),
+            _ => None,
+        }
+    }
+}
+
+/// A value made lossy by its conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Loss {
+    /// A float or numeric NaN stored as NULL (SQLite has no NaN).
+    NanToNull,
+    /// A float `-0` stored as `0` (SQLite keeps no sign on zero).
+    NegativeZero,
+    /// A numeric stored as REAL whose shortest round-trip text is a different number:
+    /// `"1234567890123456789"` becomes `1.2345678901234568e18`.
+    Rounded,
+}
+
+/// How many values of one column each kind of [`Loss`] affected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnLoss {
+    pub nan_to_null: u64,
+    pub negative_zero: u64,
+    pub rounded: u64,
+}
+
+impl ColumnLoss {
+    pub fn add(&mut self, loss: Loss) {
+        match loss {
+            Loss::NanToNull => self.nan_to_null += 1,
+            Loss::NegativeZero => self.negative_zero += 1,
+            Loss::Rounded => self.rounded += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: &ColumnLoss) {
+        self.nan_to_null += other.nan_to_null;
+        self.negative_zero += other.negative_zero;
+        self.rounded += other.rounded;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.nan_to_null + self.negative_zero + self.rounded
+    }
+
+    /// `"2 NaN stored as NULL, 1 -0 stored as 0"`, or `None` when nothing was lost.
+    pub fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            (self.nan_to_null, "NaN stored as NULL"),
+            (self.negative_zero, "-0 stored as 0"),
+            (self.rounded, "rounded to the nearest REAL"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// Losses of one table, per SQLite column (indexed like [`TablePlan::columns`](crate::mapping::TablePlan::columns)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lossy {
+    columns: Vec<ColumnLoss>,
+}
+
+impl Lossy {
+    pub fn new(columns: usize) -> Self {
+        Lossy { columns: vec![ColumnLoss::default(); columns] }
+    }
+
+    /// The losses of column `index` (none for an index out of range).
+    pub fn column(&self, index: usize) -> ColumnLoss {
+        self.columns.get(index).copied().unwrap_or_default()
+    }
+
+    pub fn add(&mut self, index: usize, loss: Loss) {
+        if index >= self.columns.len() {
+            self.columns.resize(index + 1, ColumnLoss::default());
+        }
+        self.columns[index].add(loss);
+    }
+
+    pub fn merge(&mut self, other: &Lossy) {
+        if other.columns.len() > self.columns.len() {
+            self.columns.resize(other.columns.len(), ColumnLoss::default());
+        }
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// Values made lossy in all columns together.
+    pub fn total(&self) -> u64 {
+        self.columns.iter().map(ColumnLoss::total).sum()
+    }
+}
