@@ -35,9 +35,9 @@ use rusqlite::{Connection, OpenFlags, params_from_iter};
 pub(crate) mod foreign_keys;
 
 use crate::export::feed::Fed;
-use crate::manifest::{self, Manifest, TableEntry};
 use crate::mapping::{self, Plan, SchemaOptions, Skipped, TablePlan};
 use crate::mapping::{ColumnLoss, Lossy};
+use crate::model::manifest::{self, Manifest, TableEntry};
 use crate::progress::{Progress, Silent};
 use crate::rollback::{self, Backup};
 use crate::transform::{self, BatchReader, ConvertedBatch, JsonNulls};

@@ -69,7 +69,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::catalog::{QualifiedName, Table};
-use crate::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
+use crate::model::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
 
 pub use diagnose::invalid_json;
 pub use meta::{
@@ -107,7 +107,7 @@ pub enum Error {
     NotTenantScoped,
     /// A tenant-scoped manifest whose tenancy cannot be trusted: refused, not guessed at.
     #[error("the export's tenancy cannot be trusted: {0}")]
-    Tenancy(#[from] crate::manifest::TenancyError),
+    Tenancy(#[from] crate::model::manifest::TenancyError),
     /// The catalog contradicts itself: a key, index or constraint on a column its table
     /// lacks, or a foreign key whose column lists differ in length. Postgres cannot make
     /// such a catalog, so the manifest was edited; nothing is planned from it.
@@ -206,8 +206,7 @@ impl SchemaOptions {
             .tables
             .iter()
             .flat_map(|t| {
-                let q =
-                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                let q = t.table.qualified_name();
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
             })
             .collect();
@@ -215,8 +214,7 @@ impl SchemaOptions {
             .tables
             .iter()
             .flat_map(|t| {
-                let q =
-                    QualifiedName { schema: t.table.schema.clone(), name: t.table.name.clone() };
+                let q = t.table.qualified_name();
                 t.json_depth
                     .iter()
                     .filter(|(_, d)| d.deepest > SQLITE_JSON_DEPTH)
@@ -228,7 +226,7 @@ impl SchemaOptions {
 }
 
 /// The tenant's key as it appears in the NDJSON of the tenant column
-/// ([`crate::manifest::Tenant::ndjson_value`]).
+/// ([`crate::model::manifest::Tenant::ndjson_value`]).
 fn tenant_json(m: &Manifest, column: &str) -> Option<String> {
     let tenant = m.options.tenant.as_ref()?;
     let column = m.tables.iter().find_map(|t| t.table.column(column))?;
@@ -450,7 +448,7 @@ pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
         match planner.draft(i, &mut notes) {
             Ok(d) => drafts.push((i, d)),
             Err(why) => {
-                let source = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+                let source = t.qualified_name();
                 notes.push(Note {
                     table: names::pg_qualified(&source),
                     object: None,
@@ -515,7 +513,7 @@ fn check_names(
 }
 
 fn column_named(t: &Table, c: &ColumnPlan) -> names::Named {
-    let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+    let q = t.qualified_name();
     names::Named {
         kind: "column",
         source: format!("{}.{}", names::pg_qualified(&q), names::pg_ident(&c.source)),

@@ -745,26 +745,7 @@ fn redact_pairs(text: &str) -> String {
     out
 }
 
-/// Quotes an SQL identifier: always, so that mixed case, reserved words and odd characters
-/// survive.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A schema-qualified, quoted table name.
-pub fn quote_qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
-}
-
-/// Quotes an SQL string literal. Standard-conforming strings are on by default since
-/// Postgres 9.1; the `E''` form keeps backslashes literal whatever that setting is.
-pub fn quote_literal(value: &str) -> String {
-    if value.contains('\\') {
-        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-    } else {
-        format!("'{}'", value.replace('\'', "''"))
-    }
-}
+pub use crate::sql::{pg_literal as quote_literal, quote_ident, quote_qualified};
 
 #[cfg(test)]
 mod tests {

@@ -40,7 +40,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sha2::{Digest, Sha256};
 
 use crate::fsio;
-use crate::manifest::sha256_file;
+use crate::model::manifest::sha256_file;
 use crate::partial;
 use crate::progress::Progress;
 

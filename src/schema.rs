@@ -10,8 +10,8 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{self, Manifest};
 use crate::mapping::Tenancy;
+use crate::model::manifest::{self, Manifest};
 use crate::pg::{self, Source};
 use crate::{catalog, catalog::Table};
 

@@ -61,9 +61,9 @@ use std::time::Instant;
 use crate::catalog::Table;
 use crate::export::codec;
 use crate::import::{self, ImportOptions, Tenancy};
-use crate::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
 use crate::mapping::Conversion;
 use crate::mapping::{self, Plan, TablePlan};
+use crate::model::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
 use crate::report::{

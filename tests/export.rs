@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use pg2lite::export::{self, ExportOptions, ExportSummary};
-use pg2lite::manifest::Manifest;
+use pg2lite::model::manifest::Manifest;
 use pg2lite::pg::Source;
 use pg2lite::progress::Silent;
 use serde_json::value::RawValue;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pg2lite::import::{self, ImportOptions, ImportSummary, Tenancy};
-use pg2lite::manifest::{self, Manifest};
+use pg2lite::model::manifest::{self, Manifest};
 use pg2lite::progress::Silent;
 use rusqlite::Connection;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 use pg2lite::export::{self, ExportSummary};
-use pg2lite::manifest::{Filter, Manifest};
+use pg2lite::model::manifest::{Filter, Manifest};
 use pg2lite::progress::Silent;
 
 use crate::export::options;

@@ -566,7 +566,7 @@ mod tests {
 mod version_tests {
     #[test]
     fn the_version_names_the_export_format_this_build_writes() {
-        let expected = format!("(export format {})", pg2lite::manifest::VERSION);
+        let expected = format!("(export format {})", pg2lite::model::manifest::VERSION);
         assert!(super::VERSION.ends_with(&expected), "{}", super::VERSION);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 
 use crate::catalog::QualifiedName;
-use crate::manifest::Manifest;
+use crate::model::manifest::Manifest;
 use crate::transform::Batch;
 
 /// What the exporter sends, in this order: `Begin` once, `Rows` any number of times (tables

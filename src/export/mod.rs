@@ -30,7 +30,7 @@ use tokio_postgres::Client;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 
 use crate::catalog::{self, QualifiedName, Table, TableKind};
-use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
+use crate::model::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
 use crate::partial;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
@@ -674,8 +674,7 @@ struct TableFeed<'a> {
 
 impl<'a> TableFeed<'a> {
     fn new(feed: Option<&'a Feeder>, job: &Job) -> Self {
-        let table =
-            QualifiedName { schema: job.table.schema.clone(), name: job.table.name.clone() };
+        let table = job.table.qualified_name();
         TableFeed { feed, table, next_line: 1 }
     }
 

@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::catalog::{ForeignKey, Pattern, QualifiedName, Table};
-use crate::manifest::{Filter, Hop};
+use crate::model::manifest::{Filter, Hop};
 use crate::pg::filter::{Bind, Builder, Mismatch};
 
 /// Who the tenant is, as the user named them.
@@ -105,10 +105,6 @@ pub struct TenantPlan {
     selection: Vec<Table>,
 }
 
-fn qualified(t: &Table) -> QualifiedName {
-    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
-}
-
 fn display(q: &QualifiedName) -> String {
     format!("{}.{}", q.schema, q.name)
 }
@@ -126,7 +122,7 @@ pub fn plan(tables: &[Table], opts: &TenantOptions) -> Result<TenantPlan, Error>
     let paths = shortest_paths(tables, &opts.column, &tenants_table);
     let mut rules = BTreeMap::new();
     for t in tables {
-        let q = qualified(t);
+        let q = t.qualified_name();
         let rule = if q == tenants_table {
             Filter::TenantRow { columns: vec![key_column.clone()] }
         } else if t.column(&opts.column).is_some() {
@@ -160,7 +156,7 @@ fn apply_whole_tables(
         let pattern = Pattern::parse(text);
         let mut matched = false;
         for t in tables.iter().filter(|t| pattern.matches(t)) {
-            let rule = rules.get_mut(&qualified(t));
+            let rule = rules.get_mut(&t.qualified_name());
             if let Some(rule @ Filter::LeftOut) = rule {
                 *rule = Filter::WholeTable;
                 matched = true;
@@ -184,11 +180,11 @@ fn exported(rule: &Filter) -> bool {
 /// each gets a hop per foreign key that points at it from an exported table.
 fn add_lookups(rules: &mut BTreeMap<QualifiedName, Filter>, tables: &[Table]) {
     let mut order: Vec<&Table> = tables.iter().collect();
-    order.sort_by_key(|t| qualified(t));
+    order.sort_by_key(|t| t.qualified_name());
     let mut queue: VecDeque<QualifiedName> =
         rules.iter().filter(|(_, r)| exported(r)).map(|(q, _)| q.clone()).collect();
     while let Some(source) = queue.pop_front() {
-        let Some(t) = order.iter().find(|t| qualified(t) == source) else { continue };
+        let Some(t) = order.iter().find(|t| t.qualified_name() == source) else { continue };
         let mut fks: Vec<&ForeignKey> = t.foreign_keys.iter().collect();
         fks.sort_by(|a, b| a.name.cmp(&b.name));
         for fk in fks {
@@ -251,9 +247,10 @@ fn find_tenants_table(
     if let Some(name) = &opts.table {
         let t =
             find_table(tables, name).ok_or_else(|| Error::TenantsTableNotFound(name.clone()))?;
-        let key = referenced_key(tables, &opts.column, &qualified(t)).or_else(|| primary_key(t));
+        let key =
+            referenced_key(tables, &opts.column, &t.qualified_name()).or_else(|| primary_key(t));
         let key = key.ok_or_else(|| Error::NoTenantKey { table: t.display_name() })?;
-        return Ok((qualified(t), key));
+        return Ok((t.qualified_name(), key));
     }
     let mut candidates: BTreeMap<QualifiedName, String> = BTreeMap::new();
     for t in tables {
@@ -304,18 +301,18 @@ fn shortest_paths(
     tenants: &QualifiedName,
 ) -> HashMap<QualifiedName, Vec<Hop>> {
     let mut order: Vec<&Table> = tables.iter().collect();
-    order.sort_by_key(|t| qualified(t));
+    order.sort_by_key(|t| t.qualified_name());
     let mut paths: HashMap<QualifiedName, Vec<Hop>> = HashMap::new();
     let mut queue: VecDeque<QualifiedName> = VecDeque::new();
     for t in &order {
-        if t.column(column).is_some() || &qualified(t) == tenants {
-            paths.insert(qualified(t), Vec::new());
-            queue.push_back(qualified(t));
+        if t.column(column).is_some() || &t.qualified_name() == tenants {
+            paths.insert(t.qualified_name(), Vec::new());
+            queue.push_back(t.qualified_name());
         }
     }
     while let Some(owned) = queue.pop_front() {
         for t in &order {
-            let q = qualified(t);
+            let q = t.qualified_name();
             if paths.contains_key(&q) {
                 continue;
             }
@@ -380,7 +377,7 @@ impl TenantPlan {
     /// The filter of a table, [`Filter::LeftOut`] when the table is unknown to the plan.
     pub fn rule(&self, t: &Table) -> &Filter {
         static LEFT_OUT: Filter = Filter::LeftOut;
-        self.tables.get(&qualified(t)).unwrap_or(&LEFT_OUT)
+        self.tables.get(&t.qualified_name()).unwrap_or(&LEFT_OUT)
     }
 
     /// The `WHERE` condition (on alias `t0`) for a table, given the tenant's key value, or
@@ -391,7 +388,7 @@ impl TenantPlan {
     /// [`Mismatch`] when the plan does not fit its own catalog (a bug, not an input).
     pub fn condition(&self, t: &Table, value: &str) -> Result<Option<String>, Mismatch> {
         let filters = self.tables.iter().map(|(q, f)| (q.clone(), f));
-        Builder::new(&self.selection, filters, Bind::Literal(value)).condition(&qualified(t))
+        Builder::new(&self.selection, filters, Bind::Literal(value)).condition(&t.qualified_name())
     }
 
     /// The filter recorded in the manifest for a table.

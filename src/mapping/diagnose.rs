@@ -8,8 +8,8 @@ use rusqlite::Connection;
 
 use super::Plan;
 use super::names::quote_ident;
-use crate::manifest::{Manifest, SQLITE_JSON_DEPTH};
 use crate::mapping::Conversion;
+use crate::model::manifest::{Manifest, SQLITE_JSON_DEPTH};
 
 /// For each json column of `plan` holding a value SQLite's `json_valid` refuses, the first
 /// such row: `public.docs row (id=1), column body: ...`. Queries that fail are left out (this

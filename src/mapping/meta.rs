@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::names::quote_ident;
 use super::{NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy};
-use crate::manifest::Manifest;
 use crate::mapping::Lossy;
+use crate::model::manifest::Manifest;
 
 pub const EXPORT_TABLE: &str = "_pg2lite_export";
 pub const COLUMNS_TABLE: &str = "_pg2lite_columns";

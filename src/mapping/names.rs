@@ -10,15 +10,7 @@ use crate::catalog::{QualifiedName, Table};
 
 use super::{Error, meta};
 
-/// Quotes an SQLite identifier: always, doubling `"`, so any name is safe.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes an SQLite string literal, doubling `'` (SQLite has no backslash escapes).
-pub fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
+pub use crate::sql::{quote_ident, sqlite_literal as quote_literal};
 
 /// A name as SQLite compares it: ASCII letters folded, everything else as is.
 pub(super) fn fold(name: &str) -> String {
@@ -186,7 +178,7 @@ impl Renames {
     }
 
     pub(super) fn table(&self, t: &Table) -> Option<&str> {
-        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let q = t.qualified_name();
         self.tables.get(&q).map(String::as_str)
     }
 
@@ -196,7 +188,7 @@ impl Renames {
     }
 
     pub(super) fn column(&self, t: &Table, column: &str) -> Option<&str> {
-        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let q = t.qualified_name();
         self.columns.get(&(q, column.to_owned())).map(String::as_str)
     }
 }

@@ -8,7 +8,7 @@
 use super::Error;
 use super::expr;
 use super::names::{pg_ident, pg_qualified};
-use crate::catalog::{QualifiedName, Table, TypeKind};
+use crate::catalog::{Table, TypeKind};
 
 /// Checks every table's keys, foreign keys, indexes and checks against its columns (and the
 /// referenced table's, when it is in the export), and that no name holds a NUL character.
@@ -36,7 +36,7 @@ pub(super) fn check(tables: &[Table]) -> Result<(), Error> {
 type Problem = (String, String);
 
 fn qualified(t: &Table) -> String {
-    pg_qualified(&QualifiedName { schema: t.schema.clone(), name: t.name.clone() })
+    pg_qualified(&t.qualified_name())
 }
 
 /// `column "x"` of `t` must exist.

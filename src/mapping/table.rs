@@ -9,7 +9,7 @@ use super::defaults::{self, Outcome};
 use super::expr::{self, Class, Scope, ScopeColumn};
 use super::names::{self, Fix, Named, Renames, pg_ident, pg_qualified, quote_ident, quote_literal};
 use super::{ColumnPlan, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions, TablePlan};
-use crate::catalog::{Column, ForeignKey, Index, PgType, QualifiedName, Table, TypeKind};
+use crate::catalog::{Column, ForeignKey, Index, PgType, Table, TypeKind};
 use crate::mapping::{Conversion, NumericTarget};
 
 /// How a column of type `ty` is stored, under `--numeric policy` (DESIGN's mapping table).
@@ -199,7 +199,7 @@ impl<'a> Planner<'a> {
 
     fn note(&self, i: usize, object: Option<String>, what: String, why: String) -> Note {
         let t = &self.tables[i];
-        let table = pg_qualified(&QualifiedName { schema: t.schema.clone(), name: t.name.clone() });
+        let table = pg_qualified(&t.qualified_name());
         let why = shown(&why).into_owned();
         Note { table, object, what, why }
     }
@@ -228,7 +228,7 @@ impl<'a> Planner<'a> {
         index_names.extend(more_names);
         let name = self.prep[i].name.clone();
         let plan = TablePlan {
-            source: QualifiedName { schema: t.schema.clone(), name: t.name.clone() },
+            source: t.qualified_name(),
             create_table: render_table(&name, &lines, self.opts.strict),
             name,
             columns: cols.plans,
@@ -293,7 +293,7 @@ impl<'a> Planner<'a> {
             Conversion::Float | Conversion::Numeric(NumericTarget::Integer | NumericTarget::Real)
         );
         let t = &self.tables[i];
-        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let q = t.qualified_name();
         let count = *self.opts.nan_columns.get(&(q, col.name.clone()))?;
         if col.nullable || !nan_to_null || count == 0 {
             return None;
@@ -320,7 +320,7 @@ impl<'a> Planner<'a> {
     /// a `json_valid` CHECK would refuse its values (noted).
     fn too_deep(&self, i: usize, col: &Column, notes: &mut Vec<Note>) -> bool {
         let t = &self.tables[i];
-        let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+        let q = t.qualified_name();
         let Some(d) = self.opts.deep_json.get(&(q, col.name.clone())) else {
             return false;
         };
@@ -329,7 +329,7 @@ impl<'a> Planner<'a> {
              functions refuse; the values are kept as exported, and validate compares them \
              with the export",
             d.beyond_sqlite,
-            crate::manifest::SQLITE_JSON_DEPTH,
+            crate::model::manifest::SQLITE_JSON_DEPTH,
             d.deepest
         );
         let object = Some(format!("column {}", pg_ident(&col.name)));

@@ -895,11 +895,11 @@ fn meta_tables_are_created_and_filled_from_the_plan() -> Result {
     Ok(())
 }
 
-fn tenant_manifest() -> crate::manifest::Manifest {
+fn tenant_manifest() -> crate::model::manifest::Manifest {
     let entry = |t: &Table, filter: serde_json::Value| {
         let mut v = serde_json::to_value(t).expect("a table serializes");
         let extra = serde_json::json!({
-            "file": crate::manifest::table_file(&t.schema, &t.name),
+            "file": crate::model::manifest::table_file(&t.schema, &t.name),
             "rows": 1, "bytes": 10, "sha256": "00", "filter": filter,
         });
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -990,7 +990,7 @@ fn json_table() -> Table {
 fn sqlite_json_valid_stops_at_the_recorded_depth() -> Result {
     let conn = Connection::open_in_memory()?;
     let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-    let limit = usize::try_from(crate::manifest::SQLITE_JSON_DEPTH)?;
+    let limit = usize::try_from(crate::model::manifest::SQLITE_JSON_DEPTH)?;
     let valid = |n: usize| -> rusqlite::Result<i64> {
         conn.query_row("SELECT json_valid(?1)", [nested(n)], |r| r.get(0))
     };
@@ -1003,7 +1003,7 @@ fn sqlite_json_valid_stops_at_the_recorded_depth() -> Result {
 #[test]
 fn json_columns_nested_beyond_sqlite_lose_their_check_with_a_note() -> Result {
     let q = QualifiedName { schema: "public".into(), name: "docs".into() };
-    let deep = crate::manifest::JsonDepth { deepest: 1200, beyond_sqlite: 3 };
+    let deep = crate::model::manifest::JsonDepth { deepest: 1200, beyond_sqlite: 3 };
     let mut o = opts();
     o.deep_json.insert((q, "body".into()), deep);
     let p = plan(&[json_table()], &o)?;
@@ -1026,8 +1026,10 @@ fn refit_rewrites_the_stored_table_to_the_final_plan() -> Result {
     let draft = plan(&[json_table()], &opts())?;
     let mut o = opts();
     let q = QualifiedName { schema: "public".into(), name: "docs".into() };
-    o.deep_json
-        .insert((q, "body".into()), crate::manifest::JsonDepth { deepest: 1001, beyond_sqlite: 1 });
+    o.deep_json.insert(
+        (q, "body".into()),
+        crate::model::manifest::JsonDepth { deepest: 1001, beyond_sqlite: 1 },
+    );
     let done = plan(&[json_table()], &o)?;
     let conn = Connection::open_in_memory()?;
     conn.execute_batch("PRAGMA ignore_check_constraints = ON;")?;

@@ -14,7 +14,7 @@ use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
 
 use super::{quote_ident, quote_literal, quote_qualified};
 use crate::catalog::{Column, QualifiedName, Table, TableKind};
-use crate::manifest::{Filter, Hop};
+use crate::model::manifest::{Filter, Hop};
 
 /// How deep conditions may nest (hops of a path, lookups of lookups): far beyond any real
 /// schema, and well inside Postgres' stack.
@@ -49,14 +49,6 @@ pub struct Builder<'a> {
     params: Cell<usize>,
 }
 
-fn name_of(q: &QualifiedName) -> String {
-    format!("{}.{}", q.schema, q.name)
-}
-
-fn qualified(t: &Table) -> QualifiedName {
-    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
-}
-
 impl<'a> Builder<'a> {
     /// A builder over the `live` catalog's tables and every exported table's filter.
     pub fn new(
@@ -64,7 +56,7 @@ impl<'a> Builder<'a> {
         filters: impl IntoIterator<Item = (QualifiedName, &'a Filter)>,
         bind: Bind<'a>,
     ) -> Self {
-        let live = live.iter().map(|t| (qualified(t), t)).collect();
+        let live = live.iter().map(|t| (t.qualified_name(), t)).collect();
         Builder { live, filters: filters.into_iter().collect(), bind, params: Cell::new(0) }
     }
 
@@ -89,7 +81,7 @@ impl<'a> Builder<'a> {
     }
 
     fn mismatch(table: &QualifiedName, why: impl Into<String>) -> Mismatch {
-        Mismatch { table: name_of(table), why: why.into() }
+        Mismatch { table: table.to_string(), why: why.into() }
     }
 
     fn filter_of(
@@ -98,13 +90,13 @@ impl<'a> Builder<'a> {
         asking: &QualifiedName,
     ) -> Result<&'a Filter, Mismatch> {
         self.filters.get(of).copied().ok_or_else(|| {
-            Self::mismatch(asking, format!("{} is not a table of the export", name_of(of)))
+            Self::mismatch(asking, format!("{} is not a table of the export", of))
         })
     }
 
     fn table(&self, of: &QualifiedName, asking: &QualifiedName) -> Result<&'a Table, Mismatch> {
         self.live.get(of).copied().ok_or_else(|| {
-            Self::mismatch(asking, format!("no table {} in the database", name_of(of)))
+            Self::mismatch(asking, format!("no table {} in the database", of))
         })
     }
 

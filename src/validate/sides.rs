@@ -26,8 +26,8 @@ use super::Result;
 use super::digest::{self, BucketSet, Digests, RowDigest, show_named};
 use super::scratch::{self, SHOWN};
 use super::tenancy::{Leak, Watched};
-use crate::manifest::TableEntry;
 use crate::mapping::{TablePlan, quote_ident};
+use crate::model::manifest::TableEntry;
 use crate::progress::Progress;
 use crate::transform::{self, Batch, BatchReader, JsonNulls, SqlValue};
 

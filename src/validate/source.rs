@@ -10,8 +10,8 @@
 
 use tokio_postgres::types::ToSql;
 
-use crate::catalog::{self, QualifiedName, Table, TableKind};
-use crate::manifest::Manifest;
+use crate::catalog::{self, Table, TableKind};
+use crate::model::manifest::Manifest;
 use crate::pg::filter::{Bind, Builder, TextParam};
 use crate::pg::{self, Source, quote_qualified};
 
@@ -61,11 +61,11 @@ pub(super) fn count_queries(
     live: &[Table],
     manifest: &Manifest,
 ) -> Result<Vec<Query>, super::Error> {
-    let filters = manifest.tables.iter().map(|e| (name_of(&e.table), &e.filter));
+    let filters = manifest.tables.iter().map(|e| (e.table.qualified_name(), &e.filter));
     let builder = Builder::new(live, filters, Bind::Params);
     let mut out = Vec::with_capacity(manifest.tables.len());
     for entry in &manifest.tables {
-        let q = name_of(&entry.table);
+        let q = entry.table.qualified_name();
         let Some(t) = live.iter().find(|t| t.schema == q.schema && t.name == q.name) else {
             out.push(Err(format!("no table {} in the database now", entry.table.display_name())));
             continue;
@@ -80,10 +80,6 @@ pub(super) fn count_queries(
         out.push(Ok((sql, builder.params())));
     }
     Ok(out)
-}
-
-fn name_of(t: &Table) -> QualifiedName {
-    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
 }
 
 async fn count(

@@ -14,8 +14,8 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::catalog::Table;
-use crate::manifest::{Filter, Hop, Manifest, TableEntry, Tenant};
 use crate::mapping::{Plan, TablePlan, quote_ident};
+use crate::model::manifest::{Filter, Hop, Manifest, TableEntry, Tenant};
 use crate::report::{ListCheck, Status, TableReport};
 use crate::transform::Batch;
 

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use problem::{Problem, ProblemKind, Reason};
 
 use crate::fsio;
-use crate::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE, TableEntry};
+use crate::model::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE, TableEntry};
 use crate::progress::Progress;
 use crate::report::grouped;
 

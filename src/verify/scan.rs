@@ -14,7 +14,7 @@ use super::problem::{Problem, ProblemKind};
 use super::values;
 use crate::catalog::Column;
 use crate::format::Rules;
-use crate::manifest::TableEntry;
+use crate::model::manifest::TableEntry;
 use crate::progress::Task;
 
 /// What one pass over a file found.

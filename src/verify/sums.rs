@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::problem::{Problem, ProblemKind};
 use crate::fsio;
-use crate::manifest::{MANIFEST_FILE, Manifest, SUMS_FILE, sha256_hex};
+use crate::model::manifest::{MANIFEST_FILE, Manifest, SUMS_FILE, sha256_hex};
 
 /// Checks `dir/SHA256SUMS`; `manifest_text` is `manifest.json` as read in stage 1.
 pub fn check(dir: &Path, manifest: &Manifest, manifest_text: &str) -> Vec<Problem> {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pg2lite::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE};
+use pg2lite::model::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use pg2lite::manifest::{self, SUMS_FILE};
+use pg2lite::model::manifest::{self, SUMS_FILE};
 use serde_json::Value;
 use tempfile::TempDir;
 
