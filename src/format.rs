@@ -8,6 +8,7 @@
 
 mod datetime;
 pub(crate) mod decimal;
+pub mod encode;
 pub mod json;
 mod values;
 

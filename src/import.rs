@@ -32,14 +32,13 @@ use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-pub(crate) mod foreign_keys;
-
-use crate::export::feed::Fed;
 use crate::mapping::{self, Plan, SchemaOptions, Skipped, TablePlan};
 use crate::mapping::{ColumnLoss, Lossy};
 use crate::model::manifest::{self, Manifest, TableEntry};
 use crate::progress::{Progress, Silent};
-use crate::rollback::{self, Backup};
+use crate::sqlite::backup::{self, Backup};
+use crate::sqlite::{foreign_keys, meta};
+use crate::transform::feed::Fed;
 use crate::transform::{self, BatchReader, ConvertedBatch, JsonNulls};
 use crate::verify::{self, Level, VerifyOptions};
 
@@ -118,7 +117,7 @@ pub enum Error {
     )]
     TargetExists { target: String, backup_dir: String },
     #[error(transparent)]
-    Backup(#[from] rollback::Error),
+    Backup(#[from] backup::Error),
     #[error("{file}: cannot read: {source}")]
     Read { file: String, source: io::Error },
     /// A line that is not UTF-8, or a file cut short (no final newline).
@@ -171,6 +170,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What to do about an export whose content breaks the format.
 const VERIFY_HINT: &str = "; nothing was written (the export is damaged or was edited: \
     `pg2lite verify --deep` lists every such problem)";
+
+/// Fails with [`Error::ForeignKeys`] when a row references a missing parent row.
+fn check_foreign_keys(conn: &Connection) -> Result<()> {
+    match foreign_keys::check(conn).map_err(sqlite("cannot check foreign keys"))? {
+        None => Ok(()),
+        Some(v) => Err(Error::ForeignKeys { count: v.count, first: v.first }),
+    }
+}
 
 fn sqlite(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let what = what.into();
@@ -285,7 +292,7 @@ fn check_target(opts: &ImportOptions) -> Result<()> {
             backup_dir: opts.backup_dir.display().to_string(),
         });
     }
-    Ok(rollback::ensure_not_in_use(&opts.target)?)
+    Ok(backup::ensure_not_in_use(&opts.target)?)
 }
 
 /// `FILE.db.partial`, beside the target, so the final rename stays on one file system.
@@ -432,10 +439,10 @@ fn complete(
         create_indexes(&tx, plan)?;
     }
     if opts.meta {
-        mapping::insert_export(&tx, &mapping::ExportMeta::from_manifest(manifest))
+        meta::insert_export(&tx, &meta::ExportMeta::from_manifest(manifest))
             .map_err(sqlite("cannot record the export"))?;
-        let with = mapping::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
-        mapping::record_imported_with(&tx, &with)
+        let with = meta::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
+        meta::record_imported_with(&tx, &with)
             .map_err(sqlite("cannot record the options of the import"))?;
     }
     tx.commit().map_err(sqlite("cannot commit the load"))
@@ -451,7 +458,7 @@ fn finish_file(partial: &Path, plan: &Plan, manifest: &Manifest, wal: bool) -> R
     let conn = open()?;
     let fk_conn = open()?;
     let (keys, pages) = std::thread::scope(|s| {
-        let keys = s.spawn(move || foreign_keys::check(&fk_conn));
+        let keys = s.spawn(move || check_foreign_keys(&fk_conn));
         let pages = check_integrity(&conn).map_err(|e| match e {
             Error::Integrity { mut problems } => {
                 problems.extend(mapping::invalid_json(&conn, plan, manifest));
@@ -480,7 +487,7 @@ fn create_schema(conn: &Connection, plan: &Plan, opts: &ImportOptions) -> Result
         }
     }
     if opts.meta && !has_table(conn, mapping::EXPORT_TABLE)? {
-        conn.execute_batch(&mapping::meta_ddl(plan.strict))
+        conn.execute_batch(&meta::meta_ddl(plan.strict))
             .map_err(sqlite("cannot create the pg2lite tables"))?;
     }
     Ok(())
@@ -536,7 +543,7 @@ fn load_table(
         });
     }
     if meta {
-        mapping::insert_columns(conn, table, &lossy)
+        meta::insert_columns(conn, table, &lossy)
             .map_err(sqlite("cannot record the column mapping"))?;
     }
     task.finish(rows, entry.bytes);
@@ -701,9 +708,9 @@ fn replace_target(
     progress: &dyn Progress,
 ) -> Result<Option<Backup>> {
     let backup = if opts.target.exists() {
-        rollback::ensure_not_in_use(&opts.target)?;
+        backup::ensure_not_in_use(&opts.target)?;
         if opts.backup {
-            Some(rollback::backup(&opts.target, &opts.backup_dir, progress)?)
+            Some(backup::backup(&opts.target, &opts.backup_dir, progress)?)
         } else {
             None
         }
@@ -857,7 +864,7 @@ fn finish_fed(
             });
         }
         if opts.meta {
-            mapping::insert_columns(conn, tp, &lossy)
+            meta::insert_columns(conn, tp, &lossy)
                 .map_err(sqlite("cannot record the column mapping"))?;
         }
         if let Some(s) = state {

@@ -14,12 +14,12 @@
 //! Each stage is a module with a `run` function that takes an options struct and a
 //! [`progress::Progress`] sink; the command line in `main.rs` only builds those options.
 
-pub mod catalog;
 pub mod export;
 pub mod format;
 pub mod fsio;
 pub mod import;
 pub mod mapping;
+pub mod migrate;
 pub mod model;
 pub mod partial;
 pub mod pg;
@@ -28,6 +28,7 @@ pub mod report;
 pub mod rollback;
 pub mod schema;
 pub mod sql;
+pub mod sqlite;
 pub mod transform;
 pub mod validate;
 pub mod verify;

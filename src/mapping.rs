@@ -52,7 +52,6 @@ mod diagnose;
 mod expr;
 #[cfg(test)]
 mod fuzz;
-mod meta;
 mod names;
 mod order;
 mod refit;
@@ -68,16 +67,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::catalog::{QualifiedName, Table};
+use crate::model::catalog::{QualifiedName, Table};
 use crate::model::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
 
 pub use diagnose::invalid_json;
-pub use meta::{
-    COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, ImportedWith, RecordError, RecordedTenancy,
-    insert_columns, insert_export, meta_ddl, numeric_word, read_imported_with,
-    record_imported_with, rename_text,
-};
-pub use names::{Rename, RenameFrom, quote_ident, quote_literal};
+pub use names::{COLUMNS_TABLE, EXPORT_TABLE, Rename, RenameFrom, quote_ident, quote_literal};
 pub use refit::{RefitError, refit};
 pub use types::{ColumnLoss, Conversion, Loss, Lossy, NumericTarget, SqliteType};
 

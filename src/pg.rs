@@ -5,6 +5,7 @@
 //! A password is read here and never leaves this module in printable form: [`Source`] displays
 //! itself without it, and [`redact`] scrubs any connection string before it is shown.
 
+pub mod catalog;
 pub mod filter;
 pub mod libpq;
 

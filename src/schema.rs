@@ -11,9 +11,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::mapping::Tenancy;
+use crate::model::catalog::Table;
 use crate::model::manifest::{self, Manifest};
+use crate::pg::catalog;
 use crate::pg::{self, Source};
-use crate::{catalog, catalog::Table};
 
 use crate::mapping::{Header, Plan, SchemaOptions, ddl, plan};
 

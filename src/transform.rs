@@ -45,6 +45,7 @@
 //! ```
 
 mod batch;
+pub mod feed;
 #[cfg(test)]
 mod tests;
 

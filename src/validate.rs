@@ -58,11 +58,10 @@ use std::path::{Path, PathBuf};
 use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
-use crate::catalog::Table;
-use crate::export::codec;
-use crate::import::{self, ImportOptions, Tenancy};
+use crate::format::encode as codec;
 use crate::mapping::Conversion;
 use crate::mapping::{self, Plan, TablePlan};
+use crate::model::catalog::Table;
 use crate::model::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
@@ -108,19 +107,6 @@ impl ValidateOptions {
         }
     }
 
-    /// Validation of what `import` built, with the same plan options (for `migrate`): what
-    /// the file records then agrees with them, and a file built `--no-meta` needs them.
-    pub fn for_import(import: &ImportOptions) -> Self {
-        let flags = PlanFlags {
-            numeric: Some(import.schema.numeric),
-            strict: Some(import.schema.strict),
-            renames: Some(import.schema.renames.clone()),
-            tenancy: (import.tenancy != Tenancy::Auto).then_some(import.tenancy),
-            tenant_table_as: import.tenant_table_as.clone(),
-        };
-        ValidateOptions { flags, ..ValidateOptions::new(&import.from, &import.target) }
-    }
-
     pub fn with_source(mut self, source: Source) -> Self {
         self.source = Some(source);
         self
@@ -136,8 +122,6 @@ pub enum Error {
     Manifest(#[from] manifest::Error),
     #[error(transparent)]
     Verify(#[from] verify::Error),
-    #[error(transparent)]
-    Import(#[from] import::Error),
     #[error(transparent)]
     Schema(#[from] mapping::Error),
     #[error("{path}: no such file (validate takes the SQLite file import wrote, --target)")]
@@ -181,7 +165,7 @@ pub enum Error {
         given_sha: String,
     },
     #[error("{target}: {source}")]
-    Record { target: String, source: mapping::RecordError },
+    Record { target: String, source: crate::sqlite::meta::RecordError },
     #[error(transparent)]
     Pg(#[from] pg::Error),
     /// A filter of the manifest that does not fit the live catalog: nothing is counted.
@@ -327,7 +311,7 @@ fn resolve_options(
     opts: &ValidateOptions,
     progress: &dyn Progress,
 ) -> Result<options::Resolved> {
-    let recorded = mapping::read_imported_with(&target.conn)
+    let recorded = crate::sqlite::meta::read_imported_with(&target.conn)
         .map_err(|source| Error::Record { target: opts.target.display().to_string(), source })?;
     let resolved = options::resolve(&opts.flags, recorded, &opts.target)?;
     if let Some(rec) = &resolved.recorded {

@@ -357,7 +357,7 @@ fn schemas_quoted_names_inheritance_identity_and_empty_tables_export_correctly()
     assert_eq!(entry("public", "child").rows, 1);
     assert_eq!(entry("public", "child").table.inherits[0].name, "parent");
     let ident = entry("public", "ident");
-    assert_eq!(ident.table.columns[0].identity, Some(pg2lite::catalog::Identity::Always));
+    assert_eq!(ident.table.columns[0].identity, Some(pg2lite::model::catalog::Identity::Always));
     assert_eq!(ident.table.columns[2].generated.as_deref(), Some("(qty * 2)"));
     let lines = raw_lines(&summary.dir, &ident.file);
     assert_eq!(lines[1], [("id", "2"), ("qty", "7"), ("doubled", "14")].map(own));

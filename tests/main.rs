@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod import;
 mod import_values;
+mod layers;
 mod live;
 mod migrate;
 mod rollback;

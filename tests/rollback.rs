@@ -12,6 +12,7 @@ use std::process::Command;
 
 use pg2lite::progress::Silent;
 use pg2lite::rollback::{self, Backup};
+use pg2lite::sqlite::backup;
 use rusqlite::Connection;
 
 use crate::support::cli::{Outcome, pg2lite};
@@ -43,7 +44,7 @@ impl Work {
     }
 
     fn backup(&self) -> Backup {
-        rollback::backup(&self.target(), &self.backups(), &Silent).expect("backup succeeds")
+        backup::backup(&self.target(), &self.backups(), &Silent).expect("backup succeeds")
     }
 
     /// The files in the backup directory, sorted.
@@ -132,11 +133,11 @@ fn a_rollback_puts_back_the_newest_backup_exactly_as_sqlite_dumps_it() {
     assert_same("the target after rollback", &original, &dump(&w.target()));
     let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
     assert!(got.stdout.contains(&name), "stdout names the restored backup:\n{got}");
-    let previous = rollback::newest_backup(&w.target(), &w.backups()).unwrap();
+    let previous = backup::newest_backup(&w.target(), &w.backups()).unwrap();
     assert_ne!(previous, b.path, "the replaced target was backed up anew");
     let previous_name = previous.file_name().unwrap().to_string_lossy().into_owned();
     assert!(got.stdout.contains(&previous_name), "stdout says where the old target went:\n{got}");
-    rollback::check_backup(&previous).expect("the new backup has a valid .sha256");
+    backup::check_backup(&previous).expect("the new backup has a valid .sha256");
     assert_same("the backup of the replaced target", &changed, &dump_copy(&previous));
     assert!(!w.dir.path().join("app.db.partial").exists(), "no partial file is left");
 }
@@ -166,7 +167,7 @@ fn a_backup_without_its_sha256_file_is_refused() {
     create_target(&w.target());
     let b = w.backup();
     change_target(&w.target(), "current");
-    fs::remove_file(rollback::sum_path(&b.path)).unwrap();
+    fs::remove_file(backup::sum_path(&b.path)).unwrap();
     let before = fs::read(w.target()).unwrap();
 
     let name = b.path.file_name().unwrap().to_string_lossy().into_owned();
@@ -179,7 +180,7 @@ fn a_sha256_file_naming_another_file_is_refused() {
     let w = Work::new();
     create_target(&w.target());
     let b = w.backup();
-    let sums = rollback::sum_path(&b.path);
+    let sums = backup::sum_path(&b.path);
     fs::write(&sums, format!("{}  other.db\n", b.sha256)).unwrap();
     w.rollback(&[]).assert_code(2).assert_stderr_contains("other.db");
 }
@@ -211,7 +212,7 @@ fn with_no_backup_rollback_exits_2_saying_where_it_looked() {
     // Backups of another target whose name starts the same are not this target's.
     let other = w.dir.path().join("app-2.db");
     create_target(&other);
-    rollback::backup(&other, &w.backups(), &Silent).unwrap();
+    backup::backup(&other, &w.backups(), &Silent).unwrap();
     w.rollback(&[]).assert_code(2).assert_stderr_contains("no backup of app.db");
 }
 
@@ -289,7 +290,7 @@ fn sha256sum_checks_a_backup_with_its_sha256_file() {
     let w = Work::new();
     create_target(&w.target());
     let b = w.backup();
-    let sums = rollback::sum_path(&b.path);
+    let sums = backup::sum_path(&b.path);
     let out = Command::new("sha256sum")
         .arg("-c")
         .arg(sums.file_name().unwrap())
@@ -319,7 +320,7 @@ fn backup_names_carry_the_utc_time_in_microseconds_and_sort_by_it() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted, names, "three backups, distinct names, in time order");
-    let newest = rollback::newest_backup(&w.target(), &w.backups()).unwrap();
+    let newest = backup::newest_backup(&w.target(), &w.backups()).unwrap();
     assert!(newest.ends_with(&names[2]));
 }
 
@@ -370,7 +371,7 @@ fn a_file_that_is_not_a_database_is_not_backed_up() {
     let w = Work::new();
     fs::write(w.target(), "just some text, long enough to look like a header, not SQLite\n")
         .unwrap();
-    let err = rollback::backup(&w.target(), &w.backups(), &Silent).unwrap_err();
+    let err = backup::backup(&w.target(), &w.backups(), &Silent).unwrap_err();
     assert!(err.to_string().contains("app.db"), "{err}");
     assert_eq!(w.backup_files(), Vec::<String>::new(), "nothing is left in backups");
 }
@@ -397,12 +398,12 @@ fn an_interrupted_backups_temporary_file_is_removed_by_the_next_and_named() {
     let holder = fs::File::create(&held).unwrap();
     holder.try_lock().unwrap();
     let said = Said(std::sync::Mutex::new(Vec::new()));
-    let b = rollback::backup(&w.target(), &w.backups(), &said).expect("backup succeeds");
+    let b = backup::backup(&w.target(), &w.backups(), &said).expect("backup succeeds");
     let said = said.0.into_inner().unwrap();
     let line = format!("removed {}, left by a backup that was interrupted", stale.display());
     assert_eq!(said, vec![line]);
     assert!(!stale.exists() && held.exists(), "{:?}", w.backup_files());
-    rollback::check_backup(&b.path).expect("the new backup checks");
+    backup::check_backup(&b.path).expect("the new backup checks");
     drop(holder);
 }
 
@@ -530,10 +531,10 @@ fn rollback_list_shows_changed_missing_and_refused_checksums() {
     let mut bytes = fs::read(&b1.path).unwrap();
     bytes[100] ^= 0x01;
     fs::write(&b1.path, bytes).unwrap();
-    fs::remove_file(rollback::sum_path(&b2.path)).unwrap();
+    fs::remove_file(backup::sum_path(&b2.path)).unwrap();
     let real_sum = w.dir.path().join("elsewhere.sha256");
-    fs::rename(rollback::sum_path(&b3.path), &real_sum).unwrap();
-    std::os::unix::fs::symlink(&real_sum, rollback::sum_path(&b3.path)).unwrap();
+    fs::rename(backup::sum_path(&b3.path), &real_sum).unwrap();
+    std::os::unix::fs::symlink(&real_sum, backup::sum_path(&b3.path)).unwrap();
 
     let json = list_json(&w);
     let states: Vec<&str> = json["backups"]
@@ -549,8 +550,8 @@ fn rollback_list_shows_changed_missing_and_refused_checksums() {
     assert!(got.stdout.contains("symbolic link"), "the human list says why:\n{got}");
 
     // The current target, once edited, no longer came from the backup it was restored from.
-    fs::remove_file(rollback::sum_path(&b3.path)).unwrap();
-    fs::rename(&real_sum, rollback::sum_path(&b3.path)).unwrap();
+    fs::remove_file(backup::sum_path(&b3.path)).unwrap();
+    fs::rename(&real_sum, backup::sum_path(&b3.path)).unwrap();
     w.rollback(&[]).assert_code(0);
     assert_eq!(list_json(&w)["backups"][1]["current"], true);
     change_target(&w.target(), "edited");
@@ -591,7 +592,7 @@ fn a_symlink_in_the_backup_dir_is_not_followed() {
     assert!(made.success());
     let link = w.backups().join("app-29991231T235959.999999Z.db");
     std::os::unix::fs::symlink(&fifo, &link).unwrap();
-    fs::write(rollback::sum_path(&link), format!("{}  {}\n", "0".repeat(64), name_of(&link)))
+    fs::write(backup::sum_path(&link), format!("{}  {}\n", "0".repeat(64), name_of(&link)))
         .unwrap();
     let before = fs::read(w.target()).unwrap();
     let files = w.backup_files();

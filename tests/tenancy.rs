@@ -209,7 +209,7 @@ fn rows_whose_path_to_the_tenant_is_null_belong_to_no_one_and_the_plan_says_so()
     let source = pg2lite::pg::Source::resolve(Some(&db.url()), &Default::default()).unwrap();
     let catalog = rt.block_on(async {
         let c = source.connect().await.unwrap();
-        pg2lite::catalog::read(&c, &source).await.unwrap()
+        pg2lite::pg::catalog::read(&c, &source).await.unwrap()
     });
     let opts = TenantOptions {
         column: "user_id".into(),

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use pg2lite::catalog::{Column, Field, KeyConstraint, PgType, Table, TypeKind};
+use pg2lite::model::catalog::{Column, Field, KeyConstraint, PgType, Table, TypeKind};
 use pg2lite::model::manifest::{self, Filter, Manifest, Options, SourceInfo, TableEntry, Tool};
 use pg2lite::progress::Silent;
 use pg2lite::verify::{self, Level, Problem, VerifyOptions, VerifyReport};

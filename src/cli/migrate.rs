@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pg2lite::catalog::Table;
-use pg2lite::export::feed::Feeder;
 use pg2lite::export::{self, ExportPlan, ExportSummary};
 use pg2lite::import::{self, ImportSummary, Tenancy};
 use pg2lite::mapping::{self, Plan, Strip};
+use pg2lite::model::catalog::Table;
+use pg2lite::transform::feed::Feeder;
 use serde_json::json;
 
 use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
-use pg2lite::validate::{self, ValidateOptions};
+use pg2lite::validate;
 
 use super::{
     MigrateArgs, TargetArgs, Ui, export as export_cli, import as import_cli,
@@ -76,7 +76,7 @@ fn validate(
     export: &Exported,
     ui: &Ui,
 ) -> anyhow::Result<(ValidationReport, PathBuf)> {
-    let mut opts = ValidateOptions::for_import(import_opts);
+    let mut opts = pg2lite::migrate::validate_options(import_opts);
     if let Exported::New(_) = export {
         opts = opts.with_source(export_cli::resolve_source(&args.source_args()?)?);
         opts.require_unchanged = args.require_unchanged;

@@ -11,8 +11,7 @@
 //! is built under a hidden `.partial` name and renamed into place only when complete, so an
 //! interrupted export never looks finished.
 
-pub mod codec;
-pub mod feed;
+use crate::format::encode as codec;
 pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -29,13 +28,15 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 
-use crate::catalog::{self, QualifiedName, Table, TableKind};
+use crate::model::catalog::{QualifiedName, Table, TableKind};
 use crate::model::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
+use crate::model::select;
 use crate::partial;
+use crate::pg::catalog;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
+use crate::transform::feed::{Fed, Feeder};
 use codec::{EncodeError, Fields, SelectPlan};
-use feed::{Fed, Feeder};
 
 /// What to export and where.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub struct ExportOptions {
     pub out: PathBuf,
     /// Only these schemas (all when empty).
     pub schemas: Vec<String>,
-    /// Only tables matching one of these patterns (all when empty); see [`catalog::Pattern`].
+    /// Only tables matching one of these patterns (all when empty); see [`select::Pattern`].
     pub tables: Vec<String>,
     pub exclude: Vec<String>,
     /// Parallel connections sharing the snapshot.
@@ -81,7 +82,7 @@ pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
     #[error(transparent)]
-    Select(#[from] catalog::SelectError),
+    Select(#[from] select::SelectError),
     #[error(
         "permission denied: user {user:?} cannot read {}; grant SELECT on them or leave them \
          out with --exclude", tables.join(", ")
@@ -154,7 +155,7 @@ pub fn run_feeding(
     let (client, snapshot, catalog) = rt.block_on(open_snapshot(&opts.source))?;
     let created = chrono::Utc::now();
     let tables =
-        catalog::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
+        select::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
     check_readable(&tables, &opts.source)?;
     let tenant = match &opts.tenant {
         Some(t) => Some(rt.block_on(resolve_tenant(&client, &opts.source, &tables, t))?),
@@ -228,7 +229,7 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
         let q = |e: tokio_postgres::Error| opts.source.query_error(&e);
         client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
         let catalog = catalog::read(&client, &opts.source).await?;
-        let tables = catalog::select(catalog.tables, &opts.schemas, &opts.tables, &opts.exclude)?;
+        let tables = select::select(catalog.tables, &opts.schemas, &opts.tables, &opts.exclude)?;
         check_readable(&tables, &opts.source)?;
         let tenant = match &opts.tenant {
             Some(t) => Some(resolve_tenant(&client, &opts.source, &tables, t).await?),

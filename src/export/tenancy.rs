@@ -21,8 +21,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use crate::catalog::{ForeignKey, Pattern, QualifiedName, Table};
+use crate::model::catalog::{ForeignKey, QualifiedName, Table};
 use crate::model::manifest::{Filter, Hop};
+use crate::model::select::Pattern;
 use crate::pg::filter::{Bind, Builder, Mismatch};
 
 /// Who the tenant is, as the user named them.
@@ -453,7 +454,7 @@ fn hops(path: &[Hop]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Column, KeyConstraint, PgType, TypeKind};
+    use crate::model::catalog::{Column, KeyConstraint, PgType, TypeKind};
 
     fn col(name: &str) -> Column {
         Column {
@@ -489,8 +490,8 @@ mod tests {
                     columns: c.split(',').map(str::to_owned).collect(),
                     references: q(t),
                     referenced_columns: r.split(',').map(str::to_owned).collect(),
-                    on_update: crate::catalog::FkAction::NoAction,
-                    on_delete: crate::catalog::FkAction::NoAction,
+                    on_update: crate::model::catalog::FkAction::NoAction,
+                    on_delete: crate::model::catalog::FkAction::NoAction,
                     deferrable: false,
                     initially_deferred: false,
                     definition: String::new(),

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use super::datetime;
 use super::decimal::Decimal;
-use crate::catalog::{PgType, Table, TypeKind};
+use crate::model::catalog::{PgType, Table, TypeKind};
 
 /// The rules of every key of a table's lines, in file order (the table's column order).
 #[derive(Debug, Clone, PartialEq)]
@@ -645,7 +645,7 @@ fn inside(mut m: Misfit, step: &str) -> Misfit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Field;
+    use crate::model::catalog::Field;
     use serde_json::{Value, json};
 
     fn base(name: &str) -> PgType {
@@ -783,7 +783,7 @@ mod tests {
             "public",
             "t",
             vec![
-                crate::catalog::Column {
+                crate::model::catalog::Column {
                     name: "id".into(),
                     ty: base("int4"),
                     nullable: true,
@@ -791,7 +791,7 @@ mod tests {
                     identity: None,
                     generated: None,
                 },
-                crate::catalog::Column {
+                crate::model::catalog::Column {
                     name: "v".into(),
                     ty: base("text"),
                     nullable: true,
@@ -801,7 +801,7 @@ mod tests {
                 },
             ],
         );
-        t.primary_key = Some(crate::catalog::KeyConstraint {
+        t.primary_key = Some(crate::model::catalog::KeyConstraint {
             name: "t_pkey".into(),
             columns: vec!["id".into()],
         });

@@ -7,9 +7,9 @@
 
 use super::expr::{self, Expr};
 use super::names::quote_literal;
-use crate::catalog::{Column, TypeKind};
 use crate::format::decimal;
 use crate::mapping::{Conversion, NumericTarget};
+use crate::model::catalog::{Column, TypeKind};
 
 /// A lowercase canonical version 4 UUID from 16 random bytes: version nibble 4, variant
 /// nibble one of 8, 9, a, b. (`random() & 3` rather than `abs(random()) % 4`: `abs` of the

@@ -6,11 +6,19 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use crate::catalog::{QualifiedName, Table};
+use crate::model::catalog::{QualifiedName, Table};
 
-use super::{Error, meta};
+use super::Error;
 
 pub use crate::sql::{quote_ident, sqlite_literal as quote_literal};
+
+/// The table through which an imported file names the export it was built from.
+pub const EXPORT_TABLE: &str = "_pg2lite_export";
+/// The table through which an imported file describes each column's mapping.
+pub const COLUMNS_TABLE: &str = "_pg2lite_columns";
+
+/// Names no planned table or index may take: the meta tables'.
+const RESERVED: &[&str] = &[EXPORT_TABLE, COLUMNS_TABLE];
 
 /// A name as SQLite compares it: ASCII letters folded, everything else as is.
 pub(super) fn fold(name: &str) -> String {
@@ -300,7 +308,7 @@ fn reserved(n: &Named, folded: &str, taken: &mut HashSet<String>) -> Option<Stri
             "SQLite reserves names beginning with \"sqlite_\"",
             free_name(&format!("pg_{}", fold(&n.sqlite)), taken),
         )
-    } else if meta::RESERVED.iter().any(|m| fold(m) == folded) {
+    } else if RESERVED.iter().any(|m| fold(m) == folded) {
         ("pg2lite keeps that name for its own metadata", free_name(folded, taken))
     } else {
         return None;

@@ -8,7 +8,7 @@
 use super::Error;
 use super::expr;
 use super::names::{pg_ident, pg_qualified};
-use crate::catalog::{Table, TypeKind};
+use crate::model::catalog::{Table, TypeKind};
 
 /// Checks every table's keys, foreign keys, indexes and checks against its columns (and the
 /// referenced table's, when it is in the export), and that no name holds a NUL character.
@@ -163,8 +163,8 @@ fn expression_columns(t: &Table, object: &str, text: &str) -> Result<(), Problem
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::KeyConstraint;
     use crate::mapping::testkit::{check as ck, col, enum_ty, expression_key, fk, index, ty};
+    use crate::model::catalog::KeyConstraint;
 
     fn table() -> Table {
         Table::new("public", "t", vec![col("id", ty("int4")), col("v", ty("text"))])

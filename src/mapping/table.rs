@@ -9,8 +9,8 @@ use super::defaults::{self, Outcome};
 use super::expr::{self, Class, Scope, ScopeColumn};
 use super::names::{self, Fix, Named, Renames, pg_ident, pg_qualified, quote_ident, quote_literal};
 use super::{ColumnPlan, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions, TablePlan};
-use crate::catalog::{Column, ForeignKey, Index, PgType, Table, TypeKind};
 use crate::mapping::{Conversion, NumericTarget};
+use crate::model::catalog::{Column, ForeignKey, Index, PgType, Table, TypeKind};
 
 /// How a column of type `ty` is stored, under `--numeric policy` (DESIGN's mapping table).
 pub(super) fn conversion(ty: &PgType, policy: NumericPolicy) -> Conversion {
@@ -710,7 +710,7 @@ fn fk_line(f: &Fk<'_>, parent: &str) -> String {
         quoted_list(&pcols)
     );
     for (word, action) in [("DELETE", f.source.on_delete), ("UPDATE", f.source.on_update)] {
-        if action != crate::catalog::FkAction::NoAction {
+        if action != crate::model::catalog::FkAction::NoAction {
             line.push_str(&format!(" ON {word} {}", action.sql()));
         }
     }

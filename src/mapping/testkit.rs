@@ -1,7 +1,7 @@
 //! Catalog tables built by hand for unit tests of schema and transform: the same shapes
 //! `catalog::read` produces (and the manifest stores), without a Postgres.
 
-use crate::catalog::{
+use crate::model::catalog::{
     Check, Column, FkAction, ForeignKey, Identity, Index, IndexColumn, KeyConstraint, PgType,
     QualifiedName, Table, TypeKind,
 };

@@ -5,8 +5,9 @@ use rusqlite::Connection;
 
 use super::testkit::*;
 use super::*;
-use crate::catalog::{Column, FkAction, Index, PgType, Table, TypeKind};
 use crate::mapping::NumericTarget;
+use crate::model::catalog::{Column, FkAction, Index, PgType, Table, TypeKind};
+use crate::sqlite::meta::{ExportMeta, insert_columns, insert_export, meta_ddl};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 

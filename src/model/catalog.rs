@@ -1,6 +1,6 @@
 //! The catalog an export records: tables, columns and their exact Postgres types (domains
 //! seen through, arrays, enums, composites), keys, foreign keys, indexes and checks. Plain
-//! data: the Postgres reader (`crate::catalog`) fills it, the manifest stores it, and every
+//! data: the Postgres reader (`crate::model::catalog`) fills it, the manifest stores it, and every
 //! later stage (schema, import, verify, validate) works from it without Postgres.
 
 use std::collections::BTreeMap;

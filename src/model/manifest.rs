@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Column, QualifiedName, Table};
 use crate::fsio;
+use crate::model::catalog::{Column, QualifiedName, Table};
 
 pub const FORMAT: &str = "pg2lite-export";
 pub const VERSION: u32 = 1;
@@ -701,7 +701,7 @@ mod tests {
 
     #[test]
     fn a_tenant_value_must_fit_an_integer_key_and_every_table_needs_a_tenant_filter() {
-        use crate::catalog::{PgType, TypeKind};
+        use crate::model::catalog::{PgType, TypeKind};
         let id = Column {
             name: "id".into(),
             ty: PgType {

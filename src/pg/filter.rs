@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
 
 use super::{quote_ident, quote_literal, quote_qualified};
-use crate::catalog::{Column, QualifiedName, Table, TableKind};
+use crate::model::catalog::{Column, QualifiedName, Table, TableKind};
 use crate::model::manifest::{Filter, Hop};
 
 /// How deep conditions may nest (hops of a path, lookups of lookups): far beyond any real
@@ -89,15 +89,17 @@ impl<'a> Builder<'a> {
         of: &QualifiedName,
         asking: &QualifiedName,
     ) -> Result<&'a Filter, Mismatch> {
-        self.filters.get(of).copied().ok_or_else(|| {
-            Self::mismatch(asking, format!("{} is not a table of the export", of))
-        })
+        self.filters
+            .get(of)
+            .copied()
+            .ok_or_else(|| Self::mismatch(asking, format!("{} is not a table of the export", of)))
     }
 
     fn table(&self, of: &QualifiedName, asking: &QualifiedName) -> Result<&'a Table, Mismatch> {
-        self.live.get(of).copied().ok_or_else(|| {
-            Self::mismatch(asking, format!("no table {} in the database", of))
-        })
+        self.live
+            .get(of)
+            .copied()
+            .ok_or_else(|| Self::mismatch(asking, format!("no table {} in the database", of)))
     }
 
     fn column(t: &'a Table, name: &str, asking: &QualifiedName) -> Result<&'a Column, Mismatch> {
@@ -291,7 +293,7 @@ impl ToSql for TextParam<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{FkAction, ForeignKey, PgType, TypeKind};
+    use crate::model::catalog::{FkAction, ForeignKey, PgType, TypeKind};
 
     fn q(name: &str) -> QualifiedName {
         QualifiedName { schema: "public".into(), name: name.into() }

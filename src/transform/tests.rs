@@ -11,12 +11,12 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::*;
-use crate::catalog::Column;
-use crate::catalog::{PgType, Table};
 use crate::mapping::testkit::{
     array, col, composite, enum_ty, not_null, numeric as numeric_ty, table, ty, with_pk,
 };
 use crate::mapping::{self, ColumnLoss, NumericPolicy, SchemaOptions, Strip};
+use crate::model::catalog::Column;
+use crate::model::catalog::{PgType, Table};
 use std::fmt;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -63,10 +63,10 @@ fn load(plan: &mapping::TablePlan, lines: &[&str]) -> Result<(Connection, Lossy)
 /// `public.addr (street text, n int4)`.
 fn addr() -> PgType {
     let mut t = composite("public.addr");
-    t.kind = crate::catalog::TypeKind::Composite {
+    t.kind = crate::model::catalog::TypeKind::Composite {
         fields: vec![
-            crate::catalog::Field { name: "street".into(), ty: ty("text") },
-            crate::catalog::Field { name: "n".into(), ty: ty("int4") },
+            crate::model::catalog::Field { name: "street".into(), ty: ty("text") },
+            crate::model::catalog::Field { name: "n".into(), ty: ty("int4") },
         ],
     };
     t

@@ -7,10 +7,8 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::mapping::{
-    ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, Tenancy, numeric_word,
-    rename_text,
-};
+use crate::mapping::{NumericPolicy, Rename, SchemaOptions, Tenancy};
+use crate::sqlite::meta::{ImportedWith, RecordedTenancy, numeric_word, rename_text};
 
 /// The plan options given to validate (`--numeric`, `--strict`, ...): each one left `None`
 /// is read from the target, or is import's default when the target does not record it.

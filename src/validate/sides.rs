@@ -55,7 +55,7 @@ pub(super) struct JsonColumn {
     /// bounds are not 1 (`[0:1]={a,b}`), as exported.
     pub structured: bool,
     /// An array of composites that the export keeps as Postgres' text (`{"(1,x)",NULL}`;
-    /// see `export::codec::array_as_text`).
+    /// see `format::encode::array_as_text`).
     pub pg_text: bool,
 }
 

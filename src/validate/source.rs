@@ -10,8 +10,9 @@
 
 use tokio_postgres::types::ToSql;
 
-use crate::catalog::{self, Table, TableKind};
+use crate::model::catalog::{Table, TableKind};
 use crate::model::manifest::Manifest;
+use crate::pg::catalog;
 use crate::pg::filter::{Bind, Builder, TextParam};
 use crate::pg::{self, Source, quote_qualified};
 

@@ -19,9 +19,9 @@ use super::digest::show_named;
 use super::scratch::SHOWN;
 use super::sides::{JsonColumn, invalid_json_condition};
 use super::{Error, Result, sqlite_err};
-use crate::import::foreign_keys;
 use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE, Plan, quote_ident};
 use crate::mapping::{Conversion, NumericTarget};
+use crate::sqlite::foreign_keys;
 
 pub(super) struct Target {
     pub conn: Connection,

@@ -13,8 +13,8 @@ use rusqlite::Connection;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::catalog::Table;
 use crate::mapping::{Plan, TablePlan, quote_ident};
+use crate::model::catalog::Table;
 use crate::model::manifest::{Filter, Hop, Manifest, TableEntry, Tenant};
 use crate::report::{ListCheck, Status, TableReport};
 use crate::transform::Batch;

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::problem::{Problem, ProblemKind};
 use super::values;
-use crate::catalog::Column;
 use crate::format::Rules;
+use crate::model::catalog::Column;
 use crate::model::manifest::TableEntry;
 use crate::progress::Task;
 

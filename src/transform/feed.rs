@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 
-use crate::catalog::QualifiedName;
+use crate::model::catalog::QualifiedName;
 use crate::model::manifest::Manifest;
 use crate::transform::Batch;
 

@@ -9,16 +9,28 @@ use std::collections::BTreeMap;
 
 use rusqlite::Connection;
 
-use super::{Error, Result, sqlite};
 use crate::mapping::quote_ident;
 
 /// How many foreign-key violations are named in the error; the count covers them all.
 const SHOWN_VIOLATIONS: usize = 10;
 
-/// Fails with [`Error::ForeignKeys`] when a row references a missing parent row.
-pub(super) fn check(conn: &Connection) -> Result<()> {
-    if all_hold(conn).map_err(sqlite("cannot check foreign keys"))? {
-        return Ok(());
+/// Rows that reference a missing parent row: how many, and the first few named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations {
+    /// Every violation `PRAGMA foreign_key_check` reported.
+    pub count: usize,
+    /// The first [`SHOWN_VIOLATIONS`], as `table rowid N references a missing row of parent`.
+    pub first: Vec<String>,
+}
+
+/// The foreign-key violations of the database, `None` when every key holds.
+///
+/// # Errors
+/// When SQLite cannot run the check (a key it cannot check: no unique index on the parent's
+/// columns).
+pub fn check(conn: &Connection) -> rusqlite::Result<Option<Violations>> {
+    if all_hold(conn)? {
+        return Ok(None);
     }
     list_violations(conn)
 }
@@ -28,7 +40,7 @@ pub(super) fn check(conn: &Connection) -> Result<()> {
 ///
 /// # Errors
 /// When the pragma cannot be compiled: a foreign key SQLite cannot check.
-pub(crate) fn all_hold(conn: &Connection) -> rusqlite::Result<bool> {
+pub fn all_hold(conn: &Connection) -> rusqlite::Result<bool> {
     conn.prepare("EXPLAIN PRAGMA foreign_key_check")?;
     Ok(count_dangling(conn) == Some(0))
 }
@@ -103,28 +115,27 @@ fn dangling_sql(child: &str, parent: &str, pairs: &[(String, String)]) -> String
     )
 }
 
-fn list_violations(conn: &Connection) -> Result<()> {
-    let mut stmt =
-        conn.prepare("PRAGMA foreign_key_check").map_err(sqlite("cannot check foreign keys"))?;
-    let mut violations: Vec<String> = Vec::new();
-    let mut rows = stmt.query([]).map_err(sqlite("cannot check foreign keys"))?;
-    while let Some(row) = rows.next().map_err(sqlite("cannot check foreign keys"))? {
+fn list_violations(conn: &Connection) -> rusqlite::Result<Option<Violations>> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+    let mut first: Vec<String> = Vec::new();
+    let mut count = 0;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        count += 1;
+        if first.len() == SHOWN_VIOLATIONS {
+            continue;
+        }
         let (table, rowid, parent): (String, Option<i64>, String) = (
             row.get(0).unwrap_or_default(),
             row.get(1).ok().flatten(),
             row.get(2).unwrap_or_default(),
         );
-        violations.push(match rowid {
+        first.push(match rowid {
             Some(id) => format!("{table} rowid {id} references a missing row of {parent}"),
             None => format!("{table} references a missing row of {parent}"),
         });
     }
-    if violations.is_empty() {
-        return Ok(());
-    }
-    let count = violations.len();
-    violations.truncate(SHOWN_VIOLATIONS);
-    Err(Error::ForeignKeys { count, first: violations })
+    Ok((count > 0).then_some(Violations { count, first }))
 }
 
 #[cfg(test)]
@@ -184,7 +195,7 @@ mod tests {
             conn.execute_batch(rows).unwrap();
             assert_eq!(pragma_count(&conn), expected, "the pragma, after {rows}");
             assert_eq!(count_dangling(&conn), Some(expected), "our count, after {rows}");
-            assert_eq!(check(&conn).is_ok(), expected == 0, "{rows}");
+            assert_eq!(check(&conn).unwrap().is_none(), expected == 0, "{rows}");
         }
     }
 
@@ -194,8 +205,8 @@ mod tests {
                        CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p);
                        INSERT INTO c VALUES (1, 5);");
         assert_eq!(count_dangling(&conn), None);
-        let err = check(&conn).unwrap_err().to_string();
-        assert!(err.contains("c rowid 1 references a missing row of p"), "{err}");
+        let found = check(&conn).unwrap().expect("a violation");
+        assert_eq!(found.first, ["c rowid 1 references a missing row of p"]);
     }
 
     #[test]
@@ -203,8 +214,11 @@ mod tests {
         let conn = db("CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES gone (id));
                        INSERT INTO c VALUES (1, 5), (2, NULL);");
         assert_eq!(count_dangling(&conn), None);
-        let err = check(&conn).unwrap_err().to_string();
-        assert!(err.contains("c rowid 1 references a missing row of gone"), "{err}");
+        let found = check(&conn).unwrap().expect("a violation");
+        assert_eq!(
+            (found.count, found.first[0].as_str()),
+            (1, "c rowid 1 references a missing row of gone")
+        );
     }
 
     #[test]

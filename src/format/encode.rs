@@ -1,4 +1,7 @@
-//! From Postgres' binary COPY format to the NDJSON encoding of DESIGN.md.
+//! From Postgres' binary COPY format to the NDJSON encoding (docs/FORMAT.md): the writing
+//! half of the encoding whose reading half is [`super::Rules`]. The export stage runs it; it
+//! lives here so that what it decides about a type (say, [`array_as_text`]) is known to
+//! validate as well without asking the export.
 //!
 //! [`plan`] decides, per column, what the `COPY (SELECT ...)` selects and how the bytes that
 //! come back are encoded: types with a binary decoder here are read as they are; money is
@@ -16,9 +19,9 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::types as wire;
 use serde::Serialize;
 
-use crate::catalog::{Column, PgType, TypeKind};
-use crate::format::json;
-use crate::pg::quote_ident;
+use super::json;
+use crate::model::catalog::{Column, PgType, TypeKind};
+use crate::sql::quote_ident;
 
 /// How one value's bytes become JSON.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,10 +9,7 @@ use tokio_postgres::Client;
 
 use crate::pg::{self, Source};
 
-// The catalog's data types and the table selection live in the model; re-exported here while
-// the reader is still named `catalog`.
-pub use crate::model::catalog::*;
-pub use crate::model::select::*;
+use crate::model::catalog::*;
 
 /// The catalog of one database: its identity and its tables, in (schema, name) order.
 #[derive(Debug, Clone)]

@@ -7,16 +7,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::names::quote_ident;
-use super::{NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy};
-use crate::mapping::Lossy;
+pub use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE};
+use crate::mapping::{
+    Lossy, NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy, quote_ident,
+};
 use crate::model::manifest::Manifest;
-
-pub const EXPORT_TABLE: &str = "_pg2lite_export";
-pub const COLUMNS_TABLE: &str = "_pg2lite_columns";
-
-/// Names no planned table or index may take.
-pub(super) const RESERVED: &[&str] = &[EXPORT_TABLE, COLUMNS_TABLE];
 
 /// `CREATE TABLE` statements for both meta tables (STRICT when `strict`).
 pub fn meta_ddl(strict: bool) -> String {
