@@ -35,12 +35,12 @@ use rusqlite::{Connection, OpenFlags, params_from_iter};
 use crate::mapping::{self, Plan, SchemaOptions, Skipped, TablePlan};
 use crate::mapping::{ColumnLoss, Lossy};
 use crate::model::manifest::{self, Manifest, TableEntry};
-use crate::progress::{Progress, Silent};
+use crate::progress::Progress;
 use crate::sqlite::backup::{self, Backup};
 use crate::sqlite::{foreign_keys, meta};
 use crate::transform::feed::Fed;
 use crate::transform::{self, BatchReader, ConvertedBatch, JsonNulls};
-use crate::verify::{self, Level, VerifyOptions};
+use crate::verify;
 
 /// What to import, where, and how.
 #[derive(Debug, Clone)]
@@ -270,16 +270,11 @@ pub fn schema_options(manifest: &Manifest, opts: &ImportOptions) -> Result<Schem
 /// Verifies sizes and checksums of every file the manifest lists (one progress line, not
 /// one per file: here it is a step of the import).
 fn check_export(dir: &Path, progress: &dyn Progress) -> Result<()> {
-    let task = progress.start("verify", &dir.display().to_string(), None);
-    let report = verify::run(&VerifyOptions::new(dir).with_level(Level::Checksums), &Silent)?;
-    task.finish(report.rows, report.bytes);
-    if report.is_clean() {
+    let problems = verify::sealed_problems(dir, progress)?;
+    if problems.is_empty() {
         return Ok(());
     }
-    Err(Error::ChangedExport {
-        dir: dir.display().to_string(),
-        problems: report.problems.iter().map(ToString::to_string).collect(),
-    })
+    Err(Error::ChangedExport { dir: dir.display().to_string(), problems })
 }
 
 fn check_target(opts: &ImportOptions) -> Result<()> {
@@ -717,9 +712,7 @@ fn replace_target(
     } else {
         None
     };
-    fs::rename(partial, &opts.target).map_err(io_at(&opts.target))?;
-    let dir = opts.target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_at(dir))?;
+    crate::partial::rename_durably(partial, &opts.target).map_err(io_at(&opts.target))?;
     Ok(backup)
 }
 

@@ -202,6 +202,45 @@ pub fn create_locked<T>(
     Ok((made, removed))
 }
 
+/// Makes a directory's entries (new files, renames) durable, as a database would. An empty
+/// path is the current directory.
+///
+/// # Errors
+/// When the directory cannot be opened or synced.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    File::open(dir)?.sync_all()
+}
+
+/// Renames a finished, synced partial (file or directory) onto `target` and makes the rename
+/// durable: the one last step of every write pg2lite makes, so a reader sees the old file or
+/// the new one, never a half-written one, even after a crash.
+///
+/// # Errors
+/// When the rename or the directory sync fails (the partial is then left for the caller).
+pub fn rename_durably(partial: &Path, target: &Path) -> io::Result<()> {
+    fs::rename(partial, target)?;
+    sync_dir(target.parent().unwrap_or(Path::new("")))
+}
+
+/// Writes `bytes` to `<path>.partial`, syncs it, and renames it onto `path` durably; the
+/// partial is removed on failure. For small files written whole (a schema, a record).
+///
+/// # Errors
+/// When any step fails; `path` is then unchanged.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = File::create(&partial)
+        .and_then(|mut f| io::Write::write_all(&mut f, bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| rename_durably(&partial, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

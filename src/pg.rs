@@ -296,9 +296,7 @@ impl Source {
     /// # Errors
     /// Any other failure to connect, as [`Source::connect`] gives it.
     pub fn asks_for_password(&self) -> Result<bool> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        let runtime = runtime()
             .map_err(|e| Error::Connect { source_name: self.to_string(), detail: e.to_string() })?;
         match runtime.block_on(self.connect()) {
             Ok(_) => Ok(false),
@@ -744,6 +742,16 @@ fn redact_pairs(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The async runtime every Postgres conversation runs on: one thread, the caller's. pg2lite
+/// talks to Postgres over one connection per task and does its parallel work in threads, so
+/// nothing here needs more.
+///
+/// # Errors
+/// When the runtime cannot be built (the OS refuses an event loop).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 pub use crate::sql::{pg_literal as quote_literal, quote_ident, quote_qualified};

@@ -6,8 +6,8 @@
 //! has the final name. Planning from an export and from the database it was made from gives
 //! the same DDL but for the header lines that name the origin.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::mapping::Tenancy;
@@ -138,10 +138,11 @@ fn plan_database(source: &Source, opts: &WriteOptions) -> Result<(String, Plan),
 }
 
 fn read_catalog(source: &Source) -> Result<catalog::Catalog, CommandError> {
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|cause| {
-            CommandError::Io { action: "start the async runtime", path: PathBuf::from("."), cause }
-        })?;
+    let rt = crate::pg::runtime().map_err(|cause| CommandError::Io {
+        action: "start the async runtime",
+        path: PathBuf::from("."),
+        cause,
+    })?;
     rt.block_on(async {
         let client = source.connect().await?;
         Ok(catalog::read(&client, source).await?)
@@ -160,23 +161,12 @@ pub fn default_out(database: &str) -> PathBuf {
     Path::new("schema").join(format!("{name}.sql"))
 }
 
-/// Writes `<path>.partial`, fsyncs it and renames it to `path`; removes the partial file on
-/// failure.
+/// Writes `path` through `<path>.partial` and a durable rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(io_err("create the directory", dir))?;
     }
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let written = File::create(&partial)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .map_err(io_err("write", &partial))
-        .and_then(|()| fs::rename(&partial, path).map_err(io_err("rename onto", path)));
-    if written.is_err() {
-        let _ = fs::remove_file(&partial);
-    }
-    written
+    crate::partial::write_durably(path, bytes).map_err(io_err("write", path))
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CommandError + use<> {

@@ -70,7 +70,7 @@ use crate::report::{
     TableChecks, TableReport, ValidationReport,
 };
 use crate::transform::JsonNulls;
-use crate::verify::{self, Level, VerifyOptions};
+use crate::verify;
 
 use scratch::Scratch;
 use sides::{ExportSide, InvalidJson, JsonColumn, SqliteSide, TableSpec};
@@ -344,14 +344,8 @@ fn check_options(
 /// The export's own checksums, reported as one unit of work (not one per file: here it is a
 /// step of the validation).
 fn export_check(dir: &Path, progress: &dyn Progress) -> Result<FileCheck> {
-    let task = progress.start("verify", &dir.display().to_string(), None);
-    let report = verify::run(
-        &VerifyOptions::new(dir).with_level(Level::Checksums),
-        &crate::progress::Silent,
-    )?;
-    task.finish(report.rows, report.bytes);
-    let problems = report.problems.iter().map(ToString::to_string).collect();
-    Ok(FileCheck::new(Status::of(report.is_clean()), problems))
+    let problems = verify::sealed_problems(dir, progress)?;
+    Ok(FileCheck::new(Status::of(problems.is_empty()), problems))
 }
 
 fn integrity_check(target: &Path) -> Result<FileCheck> {

@@ -246,7 +246,7 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)
+    pg::runtime().map_err(Error::Runtime)
 }
 
 const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -850,10 +850,7 @@ fn finish(
     manifest.write(partial)?;
     sync_dir(&partial.join(manifest::TABLES_DIR))?;
     sync_dir(partial)?;
-    fs::rename(partial, target).map_err(io_err(target))?;
-    if let Some(parent) = target.parent() {
-        sync_dir(parent)?;
-    }
+    partial::rename_durably(partial, target).map_err(io_err(target))?;
     let sealed = Manifest::load(target)?;
     let named = |f: Filter| -> Vec<String> {
         let tables = manifest.tables.iter().filter(|t| t.filter == f);
@@ -878,10 +875,8 @@ fn finish(
     })
 }
 
-/// Makes a directory's entries durable (new files and renames), as a database would.
 fn sync_dir(dir: &Path) -> Result<()> {
-    let path = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    File::open(path).and_then(|d| d.sync_all()).map_err(io_err(path))
+    partial::sync_dir(dir).map_err(io_err(dir))
 }
 
 #[cfg(test)]

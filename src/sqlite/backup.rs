@@ -471,7 +471,7 @@ pub(crate) fn parent_dir(path: &Path) -> PathBuf {
 
 /// Makes a rename or a new file in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync the directory", dir))
+    partial::sync_dir(dir).map_err(io_err("fsync the directory", dir))
 }
 
 pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {

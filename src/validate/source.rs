@@ -29,10 +29,7 @@ type Query = Result<(String, usize), String>;
 /// not match the live catalog. A table that is gone or cannot be counted is an `Err` in the
 /// result.
 pub(super) fn recount(source: &Source, manifest: &Manifest) -> Result<Recount, super::Error> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(super::Error::Runtime)?;
+    let rt = crate::pg::runtime().map_err(super::Error::Runtime)?;
     let value = manifest.options.tenant.as_ref().map(|t| t.value.as_str());
     rt.block_on(async {
         let client = source.connect().await?;

@@ -190,6 +190,20 @@ pub fn run(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport
     Ok(report)
 }
 
+/// The check import and validate make before they read an export: manifest, SHA256SUMS,
+/// file list, sizes and every checksum (verify's default level), shown as one `verify` task.
+/// Returns each problem's text; empty when the export is intact.
+///
+/// # Errors
+/// As [`run`]: a directory that cannot be checked at all.
+pub fn sealed_problems(dir: &Path, progress: &dyn Progress) -> Result<Vec<String>, Error> {
+    let task = progress.start("verify", &dir.display().to_string(), None);
+    let opts = VerifyOptions::new(dir).with_level(Level::Checksums);
+    let report = run(&opts, &crate::progress::Silent)?;
+    task.finish(report.rows, report.bytes);
+    Ok(report.problems.iter().map(ToString::to_string).collect())
+}
+
 fn check_dir(dir: &Path) -> Result<(), Error> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
