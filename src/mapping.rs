@@ -185,17 +185,10 @@ impl SchemaOptions {
         m.check_tenancy()?;
         let mut opts = self.clone();
         opts.header = Header::from_manifest(m);
-        opts.strip = match (tenancy, Strip::from_manifest(m)) {
-            (Tenancy::Keep, _) | (Tenancy::Auto, None) => None,
-            (Tenancy::Strip, None) => return Err(Error::NotTenantScoped),
-            (_, Some(mut strip)) => {
-                if let Some(name) = table_as {
-                    name.clone_into(&mut strip.table_as);
-                }
-                strip.tenant_value = tenant_json(m, &strip.tenant_column);
-                Some(strip)
-            }
-        };
+        opts.strip = Strip::chosen(Strip::from_manifest(m), tenancy, table_as)?.map(|mut s| {
+            s.tenant_value = tenant_json(m, &s.tenant_column);
+            s
+        });
         opts.nan_columns = m
             .tables
             .iter()
@@ -250,6 +243,30 @@ impl Strip {
             tenants,
             table_as: DEFAULT_TENANT_TABLE.to_owned(),
             tenant_value: None,
+        }
+    }
+
+    /// The stripping to do, given what the export is scoped by (`found`: its tenant column
+    /// and tenants table, `None` for an export of whole tables) and what the user asked:
+    /// `--keep-tenancy` none, `--strip-tenancy` or the default strip a tenant-scoped export,
+    /// and `--tenant-table-as` names the table the tenant's row goes to.
+    ///
+    /// # Errors
+    /// [`Error::NotTenantScoped`] for `--strip-tenancy` on an export of whole tables.
+    pub fn chosen(
+        found: Option<Strip>,
+        tenancy: Tenancy,
+        table_as: Option<&str>,
+    ) -> Result<Option<Strip>, Error> {
+        match (tenancy, found) {
+            (Tenancy::Keep, _) | (Tenancy::Auto, None) => Ok(None),
+            (Tenancy::Strip, None) => Err(Error::NotTenantScoped),
+            (_, Some(mut strip)) => {
+                if let Some(name) = table_as {
+                    name.clone_into(&mut strip.table_as);
+                }
+                Ok(Some(strip))
+            }
         }
     }
 

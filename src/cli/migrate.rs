@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pg2lite::export::{self, ExportPlan, ExportSummary};
-use pg2lite::import::{self, ImportSummary, Tenancy};
-use pg2lite::mapping::{self, Plan, Strip};
+use pg2lite::import::{self, ImportSummary};
+use pg2lite::mapping::{self, Plan};
+use pg2lite::migrate;
 use pg2lite::model::catalog::Table;
-use pg2lite::transform::feed::Feeder;
 use serde_json::json;
 
 use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
@@ -99,29 +99,10 @@ fn export_and_import(
 ) -> anyhow::Result<(Exported, ImportSummary)> {
     let export_opts =
         export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
-    // What would stop the import (SQLite names that collide, a --rename of nothing) stops
-    // the migration before a byte is exported.
-    let plan = export::plan(&export_opts).context("cannot plan the migration")?;
-    schema_plan(args, &plan).context("cannot plan the SQLite schema; nothing was exported")?;
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
-    let feeder = Feeder::new(tx);
-    let (exported, fed) = std::thread::scope(|s| {
-        let importer = s.spawn(|| import::run_fed(opts, rx, ui));
-        let exported = export::run_feeding(&export_opts, ui, Some(&feeder));
-        drop(feeder);
-        (exported, importer.join().expect("the import thread does not panic"))
-    });
-    let exported = exported.context("export failed")?;
-    opts.from = exported.dir.clone();
-    let imported = match fed {
-        Ok(imported) => imported,
-        Err(e) => {
-            ui.info(&format!(
-                "importing as the export ran did not work ({e}); importing from its files"
-            ));
-            import::run(opts, ui).context("import failed")?
-        }
-    };
+    let schema = import_cli::schema_options(&args.plan);
+    let table_as = args.plan.tenant_table_as.as_deref();
+    migrate::plan(&export_opts, &schema, import_cli::tenancy(&args.plan), table_as)?;
+    let (exported, imported) = migrate::export_and_import(&export_opts, opts, ui)?;
     Ok((Exported::New(exported), imported))
 }
 
@@ -259,39 +240,13 @@ impl Summary<'_> {
 /// filter, the type mapping per column with what may be lossy, and the DDL. Writes nothing.
 fn dry_run(args: &MigrateArgs, target: &TargetArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let opts = export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
-    let plan = export::plan(&opts).context("cannot plan the migration")?;
-    let schema = schema_plan(args, &plan).context("cannot plan the SQLite schema")?;
+    let schema = import_cli::schema_options(&args.plan);
+    let table_as = args.plan.tenant_table_as.as_deref();
+    let (plan, schema) = migrate::plan(&opts, &schema, import_cli::tenancy(&args.plan), table_as)
+        .context("cannot plan the migration")?;
     let human = describe(&opts.source.to_string(), target, &plan, &schema);
     ui.result(&human, &dry_run_json(&plan, &schema))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The SQLite schema import will plan from the manifest, planned from the catalog instead.
-fn schema_plan(args: &MigrateArgs, plan: &ExportPlan) -> anyhow::Result<Plan> {
-    let mut schema_opts = import_cli::schema_options(&args.plan);
-    schema_opts.strip =
-        dry_run_strip(plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
-    Ok(mapping::plan(&plan.tables, &schema_opts)?)
-}
-
-/// The stripping import would do, from the plan rather than a manifest.
-fn dry_run_strip(
-    plan: &ExportPlan,
-    tenancy: Tenancy,
-    table_as: &Option<String>,
-) -> anyhow::Result<Option<Strip>> {
-    let Some(tenant) = &plan.tenant else {
-        anyhow::ensure!(tenancy != Tenancy::Strip, "--strip-tenancy needs --tenant-column");
-        return Ok(None);
-    };
-    if tenancy == Tenancy::Keep {
-        return Ok(None);
-    }
-    let mut strip = Strip::new(&tenant.plan.column, Some(tenant.plan.tenants_table.clone()));
-    if let Some(name) = table_as {
-        strip.table_as = name.clone();
-    }
-    Ok(Some(strip))
 }
 
 fn describe(source: &str, target: &TargetArgs, plan: &ExportPlan, schema: &Plan) -> String {
