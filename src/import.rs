@@ -118,16 +118,16 @@ pub enum Error {
     TargetExists { target: String, backup_dir: String },
     #[error(transparent)]
     Backup(#[from] backup::Error),
-    #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: io::Error },
+    #[error("{file}: cannot read: {cause}")]
+    Read { file: String, cause: io::Error },
     /// A line that is not UTF-8, or a file cut short (no final newline).
-    #[error("{file}: {source}{VERIFY_HINT}")]
-    Malformed { file: String, source: io::Error },
+    #[error("{file}: {cause}{VERIFY_HINT}")]
+    Malformed { file: String, cause: io::Error },
     /// A line or value that breaks the format's rules (the first one, in file order).
-    #[error("{file}: {source}{VERIFY_HINT}")]
-    Transform { file: String, source: Box<transform::Error> },
-    #[error("{what}: {source}")]
-    Sqlite { what: String, source: rusqlite::Error },
+    #[error("{file}: {cause}{VERIFY_HINT}")]
+    Transform { file: String, cause: Box<transform::Error> },
+    #[error("{what}: {cause}")]
+    Sqlite { what: String, cause: rusqlite::Error },
     #[error("{table}: the file has {found} rows, the manifest says {expected}")]
     RowCount { table: String, found: u64, expected: u64 },
     #[error(
@@ -142,8 +142,8 @@ pub enum Error {
     Integrity { problems: Vec<String> },
     #[error("--schema-file {file}: {problem}")]
     SchemaFile { file: String, problem: String },
-    #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("the export stopped before it finished, so the import fed from it did too")]
     FeedEnded,
     #[error(transparent)]
@@ -181,11 +181,11 @@ fn check_foreign_keys(conn: &Connection) -> Result<()> {
 
 fn sqlite(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let what = what.into();
-    move |source| Error::Sqlite { what, source }
+    move |source| Error::Sqlite { what, cause: source }
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
+    move |source| Error::Io { path: path.display().to_string(), cause: source }
 }
 
 /// Imports an export into `opts.target`.
@@ -559,13 +559,13 @@ fn read_and_convert(
 ) {
     let file_name = || entry.file.clone();
     let read_err = |source: io::Error| match source.kind() {
-        io::ErrorKind::InvalidData => Error::Malformed { file: file_name(), source },
-        _ => Error::Read { file: file_name(), source },
+        io::ErrorKind::InvalidData => Error::Malformed { file: file_name(), cause: source },
+        _ => Error::Read { file: file_name(), cause: source },
     };
     for batch in BatchReader::new(BufReader::with_capacity(1 << 20, file)) {
         let converted = batch.map_err(read_err).and_then(|b| {
             transform::convert_batch(b, table)
-                .map_err(|e| Error::Transform { file: file_name(), source: Box::new(e) })
+                .map_err(|e| Error::Transform { file: file_name(), cause: Box::new(e) })
         });
         let failed = converted.is_err();
         if tx.send(converted).is_err() || failed {
@@ -585,7 +585,7 @@ fn insert_batch(
         let values = row.values().enumerate().map(|(i, v)| json_nulls.apply(i, line, v));
         insert.execute(params_from_iter(values)).map_err(|source| Error::Sqlite {
             what: format!("{} line {line}: cannot insert the row", table.display_name()),
-            source,
+            cause: source,
         })?;
     }
     Ok(())
@@ -817,7 +817,7 @@ fn convert_fed(feed: Receiver<Fed>, plan: &Plan, out: mpsc::SyncSender<Result<Co
                 }
                 let file = manifest::table_file(&tp.source.schema, &tp.source.name);
                 let converted = transform::convert_batch(batch, tp)
-                    .map_err(|e| Error::Transform { file, source: Box::new(e) });
+                    .map_err(|e| Error::Transform { file, cause: Box::new(e) });
                 converted.map(|batch| Converted::Rows {
                     table: i,
                     batch,

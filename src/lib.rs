@@ -11,8 +11,15 @@
 //!                  validate (counts, keys, content, JSON, FKs) ──▶ report
 //! ```
 //!
-//! Each stage is a module with a `run` function that takes an options struct and a
-//! [`progress::Progress`] sink; the command line in `main.rs` only builds those options.
+//! Each stage ([`export`], [`schema`], [`import`], [`validate`], [`rollback`]) is a module
+//! with a `run` function that takes an options struct and a [`progress::Progress`] sink; the
+//! command line only builds those options, and [`migrate`] alone combines stages. The stages
+//! never use one another: what they share is in layers below them, each using only the
+//! layers below it — [`verify`] and [`transform`] (the export check and the value conversion
+//! every stage applies alike), [`pg`] and [`sqlite`] (the two databases), [`mapping`] (the
+//! planner: catalog → SQLite schema), [`format`] (the NDJSON value encoding), [`model`] (the
+//! export's data), and at the bottom [`sql`], [`fsio`], [`partial`], [`progress`], [`report`].
+//! `tests/layers.rs` holds the rule.
 
 pub mod export;
 pub mod format;

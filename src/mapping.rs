@@ -101,7 +101,7 @@ pub enum Error {
     NotTenantScoped,
     /// A tenant-scoped manifest whose tenancy cannot be trusted: refused, not guessed at.
     #[error("the export's tenancy cannot be trusted: {0}")]
-    Tenancy(#[from] crate::model::manifest::TenancyError),
+    Tenancy(crate::model::manifest::TenancyError),
     /// The catalog contradicts itself: a key, index or constraint on a column its table
     /// lacks, or a foreign key whose column lists differ in length. Postgres cannot make
     /// such a catalog, so the manifest was edited; nothing is planned from it.
@@ -110,6 +110,14 @@ pub enum Error {
          manifest edited?), so pg2lite plans nothing from it: export the database again"
     )]
     Inconsistent { table: String, object: String, problem: String },
+}
+
+/// The message names the cause itself, so it is not also returned as the error's source
+/// (a chain printed with `{:#}` would say it twice).
+impl From<crate::model::manifest::TenancyError> for Error {
+    fn from(e: crate::model::manifest::TenancyError) -> Self {
+        Error::Tenancy(e)
+    }
 }
 
 /// How numeric columns are stored (`--numeric`).

@@ -23,13 +23,13 @@ pub enum Error {
          (or stop it), then try again"
     )]
     Busy { path: PathBuf },
-    #[error("{path}: cannot {action}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: io::Error },
+    #[error("{path}: cannot {action}: {cause}")]
+    Io { action: &'static str, path: PathBuf, cause: io::Error },
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {
     let path = path.to_owned();
-    move |source| Error::Io { action, path, source }
+    move |source| Error::Io { action, path, cause: source }
 }
 
 /// A partial this run owns: locked until dropped.

@@ -126,8 +126,8 @@ pub enum Error {
     Schema(#[from] mapping::Error),
     #[error("{path}: no such file (validate takes the SQLite file import wrote, --target)")]
     TargetMissing { path: String },
-    #[error("{what}: {source}")]
-    Sqlite { what: String, source: rusqlite::Error },
+    #[error("{what}: {cause}")]
+    Sqlite { what: String, cause: rusqlite::Error },
     #[error(
         "{target} was imported with other options than these, so its rows cannot be compared:\n  \
          {}\npass validate the same options you gave import (here: {hint})",
@@ -164,17 +164,25 @@ pub enum Error {
         given_id: String,
         given_sha: String,
     },
-    #[error("{target}: {source}")]
-    Record { target: String, source: crate::sqlite::meta::RecordError },
+    #[error("{target}: {cause}")]
+    Record { target: String, cause: crate::sqlite::meta::RecordError },
     #[error(transparent)]
     Pg(#[from] pg::Error),
     /// A filter of the manifest that does not fit the live catalog: nothing is counted.
     #[error("{0}; validate --source does not count with a filter that the database does not have")]
-    Filter(#[from] pg::filter::Mismatch),
-    #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    Filter(pg::filter::Mismatch),
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+}
+
+/// The message names the cause itself, so it is not also returned as the error's source
+/// (a chain printed with `{:#}` would say it twice).
+impl From<pg::filter::Mismatch> for Error {
+    fn from(e: pg::filter::Mismatch) -> Self {
+        Error::Filter(e)
+    }
 }
 
 impl Error {
@@ -197,7 +205,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn sqlite_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let what = what.into();
-    move |source| Error::Sqlite { what, source }
+    move |source| Error::Sqlite { what, cause: source }
 }
 
 /// Validates `opts.target` against the export `opts.from`.
@@ -311,8 +319,9 @@ fn resolve_options(
     opts: &ValidateOptions,
     progress: &dyn Progress,
 ) -> Result<options::Resolved> {
-    let recorded = crate::sqlite::meta::read_imported_with(&target.conn)
-        .map_err(|source| Error::Record { target: opts.target.display().to_string(), source })?;
+    let recorded = crate::sqlite::meta::read_imported_with(&target.conn).map_err(|source| {
+        Error::Record { target: opts.target.display().to_string(), cause: source }
+    })?;
     let resolved = options::resolve(&opts.flags, recorded, &opts.target)?;
     if let Some(rec) = &resolved.recorded {
         progress.message(&format!(
@@ -356,7 +365,7 @@ fn integrity_check(target: &Path) -> Result<FileCheck> {
 fn sha256_of(target: &Path) -> Result<String> {
     manifest::sha256_file(target)
         .map(|(sha, _)| sha)
-        .map_err(|source| Error::Io { path: target.display().to_string(), source })
+        .map_err(|source| Error::Io { path: target.display().to_string(), cause: source })
 }
 
 /// The directory that holds the scratch database: the target's, so it is on a disk that

@@ -101,10 +101,10 @@ pub enum Error {
          directly, as a role the policies do not vary for"
     )]
     CountMismatch { table: String, streamed: u64, counted: u64 },
-    #[error("table {table}, row {row}, column {column:?}: {source}")]
-    Encode { table: String, row: u64, column: String, source: EncodeError },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("table {table}, row {row}, column {column:?}: {cause}")]
+    Encode { table: String, row: u64, column: String, cause: EncodeError },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
     #[error(transparent)]
@@ -118,7 +118,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_owned(), source }
+    move |source| Error::Io { path: path.to_owned(), cause: source }
 }
 
 /// One table's work: what to run and where to write.
@@ -711,7 +711,7 @@ fn encode_row(
             table: job.table.display_name(),
             row: row_number,
             column: column.clone(),
-            source,
+            cause: source,
         })?;
         if present {
             seen.value(codec, column, row_number, &out[start..]);

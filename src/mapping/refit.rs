@@ -22,7 +22,15 @@ pub enum RefitError {
     )]
     Changed { table: String },
     #[error("cannot update the stored schema: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+/// The message names the cause itself, so it is not also returned as the error's source
+/// (a chain printed with `{:#}` would say it twice).
+impl From<rusqlite::Error> for RefitError {
+    fn from(e: rusqlite::Error) -> Self {
+        RefitError::Sqlite(e)
+    }
 }
 
 /// Rewrites, inside the caller's transaction, the stored CREATE TABLE of every table of

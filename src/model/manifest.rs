@@ -32,12 +32,12 @@ const CHECKSUM_KEY: &str = "\"manifest_sha256\": \"";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "{path}: cannot read the manifest: {source}; is this an export directory \
+        "{path}: cannot read the manifest: {cause}; is this an export directory \
          (migration_data/<id>, made by pg2lite export)?"
     )]
-    Read { path: PathBuf, source: io::Error },
-    #[error("{path}: the manifest is not valid JSON of this format: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Read { path: PathBuf, cause: io::Error },
+    #[error("{path}: the manifest is not valid JSON of this format: {cause}")]
+    Parse { path: PathBuf, cause: serde_json::Error },
     #[error("{path}: not a pg2lite export manifest (format {found:?}, expected {FORMAT:?})")]
     Format { path: PathBuf, found: String },
     #[error(
@@ -52,8 +52,8 @@ pub enum Error {
          content hashes to {actual})"
     )]
     ChecksumMismatch { path: PathBuf, recorded: String, actual: String },
-    #[error("{path}: cannot write: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot write: {cause}")]
+    Write { path: PathBuf, cause: io::Error },
     /// The manifest is not a regular file inside the export, or is too large (see
     /// [`crate::fsio`]).
     #[error(transparent)]
@@ -345,14 +345,15 @@ impl Manifest {
             version: u32,
         }
         let head: Head = serde_json::from_str(text)
-            .map_err(|source| Error::Parse { path: path.into(), source })?;
+            .map_err(|source| Error::Parse { path: path.into(), cause: source })?;
         if head.format != FORMAT {
             return Err(Error::Format { path: path.into(), found: head.format });
         }
         if head.version > VERSION {
             return Err(Error::Version { path: path.into(), found: head.version });
         }
-        serde_json::from_str(text).map_err(|source| Error::Parse { path: path.into(), source })
+        serde_json::from_str(text)
+            .map_err(|source| Error::Parse { path: path.into(), cause: source })
     }
 
     /// The manifest as written to disk, with `manifest_sha256` filled in.
@@ -498,7 +499,7 @@ pub fn read_text(dir: &Path) -> Result<String> {
         Ok(bytes) => bytes,
         Err(fsio::Error { kind: fsio::Kind::NotFound, .. }) => {
             let source = io::Error::new(io::ErrorKind::NotFound, "no such file");
-            return Err(Error::Read { path, source });
+            return Err(Error::Read { path, cause: source });
         }
         Err(e) => return Err(e.into()),
     };
@@ -528,7 +529,7 @@ pub fn check_seal(text: &str, path: &Path) -> Result<()> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| Error::Write { path: path.into(), source };
+    let err = |source| Error::Write { path: path.into(), cause: source };
     let mut f = File::create(path).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)

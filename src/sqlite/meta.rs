@@ -242,12 +242,20 @@ pub fn record_imported_with(conn: &Connection, with: &ImportedWith) -> rusqlite:
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("cannot read {EXPORT_TABLE}: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error(
         "{EXPORT_TABLE}.{field} holds {value:?}, which is not what import writes there (was \
          the file edited?)"
     )]
     Bad { field: &'static str, value: String },
+}
+
+/// The message names the cause itself, so it is not also returned as the error's source
+/// (a chain printed with `{:#}` would say it twice).
+impl From<rusqlite::Error> for RecordError {
+    fn from(e: rusqlite::Error) -> Self {
+        RecordError::Sqlite(e)
+    }
 }
 
 type Row = (Option<String>, Option<i64>, Option<String>, Option<String>, Option<String>);

@@ -145,8 +145,8 @@ pub enum Error {
         /// The key found there, `None` when the line has fewer keys.
         found: Option<String>,
     },
-    #[error("{table}, line {line}, column {column:?}{}: {source}", path_in(source))]
-    Value { table: String, line: u64, column: String, source: ConvertError },
+    #[error("{table}, line {line}, column {column:?}{}: {cause}", path_in(cause))]
+    Value { table: String, line: u64, column: String, cause: ConvertError },
     #[error(
         "{table}, line {line}: tenant column {column:?} holds {found}, not the tenant being imported ({expected}); the export holds another tenant's row"
     )]
@@ -421,7 +421,12 @@ impl<'p> Layout<'p> {
     }
 
     fn value_error(&self, column: &str, line: &Line<'_>, source: ConvertError) -> Error {
-        Error::Value { table: self.table.clone(), line: line.no, column: column.to_owned(), source }
+        Error::Value {
+            table: self.table.clone(),
+            line: line.no,
+            column: column.to_owned(),
+            cause: source,
+        }
     }
 
     fn check_keys(&self, fields: &[(Key<'_>, &RawValue)], line: u64) -> Result<(), Error> {

@@ -72,7 +72,7 @@ impl Scratch {
         let dir = tempfile::Builder::new()
             .prefix(".pg2lite-validate-")
             .tempdir_in(near)
-            .map_err(|source| Error::Io { path: near.display().to_string(), source })?;
+            .map_err(|source| Error::Io { path: near.display().to_string(), cause: source })?;
         let conn = Connection::open(dir.path().join("scratch.db"))
             .map_err(sqlite_err("cannot create the scratch database"))?;
         conn.execute_batch(SETTINGS)

@@ -165,8 +165,8 @@ pub enum Error {
     NotFound { path: PathBuf },
     #[error("{path}: not a directory (verify takes an export directory, migration_data/<id>)")]
     NotADirectory { path: PathBuf },
-    #[error("{path}: cannot read the directory: {source}")]
-    Unreadable { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot read the directory: {cause}")]
+    Unreadable { path: PathBuf, cause: io::Error },
 }
 
 /// Verifies the export at `opts.dir`, reporting per-file work to `progress`.
@@ -209,7 +209,7 @@ fn check_dir(dir: &Path) -> Result<(), Error> {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(Error::NotADirectory { path: dir.into() }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound { path: dir.into() }),
-        Err(source) => Err(Error::Unreadable { path: dir.into(), source }),
+        Err(source) => Err(Error::Unreadable { path: dir.into(), cause: source }),
     }
 }
 
@@ -257,7 +257,7 @@ fn parse_manifest(text: &str, path: &Path) -> Result<Manifest, String> {
 /// A manifest error without the path (the problem names the file).
 fn describe(e: &manifest::Error) -> String {
     match e {
-        manifest::Error::Parse { source, .. } => {
+        manifest::Error::Parse { cause: source, .. } => {
             format!("not valid JSON of the manifest's format: {source}")
         }
         manifest::Error::Format { found, .. } => format!(
@@ -366,7 +366,7 @@ fn extra_files(dir: &Path, expected: &HashSet<&str>) -> Result<Vec<Problem>, Err
     let mut found = Vec::new();
     let mut problems = Vec::new();
     list_tree(dir, "", &mut found, &mut problems)
-        .map_err(|source| Error::Unreadable { path: dir.into(), source })?;
+        .map_err(|source| Error::Unreadable { path: dir.into(), cause: source })?;
     found.retain(|rel| !expected.contains(rel.as_str()));
     found.sort();
     problems.extend(found.into_iter().map(|rel| Problem::new(rel, ProblemKind::Extra)));
