@@ -68,6 +68,10 @@ pub struct ImportOptions {
     /// (`journal_mode=DELETE`), SQLite's default, so it is one file at rest: opening a WAL
     /// file creates `-wal` and `-shm` beside it, which is not the single file users expect.
     pub wal: bool,
+    /// Refuse the export, before anything is written, unless these signers accept its
+    /// `manifest.json.sig` (`--require-signature`). Used by [`run`]; an import fed by an
+    /// export as it runs has no signature to check yet.
+    pub require_signature: Option<crate::sign::AllowedSigners>,
 }
 
 pub use crate::schema::Tenancy;
@@ -163,6 +167,8 @@ pub enum Error {
     InsideExport { what: &'static str, path: String, export: String },
     #[error("cannot give the tables the schema the finished export calls for: {0}")]
     Refit(String),
+    #[error(transparent)]
+    Signature(#[from] crate::sign::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -189,6 +195,9 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// case.
 pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = Instant::now();
+    if let Some(signers) = &opts.require_signature {
+        crate::sign::require(&opts.from, signers)?;
+    }
     let manifest = Manifest::load(&opts.from)?;
     check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;

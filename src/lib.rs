@@ -26,6 +26,7 @@ pub mod progress;
 pub mod report;
 pub mod rollback;
 pub mod schema;
+pub mod sign;
 pub mod transform;
 pub mod validate;
 pub mod verify;

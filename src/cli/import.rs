@@ -14,6 +14,7 @@ use super::{ImportArgs, PlanArgs, TargetArgs, Ui};
 pub fn run(args: &ImportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args.from, &args.target, &args.plan);
     opts.schema_file = args.schema_file.clone();
+    opts.require_signature = super::sign::allowed_signers(args.require_signature.as_deref())?;
     opts.replace = confirm_replace(&args.target)?;
     let summary = import::run(&opts, ui).context("import failed")?;
     for note in &summary.notes {
@@ -37,6 +38,7 @@ pub fn options(from: &Path, target: &TargetArgs, plan: &PlanArgs) -> ImportOptio
         meta: !target.no_meta,
         replace: false,
         wal: target.wal,
+        require_signature: None,
     }
 }
 
