@@ -180,8 +180,13 @@ impl KeyFile {
     pub fn read(path: &Path) -> Result<KeyFile, Error> {
         let text = std::fs::read(path)
             .map_err(|source| Error::KeyRead { path: path.to_owned(), source })?;
-        let key = PrivateKey::from_openssh(&text)
-            .map_err(|e| Error::KeyParse { path: path.to_owned(), detail: e.to_string() })?;
+        let key = PrivateKey::from_openssh(&text).map_err(|e| match e {
+            // Built with Ed25519 alone, ssh-key reads no other private key.
+            ssh_key::Error::AlgorithmUnknown => {
+                Error::NotEd25519 { path: path.to_owned(), algorithm: "non-Ed25519".into() }
+            }
+            e => Error::KeyParse { path: path.to_owned(), detail: e.to_string() },
+        })?;
         if key.algorithm() != Algorithm::Ed25519 {
             let algorithm = key.algorithm().to_string();
             return Err(Error::NotEd25519 { path: path.to_owned(), algorithm });
@@ -397,11 +402,14 @@ impl AllowedSigners {
     }
 
     /// The principals of the first line that accepts `key` for [`NAMESPACE`] at `now`.
-    fn accept(&self, key: &KeyData, fingerprint: &str, now: DateTime<Utc>) -> Result<String, Refusal> {
-        let mut refusal = Refusal::UnknownKey {
-            fingerprint: fingerprint.to_owned(),
-            signers: self.path.clone(),
-        };
+    fn accept(
+        &self,
+        key: &KeyData,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Refusal> {
+        let mut refusal =
+            Refusal::UnknownKey { fingerprint: fingerprint.to_owned(), signers: self.path.clone() };
         for e in self.entries.iter().filter(|e| !e.cert_authority && &e.key == key) {
             let (fingerprint, principals) = (fingerprint.to_owned(), e.principals.clone());
             if let Some(namespaces) = e.namespaces.as_ref().filter(|n| !allows(n, NAMESPACE)) {
@@ -590,7 +598,8 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti";
 
     fn parse(text: &str) -> Result<AllowedSigners, Error> {
         AllowedSigners::parse(text, Path::new("allowed"))
@@ -623,7 +632,9 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_named_by_its_number() {
-        for text in ["alice", "alice ssh-ed25519 notbase64", "alice bogus=1 ssh-ed25519 AAAA", "\"alice"] {
+        for text in
+            ["alice", "alice ssh-ed25519 notbase64", "alice bogus=1 ssh-ed25519 AAAA", "\"alice"]
+        {
             let err = parse(&format!("# ok\n{text}\n")).unwrap_err().to_string();
             assert!(err.contains("line 2"), "{text}: {err}");
         }

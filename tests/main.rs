@@ -14,6 +14,7 @@ mod live;
 mod migrate;
 mod rollback;
 mod schema;
+mod sign;
 mod tenancy;
 mod validate;
 mod verify;

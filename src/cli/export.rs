@@ -13,7 +13,8 @@ use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let sign = super::sign::signing_key(args.signing.sign.as_deref())?;
-    let opts = ExportOptions { sign, ..options(&args.source, &args.select, &args.tenancy, &args.out)? };
+    let opts =
+        ExportOptions { sign, ..options(&args.source, &args.select, &args.tenancy, &args.out)? };
     ui.info(&format!("exporting {} to {}", opts.source, opts.out.display()));
     let summary = export::run(&opts, ui).context("export failed")?;
     ui.result(&human(&summary), &to_json(&summary))?;

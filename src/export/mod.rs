@@ -182,8 +182,7 @@ pub fn run_feeding(
     let work = Work { dir: &partial, progress, feed };
     let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &work);
     let target = opts.out.join(&export_id);
-    let finished =
-        outcome.and_then(|results| {
+    let finished = outcome.and_then(|results| {
         finish(&partial, &target, &manifest_of(&results), results, opts.sign.as_ref())
     });
     if finished.is_err() {
