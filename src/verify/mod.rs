@@ -13,6 +13,11 @@
 //!    in order, the line count equals the recorded rows, the file ends with a newline, and
 //!    every value fits its column's type (see `values`).
 //!
+//! With the manifest, `manifest.json.sig` is checked too ([`crate::sign`]): when present it
+//! must be an SSHSIG of the manifest's bytes in namespace `pg2lite-export`; with
+//! [`VerifyOptions::allowed_signers`] it must also be there and by a key they accept. It is
+//! part of the export, never an extra file, though neither list names it.
+//!
 //! Every stage runs, whatever earlier ones found, and each problem is reported as a typed
 //! [`Problem`]. Problems are the *result* (exit 1); [`Error`] is only for a directory that
 //! cannot be checked at all (exit 2). Stages 4 and 5 share one streaming pass per file, run in
