@@ -420,3 +420,36 @@ fn migrate_sign_writes_a_signature_ssh_keygen_accepts() {
         .assert_code(2)
         .assert_stderr_contains("--sign");
 }
+
+#[test]
+fn a_signature_file_that_is_a_link_garbage_or_for_another_namespace_is_a_problem() {
+    let s = Setup::new();
+    let key = s.key("alice", "");
+    let signers = s.allowed("allowed_signers", &[("alice@example.com", "", &key)]);
+    let dir = s.signed_export("out", &key);
+    let sig = dir.join("manifest.json.sig");
+    let elsewhere = s.path("elsewhere.sig");
+    fs::rename(&sig, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &sig).unwrap();
+    for signers in [None, Some(signers.as_path())] {
+        let out = s.verify(&dir, signers).assert_code(1);
+        assert!(out.stdout.contains("manifest.json.sig cannot be read: "), "{out}");
+        assert!(out.stdout.contains("symbolic link"), "{out}");
+    }
+    fs::remove_file(&sig).unwrap();
+    fs::write(&sig, "-----BEGIN SSH SIGNATURE-----\nnot base64\n").unwrap();
+    assert_refused(s.verify(&dir, None), "is not an armored SSH signature");
+    fs::remove_file(&sig).unwrap();
+    let other = s.path("other");
+    fs::copy(dir.join("manifest.json"), &other).unwrap();
+    ssh_keygen(&["-Y", "sign", "-n", "file", "-f", key.to_str().unwrap()], &other);
+    fs::copy(other.with_extension("sig"), &sig).unwrap();
+    assert_refused(s.verify(&dir, Some(&signers)), "was made for namespace \"file\"");
+    // The import that would follow refuses it too, with or without --require-signature.
+    pg2lite(&["import", "--target", "x.db", "--from"])
+        .arg(&dir)
+        .cwd(s.work.path())
+        .assert_code(2)
+        .assert_stderr_contains("namespace");
+    assert!(!s.path("x.db").exists());
+}
