@@ -88,6 +88,8 @@ pub struct ImportSummary {
     /// The backup of the target this import replaced.
     pub backup: Option<Backup>,
     pub seconds: f64,
+    /// The signature `--require-signature` accepted.
+    pub signature: Option<crate::sign::Status>,
 }
 
 #[derive(Debug, Clone)]
@@ -195,16 +197,18 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// case.
 pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = Instant::now();
-    if let Some(signers) = &opts.require_signature {
-        crate::sign::require(&opts.from, signers)?;
-    }
+    let signature = match &opts.require_signature {
+        Some(signers) => Some(crate::sign::require(&opts.from, signers)?),
+        None => None,
+    };
     let manifest = Manifest::load(&opts.from)?;
     check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
-    import_with(&manifest, opts, started, progress, partial, |partial, plan| {
+    let summary = import_with(&manifest, opts, started, progress, partial, |partial, plan| {
         Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
-    })
+    })?;
+    Ok(ImportSummary { signature, ..summary })
 }
 
 /// What [`run`] and [`run_fed`] share: plans the schema from `planned` (the manifest, or the
@@ -236,6 +240,7 @@ fn import_with(
         notes,
         backup,
         seconds: started.elapsed().as_secs_f64(),
+        signature: None,
     })
 }
 

@@ -337,6 +337,19 @@ fn a_malformed_allowed_signers_file_is_an_error_naming_its_line() {
     let bad = s.path("bad");
     fs::write(&bad, "# comment\nalice@example.com ssh-ed25519 not-base64\n").unwrap();
     s.verify(&dir, Some(&bad)).assert_code(2).assert_stderr_contains("line 2");
+    let missing = s.path("no-such-file");
+    s.verify(&dir, Some(&missing))
+        .assert_code(2)
+        .assert_stderr_contains("allowed signers")
+        .assert_stderr_contains("cannot read");
+    pg2lite(&["import", "--target", "x.db", "--from"])
+        .arg(&dir)
+        .arg("--require-signature")
+        .arg(&bad)
+        .cwd(s.work.path())
+        .assert_code(2)
+        .assert_stderr_contains("line 2");
+    assert!(!s.path("x.db").exists());
 }
 
 /// A target with content, its bytes, and the import arguments that require `signers`.
@@ -387,13 +400,24 @@ fn import_and_migrate_require_signature_refuse_unsigned_and_wrong_signer_exports
             .assert_stderr_contains(&needle);
         assert_untouched(&s, &target, &bytes);
     }
+    // The requirement only makes sense of an existing export.
+    let url = s.db.url();
+    pg2lite(&["migrate", "--source", url.as_str(), "--target", "app.db", "--yes"])
+        .arg("--require-signature")
+        .arg(&signers)
+        .cwd(s.work.path())
+        .assert_code(2)
+        .assert_stderr_contains("--skip-export");
+    assert_untouched(&s, &target, &bytes);
     let good = s.signed_export("good", &alice);
-    pg2lite(&["import", "--yes", "--target", "app.db", "--from"])
+    let out = pg2lite(&["import", "--yes", "--target", "app.db", "--from"])
         .arg(&good)
         .arg("--require-signature")
         .arg(&signers)
         .cwd(s.work.path())
         .assert_code(0);
+    let fp = fingerprint(&alice);
+    assert!(out.stdout.contains(&format!("good, by alice@example.com (key {fp})")), "{out}");
     assert_ne!(fs::read(&target).unwrap(), bytes);
 }
 

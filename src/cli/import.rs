@@ -108,6 +108,10 @@ fn human(s: &ImportSummary) -> String {
             b.sha256
         ));
     }
+    if let Some(status) = &s.signature {
+        out.push_str(&super::sign::describe(status));
+        out.push('\n');
+    }
     out.push_str(&open_hint(&s.target));
     out
 }
@@ -151,6 +155,7 @@ fn to_json(s: &ImportSummary) -> serde_json::Value {
             "table": format!("{}.{}", k.source.schema, k.source.name), "why": k.why,
         })).collect::<Vec<_>>(),
         "notes": s.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "signature": s.signature,
         "backup": s.backup.as_ref().map(|b| json!({
             "path": b.path, "sha256": b.sha256, "bytes": b.bytes,
         })),
