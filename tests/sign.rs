@@ -477,3 +477,39 @@ fn a_signature_file_that_is_a_link_garbage_or_for_another_namespace_is_a_problem
         .assert_stderr_contains("namespace");
     assert!(!s.path("x.db").exists());
 }
+
+/// Runs `pg2lite ARGS` on a pseudo-terminal (util-linux `script`), typing `typed` into it.
+fn on_terminal(cwd: &Path, args: &str, typed: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_pg2lite"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (apt-get install -y bsdutils)");
+    child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn an_encrypted_key_asks_for_its_passphrase_on_a_terminal() {
+    let s = Setup::new();
+    let key = s.key("locked", "typed secret");
+    let signers = s.allowed("allowed_signers", &[("ops", "", &key)]);
+    let args = format!("export --source '{}' --out out --sign locked", s.db.url());
+    let (code, text) = on_terminal(s.work.path(), &args, "not it\n");
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("Passphrase for locked:") && text.contains("wrong passphrase"), "{text}");
+    assert!(!s.path("out").exists());
+    let (code, text) = on_terminal(s.work.path(), &args, "typed secret\n");
+    assert_eq!(code, 0, "{text}");
+    let mut dirs = fs::read_dir(s.path("out")).unwrap().map(|e| e.unwrap().path());
+    let dir = dirs.find(|p| p.is_dir()).expect("the export directory");
+    assert!(auditor_verify(&dir, &signers, "ops").0);
+}
