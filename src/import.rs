@@ -68,6 +68,10 @@ pub struct ImportOptions {
     /// (`journal_mode=DELETE`), SQLite's default, so it is one file at rest: opening a WAL
     /// file creates `-wal` and `-shm` beside it, which is not the single file users expect.
     pub wal: bool,
+    /// Refuse the export, before anything is written, unless these signers accept its
+    /// `manifest.json.sig` (`--require-signature`). Used by [`run`]; an import fed by an
+    /// export as it runs has no signature to check yet.
+    pub require_signature: Option<crate::sign::AllowedSigners>,
 }
 
 pub use crate::mapping::Tenancy;
@@ -84,6 +88,8 @@ pub struct ImportSummary {
     /// The backup of the target this import replaced.
     pub backup: Option<Backup>,
     pub seconds: f64,
+    /// The signature `--require-signature` accepted.
+    pub signature: Option<crate::sign::Status>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +169,8 @@ pub enum Error {
     InsideExport { what: &'static str, path: String, export: String },
     #[error("cannot give the tables the schema the finished export calls for: {0}")]
     Refit(String),
+    #[error(transparent)]
+    Signature(#[from] crate::sign::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -197,13 +205,18 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// case.
 pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = Instant::now();
+    let signature = match &opts.require_signature {
+        Some(signers) => Some(crate::sign::require(&opts.from, signers)?),
+        None => None,
+    };
     let manifest = Manifest::load(&opts.from)?;
     check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
-    import_with(&manifest, opts, started, progress, partial, |partial, plan| {
+    let summary = import_with(&manifest, opts, started, progress, partial, |partial, plan| {
         Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
-    })
+    })?;
+    Ok(ImportSummary { signature, ..summary })
 }
 
 /// What [`run`] and [`run_fed`] share: plans the schema from `planned` (the manifest, or the
@@ -235,6 +248,7 @@ fn import_with(
         notes,
         backup,
         seconds: started.elapsed().as_secs_f64(),
+        signature: None,
     })
 }
 
@@ -716,7 +730,7 @@ fn replace_target(
     Ok(backup)
 }
 
-/// Imports while an export runs, fed its lines as they are written ([`crate::export::feed`]),
+/// Imports while an export runs, fed its lines as they are written ([`crate::transform::feed`]),
 /// with the same conversion, checks and atomic replace as [`run`]. The lines come from the
 /// process that wrote and hashed the files, so they are not verified again.
 ///

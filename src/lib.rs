@@ -34,6 +34,7 @@ pub mod progress;
 pub mod report;
 pub mod rollback;
 pub mod schema;
+pub mod sign;
 pub mod sql;
 pub mod sqlite;
 pub mod transform;

@@ -26,8 +26,8 @@
 //!   same number (see [`Loss::Rounded`]). Nothing else is ever lossy.
 //!
 //! ```no_run
-//! use pg2lite::mapping::TablePlan;
-//! use pg2lite::transform::{BatchReader, Lossy, convert_batch};
+//! use pg2lite::mapping::{Lossy, TablePlan};
+//! use pg2lite::transform::{BatchReader, convert_batch};
 //!
 //! fn load(table: &TablePlan, conn: &rusqlite::Connection) -> anyhow::Result<Lossy> {
 //!     let file = std::io::BufReader::new(std::fs::File::open("tables/public.users.ndjson")?);

@@ -26,6 +26,7 @@ pub fn import_options(from: &Path, target: &Path) -> ImportOptions {
         meta: true,
         replace: true,
         wal: false,
+        require_signature: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn import_into(from: &Path, dir: &Path, name: &str, schema: SchemaOptions) -> Im
     let opts = ImportOptions {
         replace: true,
         wal: false,
+        require_signature: None,
         backup: false,
         meta: true,
         schema,
@@ -1294,6 +1295,7 @@ fn nan_in_a_not_null_column_is_stored_as_null_and_counted_or_refused_naming_the_
     let opts = ImportOptions {
         replace: true,
         wal: false,
+        require_signature: None,
         backup: false,
         meta: true,
         schema: SchemaOptions::default(),

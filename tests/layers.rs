@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("mapping", 4),
     ("pg", 5),
     ("sqlite", 5),
+    ("sign", 3),
     ("transform", 6),
     ("verify", 6),
 ];

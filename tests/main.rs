@@ -15,6 +15,7 @@ mod live;
 mod migrate;
 mod rollback;
 mod schema;
+mod sign;
 mod tenancy;
 mod validate;
 mod verify;

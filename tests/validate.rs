@@ -37,6 +37,7 @@ fn import_into(export: &Path, target: &Path, schema: SchemaOptions, tenancy: Ten
         meta: true,
         replace: true,
         wal: false,
+        require_signature: None,
     };
     if let Err(e) = import::run(&opts, &Silent) {
         panic!("import of {} into {} failed:\n{e}", export.display(), target.display());

@@ -678,7 +678,9 @@ fn line_problems_past_the_cap_are_counted_not_listed() {
 fn the_cli_exits_0_on_a_clean_export_with_the_summary_on_stdout() {
     let export = Export::new();
     let got = pg2lite(&["verify", "--deep"]).arg(export.path()).assert_code(0);
-    assert_eq!(got.stdout, "verified 6 files, 8 rows in 5 stages: 0 problems\n", "{got}");
+    let expected = "signature: none (the export is not signed)\n\
+                    verified 6 files, 8 rows in 5 stages: 0 problems\n";
+    assert_eq!(got.stdout, expected, "{got}");
 }
 
 #[test]
@@ -689,6 +691,7 @@ fn the_cli_exits_1_and_prints_each_problem() {
     let got = pg2lite(&["verify", "--quiet"]).arg(export.path()).assert_code(1);
     let expected = format!(
         "problem: {EMPTY}: missing\nproblem: tables/x.tmp: extra file (not in the manifest)\n\
+         signature: none (the export is not signed)\n\
          verified 6 files, 8 rows in 4 stages: 2 problems found\n"
     );
     assert_eq!(got.stdout, expected, "{got}");
@@ -805,8 +808,11 @@ fn the_cli_verifies_a_real_pagila_export_deeply_and_finds_a_deleted_row() {
     let rows: u64 = summary.tables.iter().map(|t| t.rows).sum();
     let files = summary.tables.len() + 2;
     let got = pg2lite(&["verify", "--deep"]).arg(&summary.dir).assert_code(0);
-    let expected =
-        format!("verified {files} files, {} rows in 5 stages: 0 problems\n", grouped(rows));
+    let expected = format!(
+        "signature: none (the export is not signed)\n\
+         verified {files} files, {} rows in 5 stages: 0 problems\n",
+        grouped(rows)
+    );
     assert_eq!(got.stdout, expected, "{got}");
     let actor = summary.dir.join(ACTOR);
     let text = fs::read_to_string(&actor).unwrap();

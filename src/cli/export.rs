@@ -12,7 +12,9 @@ use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let opts = options(&args.source, &args.select, &args.tenancy, &args.out)?;
+    let sign = super::sign::signing_key(args.signing.sign.as_deref())?;
+    let opts =
+        ExportOptions { sign, ..options(&args.source, &args.select, &args.tenancy, &args.out)? };
     ui.info(&format!("exporting {} to {}", opts.source, opts.out.display()));
     let summary = export::run(&opts, ui).context("export failed")?;
     ui.result(&human(&summary), &to_json(&summary))?;
@@ -35,6 +37,7 @@ pub fn options(
         exclude: select.exclude.clone(),
         jobs: select.jobs,
         tenant: tenant_options(tenancy)?,
+        sign: None,
     })
 }
 
@@ -72,7 +75,15 @@ fn human(s: &ExportSummary) -> String {
         "exported {n} tables, {rows} rows, {bytes} to {dir}\nmanifest sha256 {sha}\n{}\
          check it with: pg2lite verify {dir}   (or: cd {dir} && sha256sum -c SHA256SUMS)\n",
         tenancy_lines(s)
-    )
+    ) + &signed_line(s)
+}
+
+/// Which key signed the export, when one did (shared with migrate).
+pub fn signed_line(s: &ExportSummary) -> String {
+    match &s.signed_by {
+        Some(fp) => format!("signed manifest.json with key {fp} (manifest.json.sig)\n"),
+        None => String::new(),
+    }
 }
 
 /// What a tenant-scoped export left out or took whole, one line each (shared with migrate).
@@ -98,6 +109,7 @@ fn to_json(s: &ExportSummary) -> serde_json::Value {
         "manifest_sha256": s.manifest_sha256,
         "left_out": s.left_out,
         "whole_tables": s.whole_tables,
+        "signed_by": s.signed_by,
         "tables": s.tables.iter().map(|t| json!({
             "table": t.name, "file": t.file, "rows": t.rows, "bytes": t.bytes, "seconds": t.seconds,
         })).collect::<Vec<_>>(),

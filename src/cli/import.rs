@@ -14,6 +14,7 @@ use super::{ImportArgs, PlanArgs, TargetArgs, Ui};
 pub fn run(args: &ImportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let mut opts = options(&args.from, &args.target, &args.plan);
     opts.schema_file = args.schema_file.clone();
+    opts.require_signature = super::sign::allowed_signers(args.require_signature.as_deref())?;
     opts.replace = confirm_replace(&args.target)?;
     let summary = import::run(&opts, ui).context("import failed")?;
     for note in &summary.notes {
@@ -37,6 +38,7 @@ pub fn options(from: &Path, target: &TargetArgs, plan: &PlanArgs) -> ImportOptio
         meta: !target.no_meta,
         replace: false,
         wal: target.wal,
+        require_signature: None,
     }
 }
 
@@ -106,6 +108,10 @@ fn human(s: &ImportSummary) -> String {
             b.sha256
         ));
     }
+    if let Some(status) = &s.signature {
+        out.push_str(&super::sign::describe(status));
+        out.push('\n');
+    }
     out.push_str(&open_hint(&s.target));
     out
 }
@@ -149,6 +155,7 @@ fn to_json(s: &ImportSummary) -> serde_json::Value {
             "table": format!("{}.{}", k.source.schema, k.source.name), "why": k.why,
         })).collect::<Vec<_>>(),
         "notes": s.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "signature": s.signature,
         "backup": s.backup.as_ref().map(|b| json!({
             "path": b.path, "sha256": b.sha256, "bytes": b.bytes,
         })),

@@ -17,7 +17,7 @@ use pg2lite::report::{Align, TextTable, ValidationReport, grouped};
 use pg2lite::validate;
 
 use super::{
-    MigrateArgs, TargetArgs, Ui, export as export_cli, import as import_cli,
+    MigrateArgs, TargetArgs, Ui, export as export_cli, import as import_cli, sign as sign_cli,
     validate as validate_cli,
 };
 
@@ -44,6 +44,7 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     let mut opts = import_cli::options(std::path::Path::new(""), &target, &args.plan);
     opts.schema_file = args.schema_file.clone();
+    opts.require_signature = sign_cli::allowed_signers(args.require_signature.as_deref())?;
     opts.replace = true;
     let (export, imported) = match (&args.from, args.skip_export) {
         (Some(dir), true) => {
@@ -97,8 +98,11 @@ fn export_and_import(
     opts: &mut import::ImportOptions,
     ui: &Ui,
 ) -> anyhow::Result<(Exported, ImportSummary)> {
-    let export_opts =
-        export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    let sign = sign_cli::signing_key(args.signing.sign.as_deref())?;
+    let export_opts = export::ExportOptions {
+        sign,
+        ..export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?
+    };
     let schema = import_cli::schema_options(&args.plan);
     let table_as = args.plan.tenant_table_as.as_deref();
     migrate::plan(&export_opts, &schema, import_cli::tenancy(&args.plan), table_as)?;
@@ -191,6 +195,7 @@ impl Summary<'_> {
         if let Exported::New(summary) = self.export {
             out.push('\n');
             out.push_str(&export_cli::tenancy_lines(summary));
+            out.push_str(&export_cli::signed_line(summary));
         }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());

@@ -7,6 +7,7 @@ mod import;
 mod migrate;
 mod rollback;
 mod schema;
+mod sign;
 mod ui;
 mod validate;
 mod verify;
@@ -167,6 +168,17 @@ pub struct ExportArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub tenancy: TenantArgs,
+    #[command(flatten)]
+    pub signing: SignArgs,
+}
+
+/// Signing an export (export and migrate).
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Sign manifest.json with this OpenSSH Ed25519 private key, writing manifest.json.sig
+    /// (an encrypted key's passphrase is asked for, or read from PG2LITE_SIGN_PASSPHRASE).
+    #[arg(long, value_name = "OPENSSH_KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +191,10 @@ pub struct VerifyArgs {
     /// Also parse every line, count rows, and check every value against its column's type.
     #[arg(long)]
     pub deep: bool,
+    /// Check manifest.json.sig against this OpenSSH allowed-signers file: an unsigned export,
+    /// or one signed by a key not in it, fails.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +217,12 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub tenancy: TenantArgs,
     #[command(flatten)]
+    pub signing: SignArgs,
+    /// With --skip-export: refuse the export, before anything is written, unless it is signed
+    /// by a key in this OpenSSH allowed-signers file.
+    #[arg(long, value_name = "FILE", requires = "skip_export")]
+    pub require_signature: Option<PathBuf>,
+    #[command(flatten)]
     pub plan: PlanArgs,
     /// Load into the tables this SQL creates instead of the planned schema.
     #[arg(long, value_name = "FILE.sql")]
@@ -209,7 +231,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Re-import an existing export (with --from) instead of exporting again.
-    #[arg(long, requires = "from")]
+    #[arg(long, requires = "from", conflicts_with = "sign")]
     pub skip_export: bool,
     /// The existing export to use with --skip-export.
     #[arg(long, value_name = "EXPORT_DIR")]
@@ -355,6 +377,10 @@ pub struct ImportArgs {
     /// Load into the tables this SQL creates (a schema you wrote or edited) instead.
     #[arg(long, value_name = "FILE.sql")]
     pub schema_file: Option<PathBuf>,
+    /// Refuse the export, before anything is written, unless it is signed by a key in this
+    /// OpenSSH allowed-signers file.
+    #[arg(long, value_name = "FILE")]
+    pub require_signature: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

@@ -15,7 +15,10 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         (_, true) => Level::Deep,
         _ => Level::Checksums,
     };
-    let opts = VerifyOptions::new(&args.dir).with_level(level);
+    let mut opts = VerifyOptions::new(&args.dir).with_level(level);
+    if let Some(signers) = super::sign::allowed_signers(args.allowed_signers.as_deref())? {
+        opts = opts.with_allowed_signers(signers);
+    }
     let report = verify::run(&opts, ui)?;
     ui.result(&human(&report), &json(&report))?;
     Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -25,6 +28,9 @@ fn human(report: &VerifyReport) -> String {
     let mut text = String::new();
     for p in &report.problems {
         let _ = writeln!(text, "problem: {p}");
+    }
+    if let Some(status) = &report.signature {
+        let _ = writeln!(text, "{}", super::sign::describe(status));
     }
     let _ = writeln!(text, "{}", report.summary());
     text

@@ -53,6 +53,8 @@ pub struct ExportOptions {
     pub jobs: usize,
     /// Export only this tenant's rows.
     pub tenant: Option<tenancy::TenantOptions>,
+    /// Sign `manifest.json` with this key (`--sign`), writing `manifest.json.sig`.
+    pub sign: Option<crate::sign::SigningKey>,
 }
 
 /// What an export produced.
@@ -66,6 +68,8 @@ pub struct ExportSummary {
     pub left_out: Vec<String>,
     /// Tables exported whole because `--whole-table` asked.
     pub whole_tables: Vec<String>,
+    /// The signing key's fingerprint (`SHA256:...`) when the export was signed.
+    pub signed_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +117,8 @@ pub enum Error {
     Runtime(io::Error),
     #[error(transparent)]
     Partial(#[from] partial::Error),
+    #[error(transparent)]
+    Sign(#[from] crate::sign::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -142,7 +148,7 @@ pub fn run(opts: &ExportOptions, progress: &dyn Progress) -> Result<ExportSummar
     run_feeding(opts, progress, None)
 }
 
-/// [`run`], handing every table's lines to `feed` as they are written (see [`feed`]).
+/// [`run`], handing every table's lines to `feed` as they are written (see [`crate::transform::feed`]).
 ///
 /// # Errors
 /// As [`run`]; a feed that goes away is not an error.
@@ -177,8 +183,9 @@ pub fn run_feeding(
     let work = Work { dir: &partial, progress, feed };
     let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &work);
     let target = opts.out.join(&export_id);
-    let finished =
-        outcome.and_then(|results| finish(&partial, &target, &manifest_of(&results), results));
+    let finished = outcome.and_then(|results| {
+        finish(&partial, &target, &manifest_of(&results), results, opts.sign.as_ref())
+    });
     if finished.is_err() {
         let _ = fs::remove_dir_all(&partial);
     }
@@ -840,14 +847,19 @@ fn tenant_record(t: &ResolvedTenant) -> manifest::Tenant {
     }
 }
 
-/// Writes the manifest and checksums, syncs, and renames the directory into place.
+/// Writes the manifest and checksums (and the signature, with a key), syncs, and renames the
+/// directory into place.
 fn finish(
     partial: &Path,
     target: &Path,
     manifest: &Manifest,
     results: Vec<TableResult>,
+    sign: Option<&crate::sign::SigningKey>,
 ) -> Result<ExportSummary> {
     manifest.write(partial)?;
+    if let Some(key) = sign {
+        crate::sign::sign_export(partial, key)?;
+    }
     sync_dir(&partial.join(manifest::TABLES_DIR))?;
     sync_dir(partial)?;
     partial::rename_durably(partial, target).map_err(io_err(target))?;
@@ -859,6 +871,7 @@ fn finish(
     Ok(ExportSummary {
         left_out: named(Filter::LeftOut),
         whole_tables: named(Filter::WholeTable),
+        signed_by: sign.map(|k| k.fingerprint().to_owned()),
         export_id: manifest.export_id.clone(),
         dir: target.to_owned(),
         manifest_sha256: sealed.manifest_sha256,

@@ -13,6 +13,11 @@
 //!    in order, the line count equals the recorded rows, the file ends with a newline, and
 //!    every value fits its column's type (see `values`).
 //!
+//! With the manifest, `manifest.json.sig` is checked too ([`crate::sign`]): when present it
+//! must be an SSHSIG of the manifest's bytes in namespace `pg2lite-export`; with
+//! [`VerifyOptions::allowed_signers`] it must also be there and by a key they accept. It is
+//! part of the export, never an extra file, though neither list names it.
+//!
 //! Every stage runs, whatever earlier ones found, and each problem is reported as a typed
 //! [`Problem`]. Problems are the *result* (exit 1); [`Error`] is only for a directory that
 //! cannot be checked at all (exit 2). Stages 4 and 5 share one streaming pass per file, run in
@@ -36,6 +41,7 @@ use crate::fsio;
 use crate::model::manifest::{self, MANIFEST_FILE, Manifest, SUMS_FILE, TableEntry};
 use crate::progress::Progress;
 use crate::report::grouped;
+use crate::sign;
 
 /// How far to check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -58,11 +64,25 @@ pub struct VerifyOptions {
     pub level: Level,
     /// Line problems listed per file before the rest are only counted. Default 20.
     pub max_problems_per_file: usize,
+    /// Check `manifest.json.sig` against these signers (`--allowed-signers`); without them
+    /// a signature is only checked to match the manifest, and its signer is reported unchecked.
+    pub allowed_signers: Option<sign::AllowedSigners>,
 }
 
 impl VerifyOptions {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        VerifyOptions { dir: dir.into(), level: Level::default(), max_problems_per_file: 20 }
+        VerifyOptions {
+            dir: dir.into(),
+            level: Level::default(),
+            max_problems_per_file: 20,
+            allowed_signers: None,
+        }
+    }
+
+    /// Checks the signature against `signers`: a missing or unaccepted one is a problem.
+    pub fn with_allowed_signers(mut self, signers: sign::AllowedSigners) -> Self {
+        self.allowed_signers = Some(signers);
+        self
     }
 
     pub fn with_level(mut self, level: Level) -> Self {
@@ -100,6 +120,8 @@ pub struct VerifyReport {
     pub rows: u64,
     /// Bytes of data the manifest records.
     pub bytes: u64,
+    /// What is known of `manifest.json.sig` (none when the manifest could not be read).
+    pub signature: Option<sign::Status>,
     pub problems: Vec<Problem>,
 }
 
@@ -112,6 +134,7 @@ impl VerifyReport {
             files: 0,
             rows: 0,
             bytes: 0,
+            signature: None,
             problems: Vec::new(),
         }
     }
@@ -181,6 +204,10 @@ pub fn run(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport
         return Ok(report);
     };
     report.count(&manifest);
+    report.signature = check_signature(opts, &text, &mut report.problems);
+    if report.signature.as_ref().is_some_and(|s| *s != sign::Status::Unsigned) {
+        report.files += 1;
+    }
     let files = data_files(&manifest, &mut report.problems);
     report.stages.push(Stage::Sums);
     report.problems.extend(sums::check(&opts.dir, &manifest, &text));
@@ -284,6 +311,21 @@ fn seal_problem(text: &str, path: &Path) -> Option<Problem> {
     Some(Problem::new(MANIFEST_FILE, kind))
 }
 
+/// The signature's state, or `None` with the problem recorded when it is refused.
+fn check_signature(
+    opts: &VerifyOptions,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<sign::Status> {
+    match sign::check(&opts.dir, text.as_bytes(), opts.allowed_signers.as_ref()) {
+        Ok(status) => Some(status),
+        Err(refusal) => {
+            problems.push(Problem::new(sign::SIG_FILE, ProblemKind::Signature { refusal }));
+            None
+        }
+    }
+}
+
 /// A data file the manifest lists, with its table.
 struct DataFile<'m> {
     path: &'m str,
@@ -336,7 +378,7 @@ fn check_files(
         problems.extend(problem.map(|kind| Problem::new(f.path, kind)));
     }
     let mut expected: HashSet<&str> = files.iter().map(|f| f.path).collect();
-    expected.extend([MANIFEST_FILE, SUMS_FILE]);
+    expected.extend([MANIFEST_FILE, SUMS_FILE, sign::SIG_FILE]);
     problems.extend(extra_files(dir, &expected)?);
     Ok(present)
 }

@@ -81,6 +81,9 @@ pub enum ProblemKind {
     Null,
     /// More line problems in this file than are listed.
     More { count: u64 },
+    /// `manifest.json.sig` is missing (when signers were given), or does not sign this
+    /// manifest, or its key is not one the allowed signers accept.
+    Signature { refusal: crate::sign::Refusal },
 }
 
 impl Problem {
@@ -132,6 +135,7 @@ impl ProblemKind {
             Value { .. } => "value",
             Null => "null",
             More { .. } => "more",
+            Signature { .. } => "signature",
         }
     }
 }
@@ -178,6 +182,7 @@ impl fmt::Display for ProblemKind {
             ListedTwice { tables } => {
                 write!(f, "named by the manifest for several tables: {}", tables.join(", "))
             }
+            Signature { refusal } => write!(f, "{refusal}"),
             _ => self.fmt_sums(f),
         }
     }
