@@ -104,7 +104,7 @@ impl Error {
 /// `../<id>/x` are caught as well as the plain case.
 ///
 /// # Errors
-/// When `dir` cannot be resolved (it does not exist).
+/// When `dir` cannot be resolved (it does not exist), or `path` cannot be (see [`resolve`]).
 pub fn is_inside(dir: &Path, path: &Path) -> io::Result<bool> {
     let dir = std::fs::canonicalize(dir)?;
     Ok(resolve(path)?.starts_with(dir))
@@ -112,6 +112,9 @@ pub fn is_inside(dir: &Path, path: &Path) -> io::Result<bool> {
 
 /// `path` made absolute, with its longest existing ancestor canonicalized and the rest (which
 /// does not exist yet, so holds no links) appended as written.
+///
+/// # Errors
+/// When `path` is empty, or is relative and the current directory cannot be read.
 pub fn resolve(path: &Path) -> io::Result<PathBuf> {
     let absolute = std::path::absolute(path)?;
     let mut existing = absolute.as_path();
