@@ -38,7 +38,8 @@ pub struct WriteOptions {
     pub schema: SchemaOptions,
     /// `--strip-tenancy` / `--keep-tenancy`, decided as import decides it.
     pub tenancy: Tenancy,
-    /// `--tenant-table-as NAME`.
+    /// `--tenant-table-as NAME`: the SQLite name of the single-row table that holds the
+    /// tenant's own row when tenancy is stripped (`app_config` when `None`).
     pub tenant_table_as: Option<String>,
 }
 

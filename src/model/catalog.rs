@@ -348,7 +348,7 @@ pub struct Check {
 }
 
 impl QualifiedName {
-    /// The name of `schema.name`.
+    /// The name `schema.name`, both parts as they are in the catalog (unquoted).
     pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
         QualifiedName { schema: schema.into(), name: name.into() }
     }
