@@ -330,10 +330,10 @@ pub struct IndexColumn {
     pub column: Option<String>,
     /// The key as Postgres prints it: a quoted column name or an expression.
     pub definition: String,
-    /// `DESC`.
+    /// Whether the key sorts `DESC`.
     #[serde(default)]
     pub descending: bool,
-    /// `NULLS FIRST` (Postgres's default for `DESC`; false otherwise by default).
+    /// Whether NULLs sort first: `NULLS FIRST`, which is also what `DESC` alone means.
     #[serde(default)]
     pub nulls_first: bool,
 }
