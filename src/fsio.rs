@@ -30,6 +30,7 @@ pub const METADATA_LIMIT: u64 = 256 << 20;
 pub struct Error {
     /// The path as given: the export directory joined with the relative path.
     pub path: PathBuf,
+    /// Why it is not read.
     pub kind: Kind,
 }
 
@@ -41,9 +42,17 @@ pub enum Kind {
     /// The file (or a directory on its path) does not exist.
     NotFound,
     /// Something other than a regular file: what it is, in words.
-    NotRegular { what: String },
+    NotRegular {
+        /// In words: `a directory`, `a FIFO (named pipe)`, `a symbolic link to /etc/x`.
+        what: String,
+    },
     /// Larger than the limit for this file.
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The most read of such a file, in bytes.
+        limit: u64,
+    },
     /// The opened file is not the one checked: it was replaced in between.
     Replaced,
     /// The operating system refused.
@@ -95,7 +104,7 @@ impl Error {
 /// `../<id>/x` are caught as well as the plain case.
 ///
 /// # Errors
-/// When `dir` cannot be resolved (it does not exist).
+/// When `dir` cannot be resolved (it does not exist), or `path` cannot be (see [`resolve`]).
 pub fn is_inside(dir: &Path, path: &Path) -> io::Result<bool> {
     let dir = std::fs::canonicalize(dir)?;
     Ok(resolve(path)?.starts_with(dir))
@@ -103,6 +112,9 @@ pub fn is_inside(dir: &Path, path: &Path) -> io::Result<bool> {
 
 /// `path` made absolute, with its longest existing ancestor canonicalized and the rest (which
 /// does not exist yet, so holds no links) appended as written.
+///
+/// # Errors
+/// When `path` is empty, or is relative and the current directory cannot be read.
 pub fn resolve(path: &Path) -> io::Result<PathBuf> {
     let absolute = std::path::absolute(path)?;
     let mut existing = absolute.as_path();

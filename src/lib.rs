@@ -17,7 +17,7 @@
 //! never use one another: what they share is in layers below them, each using only the
 //! layers below it — [`verify`] and [`transform`] (the export check and the value conversion
 //! every stage applies alike), [`pg`] and [`sqlite`] (the two databases), [`mapping`] (the
-//! planner: catalog → SQLite schema), [`format`] (the NDJSON value encoding), [`model`] (the
+//! planner: catalog → SQLite schema), [`format`](mod@format) (the NDJSON value encoding), [`model`] (the
 //! export's data), and at the bottom [`sql`], [`fsio`], [`partial`], [`progress`], [`report`].
 //! `tests/layers.rs` holds the rule.
 

@@ -18,13 +18,25 @@ use std::path::{Path, PathBuf};
 /// What stops a partial from being claimed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Another process holds the partial's lock: a run is writing it now.
     #[error(
         "{path} is locked: another pg2lite run is writing it now; wait for that run to finish \
          (or stop it), then try again"
     )]
-    Busy { path: PathBuf },
+    Busy {
+        /// The partial file.
+        path: PathBuf,
+    },
+    /// Creating, locking, removing or syncing a file failed.
     #[error("{path}: cannot {action}: {cause}")]
-    Io { action: &'static str, path: PathBuf, cause: io::Error },
+    Io {
+        /// What was being done, as a verb phrase.
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        cause: io::Error,
+    },
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {

@@ -38,6 +38,7 @@ pub const RECORD_SUFFIX: &str = ".pg2lite-rollback.json";
 /// What `pg2lite rollback` is asked to do.
 #[derive(Debug, Clone)]
 pub struct RollbackOptions {
+    /// The SQLite database to put a backup back into; it need not exist.
     pub target: PathBuf,
     /// Where the backups are, and where the current target's backup goes.
     pub backup_dir: PathBuf,
@@ -48,6 +49,7 @@ pub struct RollbackOptions {
 /// What a rollback did.
 #[derive(Debug, Clone)]
 pub struct RollbackSummary {
+    /// The target that was replaced.
     pub target: PathBuf,
     /// The backup put back, as checked.
     pub restored: Backup,
@@ -207,11 +209,13 @@ impl Checksum {
 /// One backup of a target, as `rollback --list` shows it.
 #[derive(Debug, Clone)]
 pub struct Listed {
+    /// The backup file, in the backup directory.
     pub path: PathBuf,
     /// The UTC time in its name (`None` when the digits are not a real time).
     pub time: Option<chrono::NaiveDateTime>,
     /// Its size; `None` when it is not a regular file (a link is not followed).
     pub bytes: Option<u64>,
+    /// Whether it matches its `.sha256`, read when listing.
     pub checksum: Checksum,
     /// The current target is, byte for byte, what the last rollback restored from this one.
     pub current: bool,

@@ -30,6 +30,7 @@ pub enum SchemaFrom {
 /// What `pg2lite schema` is asked to do.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
+    /// An export directory or a live database.
     pub from: SchemaFrom,
     /// The file to write; `None` for `schema/<database>.sql`.
     pub out: Option<PathBuf>,
@@ -37,43 +38,73 @@ pub struct WriteOptions {
     pub schema: SchemaOptions,
     /// `--strip-tenancy` / `--keep-tenancy`, decided as import decides it.
     pub tenancy: Tenancy,
-    /// `--tenant-table-as NAME`.
+    /// `--tenant-table-as NAME`: the SQLite name of the single-row table that holds the
+    /// tenant's own row when tenancy is stripped (`app_config` when `None`).
     pub tenant_table_as: Option<String>,
 }
 
 /// What was written.
 #[derive(Debug, Clone)]
 pub struct Written {
+    /// The file written.
     pub path: PathBuf,
+    /// Its size in bytes.
     pub bytes: u64,
+    /// The plan the DDL was generated from (tables, columns, conversions), for the summary.
     pub plan: Plan,
 }
 
+/// Why `pg2lite schema` wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    /// The export's manifest is missing, unreadable, malformed or its seal does not match.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// Connecting to the database or reading its catalog failed.
     #[error(transparent)]
     Source(#[from] pg::Error),
+    /// The tables cannot be mapped to SQLite (a name clash, a bad `--rename` or `--numeric`, a
+    /// tenancy that cannot be stripped).
     #[error(transparent)]
     Plan(#[from] crate::mapping::Error),
+    /// `--strip-tenancy` was given for an export that is not tenant-scoped.
     #[error(
         "--strip-tenancy: {dir} is not a tenant-scoped export (it was made without \
          --tenant-column), so there is no tenant column to strip"
     )]
-    NotTenantScoped { dir: PathBuf },
+    NotTenantScoped {
+        /// The export directory.
+        dir: PathBuf,
+    },
+    /// `--strip-tenancy` was given with `--source`, which has no tenant to strip.
     #[error(
         "--strip-tenancy needs --from a tenant-scoped export: a database read with --source \
          has no tenant filter"
     )]
     StripNeedsExport,
+    /// Creating the output's directory or writing the file failed (or the async runtime
+    /// could not start: then `path` is `.`).
     #[error("{path}: cannot {action}: {cause}")]
-    Io { action: &'static str, path: PathBuf, cause: io::Error },
+    Io {
+        /// What was being done, as a verb phrase ("create the directory", "write").
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        cause: io::Error,
+    },
+    /// The output path lies inside the export directory, where an extra file would make the
+    /// export fail verify.
     #[error(
         "{path} is inside the export directory {dir}, which must hold only what export wrote \
          (a file there fails verify and every later import); give --out a path outside it"
     )]
-    InsideExport { path: PathBuf, dir: PathBuf },
+    InsideExport {
+        /// The output path given.
+        path: PathBuf,
+        /// The export directory.
+        dir: PathBuf,
+    },
 }
 
 /// Plans the schema and writes its DDL.

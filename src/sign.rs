@@ -48,8 +48,8 @@ const SIGNERS_LIMIT: u64 = 16 << 20;
 /// What went wrong while signing, or reading a key or an allowed-signers file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("--sign {path}: cannot read the key: {source}")]
-    KeyRead { path: PathBuf, source: io::Error },
+    #[error("--sign {path}: cannot read the key: {cause}")]
+    KeyRead { path: PathBuf, cause: io::Error },
     #[error(
         "--sign {path}: not an OpenSSH private key ({detail}); give the private key file \
          (e.g. ~/.ssh/id_ed25519, made by `ssh-keygen -t ed25519`), not the .pub"
@@ -69,10 +69,10 @@ pub enum Error {
     WrongPassphrase { path: PathBuf },
     #[error("cannot sign the manifest: {detail}")]
     Sign { detail: String },
-    #[error("{path}: cannot write the signature: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("allowed signers {path}: cannot read: {source}")]
-    SignersRead { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot write the signature: {cause}")]
+    Write { path: PathBuf, cause: io::Error },
+    #[error("allowed signers {path}: cannot read: {cause}")]
+    SignersRead { path: PathBuf, cause: io::Error },
     #[error(
         "allowed signers {path}, line {line}: {detail} (each line is `PRINCIPALS [OPTIONS] \
          KEYTYPE BASE64-KEY [COMMENT]`, as ssh-keygen(1) describes)"
@@ -179,7 +179,7 @@ impl KeyFile {
     /// [`Error::KeyRead`], [`Error::KeyParse`] or [`Error::NotEd25519`].
     pub fn read(path: &Path) -> Result<KeyFile, Error> {
         let text = std::fs::read(path)
-            .map_err(|source| Error::KeyRead { path: path.to_owned(), source })?;
+            .map_err(|source| Error::KeyRead { path: path.to_owned(), cause: source })?;
         let key = PrivateKey::from_openssh(&text).map_err(|e| match e {
             // Built with Ed25519 alone, ssh-key reads no other private key.
             ssh_key::Error::AlgorithmUnknown => {
@@ -264,7 +264,7 @@ pub fn sign_export(dir: &Path, key: &SigningKey) -> Result<(), Error> {
     let text = manifest::read_text(dir)?;
     let armored = key.sign(text.as_bytes())?;
     let path = dir.join(SIG_FILE);
-    let write = |source| Error::Write { path: path.clone(), source };
+    let write = |source| Error::Write { path: path.clone(), cause: source };
     let mut file = File::create(&path).map_err(write)?;
     file.write_all(armored.as_bytes()).map_err(write)?;
     file.sync_all().map_err(write)
@@ -365,7 +365,7 @@ impl AllowedSigners {
     /// # Errors
     /// [`Error::SignersRead`] or [`Error::SignersLine`] naming the line.
     pub fn load(path: &Path) -> Result<AllowedSigners, Error> {
-        let read = |source| Error::SignersRead { path: path.to_owned(), source };
+        let read = |source| Error::SignersRead { path: path.to_owned(), cause: source };
         let meta = std::fs::metadata(path).map_err(read)?;
         if meta.len() > SIGNERS_LIMIT {
             let detail = format!("{} bytes, more than the {SIGNERS_LIMIT} read", meta.len());

@@ -31,6 +31,7 @@ use crate::pg::filter::{Bind, Builder, Mismatch};
 pub struct TenantOptions {
     /// The column that marks a tenant's rows (`user_id`, `tenant_id`, ...).
     pub column: String,
+    /// Which tenant: `--tenant VALUE` or `--tenant-key COLUMN=VALUE`.
     pub tenant: TenantRef,
     /// The tenants table, `name` or `schema.name`, when it cannot be found from foreign keys.
     pub table: Option<String>,
@@ -39,56 +40,105 @@ pub struct TenantOptions {
     pub whole_tables: Vec<String>,
 }
 
+/// How the user named the tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TenantRef {
     /// The tenant column's value itself.
     Value(String),
     /// A unique column of the tenants table and its value (`email=alice@example.com`).
-    Key { column: String, value: String },
+    Key {
+        /// The tenants table's column, which must be unique there.
+        column: String,
+        /// Its value as the user typed it; Postgres converts it to the column's type.
+        value: String,
+    },
 }
 
+/// Why the tenant's rows cannot be decided; every case is a usage error the message says how
+/// to fix.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum Error {
     #[error(
         "no table has the tenant column {0:?}; check the name (--tenant-column) or the \
          --schema/--table selection"
     )]
+    /// No selected table has the tenant column (the column name as given).
     NoTenantColumn(String),
+    /// No foreign key from a tenant column points to a tenants table, and none was named.
     #[error(
         "cannot tell which table holds the tenants: no foreign key on a {column:?} column \
          references one; name it with --tenant-table"
     )]
-    NoTenantsTable { column: String },
+    NoTenantsTable {
+        /// The tenant column.
+        column: String,
+    },
+    /// Tenant columns reference more than one table, so the tenants table must be named.
     #[error(
         "the {column:?} columns reference different tables ({}); name the tenants table with \
          --tenant-table", candidates.join(", ")
     )]
-    AmbiguousTenantsTable { column: String, candidates: Vec<String> },
+    AmbiguousTenantsTable {
+        /// The tenant column.
+        column: String,
+        /// The referenced tables (`schema.name`), sorted.
+        candidates: Vec<String>,
+    },
+    /// `--tenant-table` names no selected table (the name as given).
     #[error("--tenant-table {0:?} is not among the exported tables")]
     TenantsTableNotFound(String),
+    /// The `--tenant-table` given is not referenced by a tenant column's foreign key and has
+    /// no primary key, so it is unknown which of its columns the tenant column holds.
     #[error(
         "the tenants table {table} has no primary key or single-column unique key to identify a \
          tenant by; name the key with --tenant-key COLUMN=VALUE"
     )]
-    NoTenantKey { table: String },
+    NoTenantKey {
+        /// The tenants table, `schema.name`.
+        table: String,
+    },
+    /// The `--tenant-key` column could match several tenants.
     #[error(
         "--tenant-key column {column:?} is not a unique column of the tenants table {table}; \
          use one of: {}", unique.join(", ")
     )]
-    KeyNotUnique { table: String, column: String, unique: Vec<String> },
+    KeyNotUnique {
+        /// The tenants table, `schema.name`.
+        table: String,
+        /// The column given.
+        column: String,
+        /// The columns that would do: single-column keys and unique indexes without predicate.
+        unique: Vec<String>,
+    },
     #[error("no tenant in {table} has {column} = {value:?}; check the value")]
-    TenantNotFound { table: String, column: String, value: String },
+    /// No row of the tenants table has the given key: exporting would yield an empty export.
+    TenantNotFound {
+        /// The tenants table, `schema.name`.
+        table: String,
+        /// The key column searched.
+        column: String,
+        /// The value as given.
+        value: String,
+    },
     #[error(
         "--whole-table {0:?} matches no exported table without a path to the tenant (tables \
          with one are filtered by tenant, whatever --whole-table says)"
     )]
+    /// A `--whole-table` pattern (as given) matches no table it could apply to.
     WholeTableNotFound(String),
+    /// Lookup tables reference each other in a cycle, so "the rows exported rows reference"
+    /// has no starting point.
     #[error(
         "{} reference each other (or themselves) and have no path to the tenant, so pg2lite \
          cannot tell which of their rows are the tenant's; export them whole with \
          --whole-table, or leave them out with --exclude", tables.join(", ")
     )]
-    LookupCycle { tables: Vec<String> },
+    LookupCycle {
+        /// The tables left undecided (`schema.name`, sorted): the cycle, and lookups that only
+        /// its rows reference.
+        tables: Vec<String>,
+    },
+    /// A planned filter could not be built against the catalog.
     #[error(transparent)]
     Filter(#[from] Mismatch),
 }
@@ -96,7 +146,9 @@ pub enum Error {
 /// How each table will be filtered, before the tenant's key value is known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantPlan {
+    /// The tenant column, as given.
     pub column: String,
+    /// The table whose rows are the tenants (found from foreign keys, or `--tenant-table`).
     pub tenants_table: QualifiedName,
     /// The tenants table's column that the tenant column holds (its key).
     pub key_column: String,

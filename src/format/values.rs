@@ -114,6 +114,7 @@ pub struct Misfit {
     /// The type the value was checked against (an element's or a field's inside arrays and
     /// composites).
     pub type_name: String,
+    /// Which rule the value breaks.
     pub reason: Reason,
 }
 
@@ -134,15 +135,24 @@ pub enum Reason {
     /// `null` where the column is NOT NULL or part of the primary key.
     Null,
     /// The wrong JSON type or text form; `expected` shows the right one.
-    Format { expected: &'static str },
+    Format {
+        /// The form the type takes, in words (`true or false`, `a JSON array`).
+        expected: &'static str,
+    },
     /// A number outside the type's range.
     OutOfRange,
     /// A numeric beyond the column's precision or scale.
     DoesNotFit,
     /// An enum value that is not one of the labels.
-    NotALabel { labels: Vec<String> },
+    NotALabel {
+        /// The enum's labels, in sort order.
+        labels: Vec<String>,
+    },
     /// A composite whose keys are not its fields in order.
-    Fields { fields: Vec<String> },
+    Fields {
+        /// The composite's field names, in order.
+        fields: Vec<String>,
+    },
     /// A multi-dimensional array whose sub-arrays differ in length or depth.
     Ragged,
 }

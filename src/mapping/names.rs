@@ -45,16 +45,22 @@ pub(super) fn pg_qualified(q: &QualifiedName) -> String {
 /// case is kept as written (`public.Users` is the table `"Users"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rename {
+    /// What is renamed, as it is named in Postgres.
     pub from: RenameFrom,
+    /// The name it gets in SQLite, exactly as written (case kept, quotes removed).
     pub to: String,
 }
 
+/// The object a [`Rename`] applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RenameFrom {
     /// A table or an index.
     Relation(QualifiedName),
+    /// A column of a table.
     Column {
+        /// The table, by its Postgres name.
         table: QualifiedName,
+        /// The column's Postgres name.
         column: String,
     },
 }

@@ -20,7 +20,11 @@ pub enum RefitError {
         "table {table}: the final manifest plans other columns than the draft it was created \
          from"
     )]
-    Changed { table: String },
+    Changed {
+        /// The table, `schema.name`.
+        table: String,
+    },
+    /// Reading or rewriting `sqlite_schema` failed.
     #[error("cannot update the stored schema: {0}")]
     Sqlite(rusqlite::Error),
 }

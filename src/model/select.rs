@@ -21,6 +21,8 @@ enum Glob {
 }
 
 impl Pattern {
+    /// Reads `text` as described on [`Pattern`]; with two dots (`db.schema.name`) the first
+    /// part is ignored, as psql does. Never fails: every text is some pattern.
     pub fn parse(text: &str) -> Pattern {
         let mut parts: Vec<Vec<Glob>> = vec![Vec::new()];
         let mut quoted = false;
@@ -46,11 +48,13 @@ impl Pattern {
         Pattern { text: text.to_owned(), schema, name }
     }
 
+    /// Whether the table's name, and its schema when the pattern names one, match.
     pub fn matches(&self, t: &Table) -> bool {
         glob_match(&self.name, &t.name)
             && self.schema.as_ref().is_none_or(|s| glob_match(s, &t.schema))
     }
 
+    /// The pattern as the user wrote it, for messages.
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -86,12 +90,17 @@ fn glob_match(pattern: &[Glob], text: &str) -> bool {
 /// A selection that cannot be what the user meant.
 #[derive(Debug, thiserror::Error)]
 pub enum SelectError {
+    /// An include pattern (the `--table` text) matched no table.
     #[error("no table matches --table {0:?}; list tables with: psql -c '\\dt *.*'")]
     TableNotFound(String),
+    /// An exclude pattern (the `--exclude` text) matched no table: a typo would otherwise export
+    /// what it meant to leave out.
     #[error("no table matches --exclude {0:?}; list tables with: psql -c '\\dt *.*'")]
     ExcludeNotFound(String),
+    /// A `--schema` (the name as given) has no table.
     #[error("schema {0:?} holds no tables (or does not exist); list schemas with: psql -c '\\dn'")]
     SchemaNotFound(String),
+    /// The selection leaves no table.
     #[error("nothing to export: the database has no tables left after --schema/--table/--exclude")]
     Empty,
 }

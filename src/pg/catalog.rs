@@ -14,8 +14,11 @@ use crate::model::catalog::*;
 /// The catalog of one database: its identity and its tables, in (schema, name) order.
 #[derive(Debug, Clone)]
 pub struct Catalog {
+    /// `current_database()`.
     pub database: String,
+    /// The `server_version` setting, as the server reports it (`17.2 (Debian 17.2-1)`).
     pub server_version: String,
+    /// Every user table, with its columns, keys, indexes, checks and chosen row order.
     pub tables: Vec<Table>,
 }
 

@@ -37,7 +37,10 @@ pub enum Bind<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("table {table}: its filter does not match the live catalog: {why}")]
 pub struct Mismatch {
+    /// The table whose filter failed, `schema.name`.
     pub table: String,
+    /// What is wrong: a table or column the catalog lacks, or a filter whose shape is invalid
+    /// (a broken path, a cycle, too deep or too long).
     pub why: String,
 }
 

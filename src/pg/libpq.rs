@@ -8,18 +8,39 @@ use std::path::{Path, PathBuf};
 /// A service file that names a service but cannot be used, or a service found nowhere.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// No service file that exists defines the service.
     #[error(
         "definition of service {name:?} not found (looked in {looked}); add a [{name}] \
          section there or set PGSERVICEFILE"
     )]
-    NotFound { name: String, looked: String },
+    NotFound {
+        /// The service asked for (`service=` or `PGSERVICE`).
+        name: String,
+        /// The files looked in, comma-separated, in lookup order.
+        looked: String,
+    },
+    /// A service file exists but cannot be read (permissions, not UTF-8, an I/O error).
     #[error("cannot read service file {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The operating system's error, as text.
+        reason: String,
+    },
+    /// A service file's line is not `[name]` or `key=value`, or sets a key pg2lite does not
+    /// know, or nests `service=`.
     #[error(
         "syntax error in service file {path}, line {line}: {reason}; lines are [name] or \
          key=value"
     )]
-    Syntax { path: String, line: usize, reason: String },
+    Syntax {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line (never the line itself: it may hold a password).
+        reason: String,
+    },
 }
 
 /// The connection keys a service may set: those pg2lite reads from a connection string.
@@ -131,8 +152,11 @@ pub fn pass_file_path(
 pub struct PassKey<'a> {
     /// The host name, or the socket directory for a Unix socket.
     pub host: &'a str,
+    /// The TCP port (also the socket's port for a Unix socket, as in its file name).
     pub port: u16,
+    /// The database name.
     pub database: &'a str,
+    /// The role name.
     pub user: &'a str,
 }
 

@@ -50,57 +50,151 @@ pub(crate) const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// What went wrong, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file system call failed on a backup, its `.sha256`, the directory or the target.
     #[error("{path}: cannot {action}: {cause}")]
-    Io { action: &'static str, path: PathBuf, cause: io::Error },
+    Io {
+        /// What was being done, as a verb phrase ("create the backup directory", "fsync").
+        action: &'static str,
+        /// The file or directory it was done to.
+        path: PathBuf,
+        /// The operating system's error.
+        cause: io::Error,
+    },
+    /// SQLite could not open, read or copy a database (the target, or a backup being restored).
     #[error("{path}: {action}: {cause}")]
-    Sqlite { action: &'static str, path: PathBuf, cause: rusqlite::Error },
+    Sqlite {
+        /// What was being done ("open", "back up").
+        action: &'static str,
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        cause: rusqlite::Error,
+    },
     #[error("{path} is in use by another program ({why}); close the program using it and retry")]
-    InUse { path: PathBuf, why: &'static str },
+    /// Another program has the target open, so replacing it now could lose that program's
+    /// writes.
+    InUse {
+        /// The target database.
+        path: PathBuf,
+        /// How that was seen: a lock held, or `-wal`/`-shm` files that stay after closing.
+        why: &'static str,
+    },
     #[error(
         "no backup of {target} found in {dir} (looked for {pattern}); import and migrate \
          create backups there when they replace a target (or give --backup-dir / --to)"
     )]
-    NoBackup { target: PathBuf, dir: PathBuf, pattern: String },
+    /// Rollback found no backup of the target in the backup directory.
+    NoBackup {
+        /// The target database.
+        target: PathBuf,
+        /// The backup directory searched.
+        dir: PathBuf,
+        /// The file name pattern searched for (`<stem>-*.db`).
+        pattern: String,
+    },
     #[error(
         "{target} came from the backup {from}, and no backup of it in {dir} is older (the oldest \
          is {oldest}): there is nothing older to roll back to; nothing was changed \
          (`pg2lite rollback --list` shows the backups, `--to` puts back any of them)"
     )]
-    NothingOlder { target: PathBuf, dir: PathBuf, from: String, oldest: String },
+    /// The target was restored from the oldest backup already: a plain rollback has no
+    /// earlier step to take.
+    NothingOlder {
+        /// The target database.
+        target: PathBuf,
+        /// The backup directory.
+        dir: PathBuf,
+        /// File name of the backup the rollback record says the target came from.
+        from: String,
+        /// File name of the oldest backup in `dir`.
+        oldest: String,
+    },
     #[error("{backup}: no such backup file")]
-    BackupMissing { backup: PathBuf },
+    /// The backup given with `rollback --to` does not exist.
+    BackupMissing {
+        /// The path as given.
+        backup: PathBuf,
+    },
     #[error(
         "{path}: refused, it is {what}, not a regular file; backups and their .sha256 files \
          are read only as regular files (a link is not followed); nothing was changed"
     )]
-    NotRegular { path: PathBuf, what: String },
+    /// A backup, `.sha256` or rollback record is a link, directory or other non-regular file.
+    NotRegular {
+        /// The file refused.
+        path: PathBuf,
+        /// What it is instead ("a symbolic link", "a directory").
+        what: String,
+    },
+    /// A backup-side file could not be read for another reason (too large, permissions, I/O).
     #[error("{0}; nothing was changed")]
     Unreadable(Box<fsio::Error>),
     #[error(
         "{path}: the rollback record is not valid ({why}); remove it to roll back to the \
          newest backup, or use --to; nothing was changed"
     )]
-    RecordMalformed { path: PathBuf, why: String },
+    /// The rollback record (which backup the target was last restored from) is not valid JSON
+    /// of the expected shape.
+    RecordMalformed {
+        /// The record file.
+        path: PathBuf,
+        /// serde_json's description of the problem.
+        why: String,
+    },
     #[error(
         "{backup}: refused, its checksum file {sums} is missing, so the backup cannot be \
          proven intact; nothing was changed"
     )]
-    SumMissing { backup: PathBuf, sums: PathBuf },
+    /// The backup has no `.sha256` beside it, so its integrity cannot be checked.
+    SumMissing {
+        /// The backup file.
+        backup: PathBuf,
+        /// The checksum file looked for.
+        sums: PathBuf,
+    },
     #[error(
         "{backup}: refused, {sums} is not a sha256sum line for this file ({why}); nothing \
          was changed"
     )]
-    SumMalformed { backup: PathBuf, sums: PathBuf, why: String },
+    /// The `.sha256` is not one `sha256sum` line naming this backup.
+    SumMalformed {
+        /// The backup file.
+        backup: PathBuf,
+        /// The checksum file.
+        sums: PathBuf,
+        /// What is wrong with the line.
+        why: String,
+    },
     #[error(
         "{backup}: refused, the backup was changed or damaged (sha256 is {actual}, {sums} \
          records {recorded}); nothing was changed"
     )]
-    SumMismatch { backup: PathBuf, sums: PathBuf, recorded: String, actual: String },
+    /// The backup's SHA-256 differs from its `.sha256`: it was changed or damaged.
+    SumMismatch {
+        /// The backup file.
+        backup: PathBuf,
+        /// The checksum file.
+        sums: PathBuf,
+        /// The hex digest the `.sha256` holds.
+        recorded: String,
+        /// The hex digest of the file as read now.
+        actual: String,
+    },
     #[error(
         "{backup}: refused, it changed while it was being restored (sha256 {actual}, checked \
          as {recorded}); the target was not replaced"
     )]
-    ChangedDuringRestore { backup: PathBuf, recorded: String, actual: String },
+    /// The backup matched its `.sha256` when checked, but the bytes copied into place hash
+    /// differently: it changed between the check and the copy.
+    ChangedDuringRestore {
+        /// The backup file.
+        backup: PathBuf,
+        /// The hex digest checked before the copy.
+        recorded: String,
+        /// The hex digest of the bytes copied.
+        actual: String,
+    },
+    /// Claiming or cleaning up a temporary file failed (see [`partial::Error`]).
     #[error(transparent)]
     Partial(Box<partial::Error>),
 }
@@ -108,9 +202,11 @@ pub enum Error {
 /// A backup file as written or checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
+    /// Where the backup is (`<dir>/<stem>-<UTC time>.db`).
     pub path: PathBuf,
     /// Lowercase hex SHA-256 of the file.
     pub sha256: String,
+    /// The file's size in bytes.
     pub bytes: u64,
 }
 

@@ -19,7 +19,7 @@ const SHOWN_VIOLATIONS: usize = 10;
 pub struct Violations {
     /// Every violation `PRAGMA foreign_key_check` reported.
     pub count: usize,
-    /// The first [`SHOWN_VIOLATIONS`], as `table rowid N references a missing row of parent`.
+    /// The first ten (`SHOWN_VIOLATIONS`), as `table rowid N references a missing row of parent`.
     pub first: Vec<String>,
 }
 

@@ -39,14 +39,17 @@ impl Batch {
         self.bytes += line.len() as u64 + 1;
     }
 
+    /// How many lines the batch holds.
     pub fn len(&self) -> usize {
         self.ends.len()
     }
 
+    /// Whether the batch holds no line.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
 
+    /// The 1-based line number, in the table's file, of the batch's first line.
     pub fn first_line(&self) -> u64 {
         self.first_line
     }
@@ -61,6 +64,7 @@ impl Batch {
         start..self.ends[i]
     }
 
+    /// The `i`th line of the batch (0-based, without its newline), or `None` past the end.
     pub fn line(&self, i: usize) -> Option<&str> {
         (i < self.len()).then(|| &self.data[self.range(i)])
     }
@@ -85,6 +89,8 @@ impl<R: BufRead> BatchReader<R> {
         Self::with_limits(reader, 4096, 8 << 20)
     }
 
+    /// Batches of at most `max_rows` lines (at least 1), ended once their text reaches
+    /// `max_bytes` bytes (so a single line longer than that still makes a batch).
     pub fn with_limits(reader: R, max_rows: usize, max_bytes: usize) -> Self {
         BatchReader { reader, next_line: 1, max_rows: max_rows.max(1), max_bytes, buf: Vec::new() }
     }
@@ -131,12 +137,22 @@ impl<R: BufRead> Iterator for BatchReader<R> {
 /// line; value errors name the column too.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `reason` names the character of the line where parsing stopped.
+    /// A line is not a JSON object.
     #[error("{table}, line {line}: not a JSON object: {reason}")]
-    Malformed { table: String, line: u64, reason: String },
+    Malformed {
+        /// The table, `schema.name`.
+        table: String,
+        /// 1-based line number in the table's file.
+        line: u64,
+        /// The parser's message, naming the character of the line where parsing stopped.
+        reason: String,
+    },
+    /// A line's keys are not the table's columns, in order.
     #[error("{table}, line {line}: {}", key_problem(*.position, .expected, .found))]
     Key {
+        /// The table, `schema.name`.
         table: String,
+        /// 1-based line number in the table's file.
         line: u64,
         /// 1-based position of the key in the line.
         position: usize,
@@ -145,12 +161,35 @@ pub enum Error {
         /// The key found there, `None` when the line has fewer keys.
         found: Option<String>,
     },
+    /// A value does not fit its column's conversion.
     #[error("{table}, line {line}, column {column:?}{}: {cause}", path_in(cause))]
-    Value { table: String, line: u64, column: String, cause: ConvertError },
+    Value {
+        /// The table, `schema.name`.
+        table: String,
+        /// 1-based line number in the table's file.
+        line: u64,
+        /// The column (its name in the export) whose value failed.
+        column: String,
+        /// Why the value cannot be converted.
+        cause: ConvertError,
+    },
+    /// A tenant export's row holds another tenant's value in the dropped tenant column: the
+    /// export is not what its manifest says, and importing it would merge tenants.
     #[error(
         "{table}, line {line}: tenant column {column:?} holds {found}, not the tenant being imported ({expected}); the export holds another tenant's row"
     )]
-    ForeignTenant { table: String, line: u64, column: String, found: String, expected: String },
+    ForeignTenant {
+        /// The table, `schema.name`.
+        table: String,
+        /// 1-based line number in the table's file.
+        line: u64,
+        /// The tenant column, which is dropped on import.
+        column: String,
+        /// The value found, as JSON text (shortened).
+        found: String,
+        /// The tenant's value, as JSON text in the export.
+        expected: String,
+    },
 }
 
 /// `, element [2]` (the way into an array or composite), or nothing.
@@ -197,14 +236,17 @@ pub struct ConvertedBatch {
 }
 
 impl ConvertedBatch {
+    /// How many rows the batch holds.
     pub fn len(&self) -> usize {
         self.batch.len()
     }
 
+    /// Whether the batch holds no row.
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
     }
 
+    /// The 1-based line number, in the table's file, of the first row.
     pub fn first_line(&self) -> u64 {
         self.batch.first_line
     }
@@ -244,10 +286,12 @@ impl<'a> Row<'a> {
         self.line
     }
 
+    /// How many values the row has: the table's SQLite column count.
     pub fn len(&self) -> usize {
         self.cells.len()
     }
 
+    /// Whether the row has no value.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }

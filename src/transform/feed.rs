@@ -19,8 +19,11 @@ pub enum Fed {
     /// The manifest as it will be, less what only the data can tell (row counts, sizes,
     /// checksums, json nulls, NaN counts): enough to plan the schema.
     Begin(Box<Manifest>),
+    /// Lines of one table's NDJSON file, as written to it.
     Rows {
+        /// The table, by its Postgres name.
         table: QualifiedName,
+        /// The lines, numbered as in the table's file (the first follows the last one sent).
         batch: Batch,
         /// The (column, line) pairs among these lines whose json value is the JSON `null`.
         json_nulls: Vec<(String, u64)>,
@@ -36,6 +39,7 @@ pub struct Feeder {
 }
 
 impl Feeder {
+    /// A feeder sending on `tx`; it notes when the receiver hangs up (see [`Feeder::is_open`]).
     pub fn new(tx: SyncSender<Fed>) -> Self {
         Feeder { tx, closed: AtomicBool::new(false) }
     }

@@ -17,6 +17,7 @@ pub struct Problem {
     pub line: Option<u64>,
     /// The column, for problems inside a data file's row.
     pub column: Option<String>,
+    /// What is wrong; [`ProblemKind::name`] is its stable name for scripts.
     pub kind: ProblemKind,
 }
 
@@ -26,76 +27,174 @@ pub enum ProblemKind {
     /// `manifest.json` does not exist.
     ManifestMissing,
     /// `manifest.json` cannot be read, parsed, or is not a manifest this version understands.
-    ManifestInvalid { error: String },
+    ManifestInvalid {
+        /// The reader's or parser's message, naming what is wrong.
+        error: String,
+    },
     /// The manifest has no `manifest_sha256`, so edits to it cannot be detected.
     ManifestUnsealed,
     /// The manifest's content does not hash to its recorded `manifest_sha256`.
-    ManifestChecksum { recorded: String, actual: String },
+    ManifestChecksum {
+        /// The `manifest_sha256` the manifest holds.
+        recorded: String,
+        /// The hex SHA-256 of the manifest's content as read.
+        actual: String,
+    },
     /// The manifest names a data file outside the export directory, or not in plain form.
-    UnsafePath { table: String },
+    UnsafePath {
+        /// The table (`schema.name`) whose entry names the path.
+        table: String,
+    },
     /// The manifest names the same data file for several tables.
-    ListedTwice { tables: Vec<String> },
+    ListedTwice {
+        /// Every table (`schema.name`) whose entry names it.
+        tables: Vec<String>,
+    },
     /// `SHA256SUMS` does not exist.
     SumsMissing,
     /// A line of `SHA256SUMS` is not `<64 hex digits>  <path>`.
-    SumsMalformed { text: String },
+    SumsMalformed {
+        /// The line as read.
+        text: String,
+    },
     /// A file of the manifest (or `manifest.json` itself) is not in `SHA256SUMS`.
-    NotInSums { path: String },
+    NotInSums {
+        /// The missing file, relative to the export directory.
+        path: String,
+    },
     /// `SHA256SUMS` lists a file the manifest does not.
-    NotInManifest { path: String },
+    NotInManifest {
+        /// The listed file, as `SHA256SUMS` names it.
+        path: String,
+    },
     /// `SHA256SUMS` lists a file a second time.
-    SumsDuplicate { path: String },
+    SumsDuplicate {
+        /// The file listed again.
+        path: String,
+    },
     /// `SHA256SUMS` and the manifest give a data file different checksums.
-    SumsDisagree { path: String, listed: String, manifest: String },
+    SumsDisagree {
+        /// The data file, relative to the export directory.
+        path: String,
+        /// The hex digest `SHA256SUMS` gives.
+        listed: String,
+        /// The hex digest the manifest gives.
+        manifest: String,
+    },
     /// `SHA256SUMS`'s line for `manifest.json` does not match the file.
-    SumsManifestHash { listed: String, actual: String },
+    SumsManifestHash {
+        /// The hex digest `SHA256SUMS` gives for `manifest.json`.
+        listed: String,
+        /// The hex SHA-256 of `manifest.json` as read.
+        actual: String,
+    },
     /// A listed file does not exist.
     Missing,
     /// A listed path (or `manifest.json`, `SHA256SUMS`) exists but is not a regular file inside
     /// the export: a symbolic link, a directory, a FIFO, a socket or a device, as `what` says.
     /// It is neither followed nor read.
-    NotAFile { what: String },
+    NotAFile {
+        /// What it is instead ("a symbolic link", "a directory").
+        what: String,
+    },
     /// `manifest.json` or `SHA256SUMS` is larger than pg2lite reads ([`crate::fsio`]).
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The most pg2lite reads of such a file, in bytes.
+        limit: u64,
+    },
     /// A listed file is smaller than the manifest says.
-    Truncated { size: u64, expected: u64 },
+    Truncated {
+        /// The file's size in bytes.
+        size: u64,
+        /// The size the manifest records, in bytes.
+        expected: u64,
+    },
     /// A listed file is larger than the manifest says.
-    SizeChanged { size: u64, expected: u64 },
+    SizeChanged {
+        /// The file's size in bytes.
+        size: u64,
+        /// The size the manifest records, in bytes.
+        expected: u64,
+    },
     /// A file in the directory tree that the manifest does not list.
     Extra,
     /// A file or directory cannot be read.
-    Unreadable { error: String },
+    Unreadable {
+        /// The operating system's error, as text.
+        error: String,
+    },
     /// A data file's content does not hash to the manifest's sha256.
-    Changed { actual: String, expected: String },
+    Changed {
+        /// The hex SHA-256 of the file as read.
+        actual: String,
+        /// The hex digest the manifest records.
+        expected: String,
+    },
     /// A line is not a JSON object.
-    MalformedLine { error: String },
+    MalformedLine {
+        /// Why: `not valid UTF-8`, or the JSON parser's message with the character position.
+        error: String,
+    },
     /// A row's keys are not the table's columns in order.
-    Columns { expected: Option<String>, found: Option<String> },
+    Columns {
+        /// The column expected at the first differing position; `None` when the row has a key after
+        /// the last column.
+        expected: Option<String>,
+        /// The key found there; `None` when the row ends before that column.
+        found: Option<String>,
+    },
     /// The file's line count differs from the manifest's `rows`.
-    RowCount { counted: u64, recorded: u64 },
+    RowCount {
+        /// The lines counted in the file.
+        counted: u64,
+        /// The manifest's `rows` for the table.
+        recorded: u64,
+    },
     /// The last line has no newline.
     NoFinalNewline,
     /// A value does not fit its column's type. `path` leads into arrays and composites.
-    Value { path: String, value: String, type_name: String, reason: Reason },
+    Value {
+        /// The way into the value, such as `element [2], field "zip"`; empty for the column's value
+        /// itself.
+        path: String,
+        /// The value's JSON text, shortened for display.
+        value: String,
+        /// The type checked against: the column's, or an element's or field's inside it.
+        type_name: String,
+        /// Which of the format's rules the value breaks.
+        reason: Reason,
+    },
     /// `null` in a NOT NULL column.
     Null,
     /// More line problems in this file than are listed.
-    More { count: u64 },
+    More {
+        /// How many line problems were found but not listed.
+        count: u64,
+    },
     /// `manifest.json.sig` is missing (when signers were given), or does not sign this
     /// manifest, or its key is not one the allowed signers accept.
-    Signature { refusal: crate::sign::Refusal },
+    Signature {
+        /// Why the signature is refused.
+        refusal: crate::sign::Refusal,
+    },
 }
 
 impl Problem {
+    /// A problem with `file` as a whole (no line or column yet: see [`Problem::at_line`],
+    /// [`Problem::in_column`]).
     pub fn new(file: impl Into<String>, kind: ProblemKind) -> Self {
         Problem { file: file.into(), line: None, column: None, kind }
     }
 
+    /// The same problem, placed at 1-based `line` of the file.
     pub fn at_line(mut self, line: u64) -> Self {
         self.line = Some(line);
         self
     }
 
+    /// The same problem, placed in `column` of the row.
     pub fn in_column(mut self, column: impl Into<String>) -> Self {
         self.column = Some(column.into());
         self
