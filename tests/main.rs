@@ -15,5 +15,6 @@ mod migrate;
 mod rollback;
 mod schema;
 mod tenancy;
+mod tls;
 mod validate;
 mod verify;
