@@ -737,6 +737,14 @@ pub fn run_fed(
     })
 }
 
+/// Postgres' estimate of a fed table's rows (`pg_class.reltuples`), for its progress bar.
+fn estimate(draft: &Manifest, table: &TablePlan) -> Option<u64> {
+    let found = draft.tables.iter().map(|e| &e.table);
+    let mut found =
+        found.filter(|t| t.schema == table.source.schema && t.name == table.source.name);
+    found.next().and_then(|t| t.estimated_rows)
+}
+
 /// A table being loaded from the feed.
 struct Feeding<'p> {
     task: Box<dyn crate::progress::Task + 'p>,
@@ -772,7 +780,7 @@ fn build_fed(
                 Converted::Rows { table, batch, json_nulls } => {
                     let tp = &plan.tables[table];
                     let state = feeding[table].get_or_insert_with(|| Feeding {
-                        task: progress.start("import", &tp.display_name(), None),
+                        task: progress.start("import", &tp.display_name(), estimate(draft, tp)),
                         started: Instant::now(),
                         rows: 0,
                         lossy: Lossy::new(tp.columns.len()),
