@@ -18,12 +18,15 @@ fn migrate(db: &TestDb, extra: &[&str]) -> (tempfile::TempDir, Outcome) {
     (work, out)
 }
 
-/// The lines of stderr that start with a stage's name, by stage.
+/// The progress lines of stderr, by stage: `STAGE: totals` and (--verbose) `STAGE NAME: totals`,
+/// totals starting with a digit.
 fn progress_lines(stderr: &str) -> BTreeMap<&str, Vec<&str>> {
     let mut by_stage: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for line in stderr.lines() {
-        let stage = line.split([':', ' ']).next().unwrap_or("");
-        if let Some(stage) = STAGES.iter().find(|s| **s == stage) {
+        let Some((head, rest)) = line.split_once(": ") else { continue };
+        let stage = head.split(' ').next().unwrap_or("");
+        let shaped = head.split(' ').count() <= 2 && rest.starts_with(|c: char| c.is_ascii_digit());
+        if let (Some(stage), true) = (STAGES.iter().find(|s| **s == stage), shaped) {
             by_stage.entry(stage).or_default().push(line);
         }
     }

@@ -27,30 +27,38 @@ pub struct Ui {
 }
 
 /// One stage's totals (export, import, validate, ...), for its one plain line.
+#[derive(Default)]
 struct Stage {
     name: String,
-    units: u64,
-    /// Units begun and not yet finished.
-    running: u64,
-    rows: u64,
+    /// Rows per unit of work. validate reads each table twice, once `NAME in SQLite`: one
+    /// table, whose rows are counted once.
+    units: std::collections::BTreeMap<String, u64>,
     bytes: u64,
-    started: Instant,
+    started: Option<Instant>,
 }
 
 impl Stage {
+    fn add(&mut self, name: &str, rows: u64, bytes: u64) {
+        let unit = name.strip_suffix(" in SQLite").unwrap_or(name);
+        let counted = self.units.entry(unit.to_owned()).or_default();
+        *counted = (*counted).max(rows);
+        self.bytes += bytes;
+    }
+
     /// `export: 15 tables, 49,636 rows, 3.1 MiB in 1.2 s`.
     fn line(&self) -> String {
+        let n = self.units.len() as u64;
         let units = match self.name.as_str() {
-            "export" | "import" | "validate" => format!("{}, ", count(self.units, "table")),
-            _ if self.units > 1 => format!("{}, ", count(self.units, "file")),
+            "export" | "import" | "validate" => format!("{}, ", count(n, "table")),
+            _ if n > 1 => format!("{}, ", count(n, "file")),
             _ => String::new(),
         };
+        let took = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
         format!(
-            "{}: {units}{}, {} in {:.1} s",
+            "{}: {units}{}, {} in {took:.1} s",
             self.name,
-            count(self.rows, "row"),
+            count(self.units.values().sum(), "row"),
             HumanBytes(self.bytes),
-            self.started.elapsed().as_secs_f64()
         )
     }
 }
@@ -108,31 +116,22 @@ impl Ui {
         }
     }
 
-    /// A unit of work begins in `stage`. A stage that is new ends the earlier ones with
-    /// nothing left running (their line is printed): stages may overlap (migrate imports
-    /// while it exports), but one that is idle when another begins is done.
+    /// A unit of work begins in `stage`, which is opened if it is new. Stages may overlap
+    /// (migrate imports while it exports; validate checks the export between its two
+    /// readings), so a stage's line waits until the command next speaks, or ends.
     fn begin(&self, stage: &str) {
         let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = stages.iter_mut().find(|s| s.name == stage) {
-            s.running += 1;
-            return;
+        if !stages.iter().any(|s| s.name == stage) {
+            let started = Instant::now();
+            stages.push(Stage { name: stage.into(), started: Some(started), ..Stage::default() });
         }
-        let (done, open): (Vec<Stage>, Vec<Stage>) =
-            std::mem::take(&mut *stages).into_iter().partition(|s| s.running == 0);
-        *stages = open;
-        for s in done {
-            eprintln!("{}", s.line());
-        }
-        let started = Instant::now();
-        stages.push(Stage { name: stage.into(), units: 0, running: 1, rows: 0, bytes: 0, started });
     }
 
     /// A unit of work of `stage` ended: its totals go into the stage's line.
-    fn count_in(&self, stage: &str, rows: u64, bytes: u64) {
+    fn count_in(&self, stage: &str, name: &str, rows: u64, bytes: u64) {
         let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = stages.iter_mut().find(|s| s.name == stage) {
-            (s.units, s.rows, s.bytes) = (s.units + 1, s.rows + rows, s.bytes + bytes);
-            s.running = s.running.saturating_sub(1);
+            s.add(name, rows, bytes);
         }
     }
 }
@@ -188,7 +187,7 @@ impl Task for Line<'_> {
     fn add(&self, _: u64, _: u64) {}
 
     fn finish(&self, rows: u64, bytes: u64) {
-        self.ui.count_in(&self.stage, rows, bytes);
+        self.ui.count_in(&self.stage, &self.name, rows, bytes);
         if self.ui.verbose {
             eprintln!(
                 "{}",
@@ -370,19 +369,24 @@ mod tests {
 
     #[test]
     fn a_stage_line_has_its_totals_in_the_right_number() {
-        let stage = |name: &str, units, rows| Stage {
-            name: name.into(),
-            units,
-            running: 0,
-            rows,
-            bytes: 2048,
-            started: Instant::now(),
+        let stage = |name: &str, units: u64, rows: u64| {
+            let mut stage = Stage { name: name.into(), ..Stage::default() };
+            for i in 0..units {
+                let each = rows / units + u64::from(i < rows % units);
+                stage.add(&format!("t{i}"), each, 2048 / units);
+            }
+            stage
         };
         assert!(stage("export", 1, 1).line().starts_with("export: 1 table, 1 row, 2.00 KiB in "));
         let many = stage("import", 15, 49_636).line();
-        assert!(many.starts_with("import: 15 tables, 49,636 rows, 2.00 KiB in "), "{many}");
+        assert!(many.starts_with("import: 15 tables, 49,636 rows, "), "{many}");
         assert!(stage("verify", 1, 3).line().starts_with("verify: 3 rows, "));
         assert!(stage("checksum", 4, 3).line().starts_with("checksum: 4 files, 3 rows, "));
+        // validate's two readings of a table count as one table and its rows once.
+        let mut both = Stage { name: "validate".into(), ..Stage::default() };
+        both.add("public.actor", 200, 100);
+        both.add("public.actor in SQLite", 200, 50);
+        assert!(both.line().starts_with("validate: 1 table, 200 rows, 150 B"), "{}", both.line());
         let line = table_line("export", "public.actor", 1, 10, Duration::from_millis(40));
         assert_eq!(line, "export public.actor: 1 row, 10 B, 0.0 s");
     }
