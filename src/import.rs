@@ -749,6 +749,9 @@ fn estimate(draft: &Manifest, table: &TablePlan) -> Option<u64> {
 struct Feeding<'p> {
     task: Box<dyn crate::progress::Task + 'p>,
     started: Instant,
+    /// When its last batch was inserted: the table's own time ends there, not when the
+    /// whole feed ends (the summary's seconds are each table's own).
+    last: Instant,
     rows: u64,
     lossy: Lossy,
 }
@@ -782,6 +785,7 @@ fn build_fed(
                     let state = feeding[table].get_or_insert_with(|| Feeding {
                         task: progress.start("import", &tp.display_name(), estimate(draft, tp)),
                         started: Instant::now(),
+                        last: Instant::now(),
                         rows: 0,
                         lossy: Lossy::new(tp.columns.len()),
                     });
@@ -792,6 +796,7 @@ fn build_fed(
                     state.lossy.merge(batch.lossy());
                     state.rows += batch.len() as u64;
                     state.task.add(batch.len() as u64, batch.bytes());
+                    state.last = Instant::now();
                 }
                 Converted::End(manifest) => return Ok(*manifest),
             }
@@ -853,7 +858,7 @@ fn finish_fed(
             .table(&tp.source.schema, &tp.source.name)
             .expect("the feed's manifest lists the tables it fed");
         let (rows, lossy, seconds) = match &state {
-            Some(s) => (s.rows, s.lossy.clone(), s.started.elapsed().as_secs_f64()),
+            Some(s) => (s.rows, s.lossy.clone(), (s.last - s.started).as_secs_f64()),
             None => (0, Lossy::new(tp.columns.len()), 0.0),
         };
         if rows != entry.rows {

@@ -208,12 +208,12 @@ fn table_line(stage: &str, name: &str, rows: u64, bytes: u64, took: Duration) ->
 }
 
 /// The bar's layout: with a known total, a bar and the time left; else a spinner. The label
-/// is padded, never cut (`{msg:<28}`, not `{msg:28!}`, which cut the export's path off).
+/// is padded, never cut (`{msg:<32}`, not `{msg:28!}`, which cut the export's path off).
 fn template(determinate: bool) -> &'static str {
     if determinate {
-        "{prefix:>8} {msg:<28} {bar:25} {pos_rows:>10}/{len_rows} rows {bytes:>10} {rate:>11} eta {eta}"
+        "{prefix:>8} {msg:<32} {bar:25} {pos_rows:>10}/{len_rows} rows {bytes:>10} {rate:>11} eta {eta}"
     } else {
-        "{prefix:>8} {msg:<28} {spinner} {pos_rows:>10} rows {bytes:>10} {rate:>11}"
+        "{prefix:>8} {msg:<32} {spinner} {pos_rows:>10} rows {bytes:>10} {rate:>11}"
     }
 }
 
