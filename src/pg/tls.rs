@@ -4,7 +4,7 @@
 //! | sslmode | encrypted | certificate chain checked | host name checked |
 //! |---|---|---|---|
 //! | disable | no | - | - |
-//! | allow, prefer | when the server offers it | no | no |
+//! | allow (taken as prefer), prefer | when the server offers it | no | no |
 //! | require | yes | only when `sslrootcert` is given (libpq: then as verify-ca) | no |
 //! | verify-ca | yes | yes | no |
 //! | verify-full | yes | yes | yes |
