@@ -11,8 +11,10 @@
 #    `sha256sum -c` alone, as an auditor would.
 #
 # What it produces stays in ./demo-output/ (ignored by git). Needs: cargo, the PostgreSQL
-# server binaries (on PATH or in /usr/lib/postgresql/*/bin), psql, gzip, sha256sum. As root,
-# the server runs as the OS user `postgres`.
+# server binaries (on PATH or in /usr/lib/postgresql/*/bin), psql, sqlite3, gzip, sha256sum;
+# as root, runuser and an OS user `postgres` for the server to run as. What is missing it
+# installs with apt-get when it runs as root on Debian or Ubuntu; otherwise it prints the one
+# command that installs it, and stops.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -101,6 +103,47 @@ CONF
   die "PostgreSQL did not start (log above)"
 }
 
+# --- what the demo needs ---------------------------------------------------------------------
+
+# The Debian packages for what is missing, one per line.
+missing_packages() {
+  pg_bin_dir >/dev/null || echo postgresql
+  command -v psql >/dev/null || echo postgresql-client
+  command -v sqlite3 >/dev/null || echo sqlite3
+  command -v gzip >/dev/null || echo gzip
+  command -v sha256sum >/dev/null || echo coreutils
+  if [[ "$(id -u)" -eq 0 ]]; then command -v runuser >/dev/null || echo util-linux; fi
+}
+
+# Installs what is missing (root on Debian: apt-get), or says the one command to run.
+install_missing() {
+  local packages
+  packages="$(missing_packages | sort -u | tr '\n' ' ')"
+  packages="${packages% }"
+  if [[ -n "$packages" ]]; then
+    if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then
+      printf 'demo: missing: %s. Install them, then run demo/run.sh again:\n' "$packages" >&2
+      if command -v apt-get >/dev/null; then
+        printf '    sudo apt-get install -y %s\n' "$packages" >&2
+      else
+        printf '    (with your system'"'"'s package manager: the PostgreSQL server and client,' >&2
+        printf ' sqlite3, gzip)\n' >&2
+      fi
+      exit 2
+    fi
+    say "installing what the demo needs: $packages (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $packages
+  fi
+  # As root, the server runs as `postgres`: Debian's package makes that user; a server built
+  # by hand may come without it.
+  if [[ "$(id -u)" -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+    say "creating the OS user postgres for the server to run as"
+    useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+  fi
+}
+
 # --- Pagila ----------------------------------------------------------------------------------
 
 psql_cmd() {
@@ -119,6 +162,7 @@ load_pagila() {
 
 # --- run -------------------------------------------------------------------------------------
 
+install_missing
 rm -rf "$out"
 mkdir -p "$out"
 start_postgres

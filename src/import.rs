@@ -752,10 +752,21 @@ pub fn run_fed(
     })
 }
 
+/// Postgres' estimate of a fed table's rows (`pg_class.reltuples`), for its progress bar.
+fn estimate(draft: &Manifest, table: &TablePlan) -> Option<u64> {
+    let found = draft.tables.iter().map(|e| &e.table);
+    let mut found =
+        found.filter(|t| t.schema == table.source.schema && t.name == table.source.name);
+    found.next().and_then(|t| t.estimated_rows)
+}
+
 /// A table being loaded from the feed.
 struct Feeding<'p> {
     task: Box<dyn crate::progress::Task + 'p>,
     started: Instant,
+    /// When its last batch was inserted: the table's own time ends there, not when the
+    /// whole feed ends (the summary's seconds are each table's own).
+    last: Instant,
     rows: u64,
     lossy: Lossy,
 }
@@ -787,8 +798,9 @@ fn build_fed(
                 Converted::Rows { table, batch, json_nulls } => {
                     let tp = &plan.tables[table];
                     let state = feeding[table].get_or_insert_with(|| Feeding {
-                        task: progress.start("import", &tp.display_name(), None),
+                        task: progress.start("import", &tp.display_name(), estimate(draft, tp)),
                         started: Instant::now(),
+                        last: Instant::now(),
                         rows: 0,
                         lossy: Lossy::new(tp.columns.len()),
                     });
@@ -799,6 +811,7 @@ fn build_fed(
                     state.lossy.merge(batch.lossy());
                     state.rows += batch.len() as u64;
                     state.task.add(batch.len() as u64, batch.bytes());
+                    state.last = Instant::now();
                 }
                 Converted::End(manifest) => return Ok(*manifest),
             }
@@ -860,7 +873,7 @@ fn finish_fed(
             .table(&tp.source.schema, &tp.source.name)
             .expect("the feed's manifest lists the tables it fed");
         let (rows, lossy, seconds) = match &state {
-            Some(s) => (s.rows, s.lossy.clone(), s.started.elapsed().as_secs_f64()),
+            Some(s) => (s.rows, s.lossy.clone(), (s.last - s.started).as_secs_f64()),
             None => (0, Lossy::new(tp.columns.len()), 0.0),
         };
         if rows != entry.rows {

@@ -8,15 +8,16 @@
 pub mod catalog;
 pub mod filter;
 pub mod libpq;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Errors from reaching or talking to Postgres. Each message names the server (never the
 /// password) and says what to try.
@@ -351,27 +352,8 @@ impl Source {
         Ok(client)
     }
 
-    fn tls_connector(&self) -> Result<MakeTlsConnector> {
-        let mut builder = native_tls::TlsConnector::builder();
-        match self.ssl {
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-                builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyCa => {
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyFull => {}
-        }
-        if let Some(path) = &self.root_cert {
-            let pem = std::fs::read(Path::new(path))
-                .map_err(|e| Error::Tls(format!("cannot read sslrootcert {path}: {e}")))?;
-            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                Error::Tls(format!("sslrootcert {path} is not a PEM certificate: {e}"))
-            })?;
-            builder.add_root_certificate(cert);
-        }
-        let connector = builder.build().map_err(|e| Error::Tls(e.to_string()))?;
-        Ok(MakeTlsConnector::new(connector))
+    fn tls_connector(&self) -> Result<MakeRustlsConnect> {
+        tls::connector(self.ssl, self.root_cert.as_deref())
     }
 
     /// Turns a failed connection attempt into the error a person can act on.

@@ -126,10 +126,9 @@ impl SourceChanges {
         let each: Vec<&str> = each.iter().map(String::as_str).collect();
         let n = self.tables.len();
         let mut line = format!(
-            "changed in Postgres since the export: {} row{} in {n} table{} ({})",
-            grouped(self.rows),
-            if self.rows == 1 { "" } else { "s" },
-            if n == 1 { "" } else { "s" },
+            "changed in Postgres since the export: {} in {} ({})",
+            count(self.rows, "row"),
+            count(n as u64, "table"),
             some_of(&each)
         );
         line.push_str(if self.required_unchanged {
@@ -433,11 +432,11 @@ impl ValidationReport {
     pub fn summary(&self) -> String {
         let rows: u64 = self.tables.iter().map(|t| t.checks.counts.export).sum();
         let head = format!(
-            "\nvalidated {} against {}: {} tables, {} rows in {:.1} s",
+            "\nvalidated {} against {}: {}, {} in {:.1} s",
             self.target.display(),
             self.export_dir.display(),
-            self.tables.len(),
-            grouped(rows),
+            count(self.tables.len() as u64, "table"),
+            count(rows, "row"),
             self.seconds
         );
         let failed: Vec<&str> = self
@@ -484,6 +483,17 @@ pub fn grouped(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// `1 table`, `15 tables`, `49,636 rows`: a count, grouped as [`grouped`], with its noun in
+/// the singular or the plural (an `s` added).
+pub fn count(n: u64, noun: &str) -> String {
+    count_as(n, noun, &format!("{noun}s"))
+}
+
+/// [`count`] for a noun whose plural is not its singular plus `s` (`1 index`, `2 indexes`).
+pub fn count_as(n: u64, singular: &str, plural: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { singular } else { plural })
 }
 
 /// How a column's cells line up.
@@ -653,6 +663,15 @@ mod tests {
         };
         r.seal();
         r
+    }
+
+    #[test]
+    fn a_count_is_grouped_and_its_noun_agrees_with_it() {
+        assert_eq!(count(1, "table"), "1 table");
+        assert_eq!(count(0, "table"), "0 tables");
+        assert_eq!(count(49_636, "row"), "49,636 rows");
+        assert_eq!(count_as(1, "row differs", "rows differ"), "1 row differs");
+        assert_eq!(count_as(2, "index", "indexes"), "2 indexes");
     }
 
     #[test]

@@ -344,7 +344,7 @@ fn a_pgpass_file_others_can_read_is_ignored_with_a_warning_naming_it() {
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
     let got = private(cli(home.path(), &export).assert_code(0));
     assert!(!got.stderr.contains("WARNING"), "{got}");
-    assert!(got.stdout.contains("exported 1 tables, 2 rows"), "{got}");
+    assert!(got.stdout.contains("exported 1 table, 2 rows"), "{got}");
 }
 
 #[test]
@@ -364,13 +364,13 @@ fn a_service_file_supplies_the_connection_under_explicit_settings() {
         .env("PGSERVICEFILE", &services)
         .env("PGHOST", "nowhere.invalid")
         .assert_code(0);
-    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    assert!(private(got).stdout.contains("exported 1 table, 2 rows"));
     // PGSERVICE and ~/.pg_service.conf, with -d over the service's dbname.
     std::fs::copy(&services, home.path().join(".pg_service.conf")).unwrap();
     let got = cli(home.path(), &["export", "-d", db.name(), "--out", "second"])
         .env("PGSERVICE", "app")
         .assert_code(0);
-    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    assert!(private(got).stdout.contains("exported 1 table, 2 rows"));
     let got = cli(home.path(), &["export", "--source", "service=absent"]).assert_code(2);
     assert!(got.stderr.contains("definition of service \"absent\" not found"), "{got}");
 }
@@ -384,17 +384,17 @@ fn dash_h_p_u_d_connect_as_pg_dump_does_and_override_the_url() {
     let mut args = vec!["export", "--out", "plain"];
     args.extend(flags);
     let got = cli(home.path(), &args).env("PGPASSWORD", SECRET).assert_code(0);
-    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    assert!(private(got).stdout.contains("exported 1 table, 2 rows"));
     let wrong = format!("postgresql://nobody:{SECRET}@nowhere.invalid:1/wrong");
     let mut args = vec!["export", "--out", "over", "--source", &wrong];
     args.extend(flags);
     let got = cli(home.path(), &args).assert_code(0);
-    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    assert!(private(got).stdout.contains("exported 1 table, 2 rows"));
     let kv = format!("host={} port={port} user={role} dbname={}", server().host(), db.name());
     let got = cli(home.path(), &["export", "--out", "kv", "-d", &kv])
         .env("PGPASSWORD", SECRET)
         .assert_code(0);
-    assert!(private(got).stdout.contains("exported 1 tables, 2 rows"));
+    assert!(private(got).stdout.contains("exported 1 table, 2 rows"));
     let got = cli(home.path(), &["export", "--source", &wrong, "-d", &kv]).assert_code(2);
     assert!(private(got).stderr.contains("give the connection string once"));
     let help = cli(home.path(), &["export", "-?"]).assert_code(0);

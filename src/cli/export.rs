@@ -70,9 +70,10 @@ pub fn resolve_source(args: &SourceArgs) -> anyhow::Result<Source> {
 fn human(s: &ExportSummary) -> String {
     let rows: u64 = s.tables.iter().map(|t| t.rows).sum();
     let bytes = indicatif::HumanBytes(s.tables.iter().map(|t| t.bytes).sum());
-    let (n, dir, sha) = (s.tables.len(), s.dir.display(), &s.manifest_sha256);
+    let (n, dir, sha) = (s.tables.len() as u64, s.dir.display(), &s.manifest_sha256);
+    let (n, rows) = (pg2lite::report::count(n, "table"), pg2lite::report::count(rows, "row"));
     format!(
-        "exported {n} tables, {rows} rows, {bytes} to {dir}\nmanifest sha256 {sha}\n{}\
+        "exported {n}, {rows}, {bytes} to {dir}\nmanifest sha256 {sha}\n{}\
          check it with: pg2lite verify {dir}   (or: cd {dir} && sha256sum -c SHA256SUMS)\n",
         tenancy_lines(s)
     ) + &signed_line(s)

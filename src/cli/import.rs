@@ -83,8 +83,9 @@ pub fn confirm_replace(target: &TargetArgs) -> anyhow::Result<bool> {
 fn human(s: &ImportSummary) -> String {
     let rows: u64 = s.tables.iter().map(|t| t.rows).sum();
     let mut out = format!(
-        "imported {} tables, {rows} rows into {} in {:.1} s (export {})\n",
-        s.tables.len(),
+        "imported {}, {} into {} in {:.1} s (export {})\n",
+        pg2lite::report::count(s.tables.len() as u64, "table"),
+        pg2lite::report::count(rows, "row"),
         s.target.display(),
         s.seconds,
         s.export_id

@@ -3,6 +3,7 @@
 //! library, and prints.
 
 mod export;
+mod help;
 mod import;
 mod migrate;
 mod rollback;
@@ -40,35 +41,44 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, shown under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Print no progress, only errors and the final result.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print the result as JSON on stdout (progress still goes to stderr).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Without a terminal, also print a line for each table as it is done (by default one
+    /// line per stage).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Dump tables to checksummed NDJSON with a manifest (migration_data/<id>/).
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = help::EXPORT)]
     Export(ExportArgs),
     /// Check an export offline: manifest, file list, sizes, checksums (and with --deep, every line).
+    #[command(after_help = help::VERIFY)]
     Verify(VerifyArgs),
     /// Build a SQLite file from an export, in one transaction; the old file is backed up first.
+    #[command(after_help = help::IMPORT)]
     Import(ImportArgs),
     /// Export, import and validate in one command (--dry-run prints the plan, writes nothing).
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = help::MIGRATE)]
     Migrate(Box<MigrateArgs>),
     /// Write the SQLite DDL import would use (schema/<database>.sql), for review and editing.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = help::SCHEMA)]
     Schema(SchemaArgs),
     /// Step a target one backup back (or --to one) after checking its checksum; or --list them.
+    #[command(after_help = help::ROLLBACK)]
     Rollback(RollbackArgs),
     /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = help::VALIDATE)]
     Validate(ValidateArgs),
 }
 

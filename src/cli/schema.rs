@@ -54,9 +54,8 @@ fn print_schema(opts: &WriteOptions, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     let indexes: usize = plan.tables.iter().map(|t| t.create_indexes.len()).sum();
     ui.info(&format!(
-        "wrote the schema to stdout: {} tables, {indexes} indexes, {} notes",
-        plan.tables.len(),
-        plan.notes.len()
+        "wrote the schema to stdout: {}",
+        objects(plan.tables.len(), indexes, plan.notes.len())
     ));
     Ok(ExitCode::SUCCESS)
 }
@@ -64,11 +63,17 @@ fn print_schema(opts: &WriteOptions, ui: &Ui) -> anyhow::Result<ExitCode> {
 fn human(w: &schema::Written) -> String {
     let indexes: usize = w.plan.tables.iter().map(|t| t.create_indexes.len()).sum();
     format!(
-        "wrote {}: {} tables, {indexes} indexes, {} notes\n",
+        "wrote {}: {}\n",
         w.path.display(),
-        w.plan.tables.len(),
-        w.plan.notes.len()
+        objects(w.plan.tables.len(), indexes, w.plan.notes.len())
     )
+}
+
+/// `15 tables, 1 index, 2 notes`.
+fn objects(tables: usize, indexes: usize, notes: usize) -> String {
+    use pg2lite::report::{count, count_as};
+    let (tables, notes) = (count(tables as u64, "table"), count(notes as u64, "note"));
+    format!("{tables}, {}, {notes}", count_as(indexes as u64, "index", "indexes"))
 }
 
 fn to_json(w: &schema::Written) -> serde_json::Value {

@@ -50,9 +50,9 @@ pub(super) fn by_digest(
         first_missing: Vec::new(),
         first_extra: Vec::new(),
         details: vec![format!(
-            "compared by the digest of every row: both sides hold the same {} rows, so the \
+            "compared by the digest of every row: both sides hold the same {}, so the \
              same {}",
-            sqlite.rows,
+            crate::report::count(sqlite.rows, "row"),
             if spec.key.is_empty() { "rows" } else { "keys" }
         )],
     };
@@ -124,8 +124,10 @@ fn content_details(content: &ContentCheck, keys: &KeysCheck, spec: &TableSpec<'_
     )];
     if content.different > 0 {
         let n = content.different;
-        details
-            .push(format!("{n} row{} differ under the same key:", if n == 1 { "" } else { "s" }));
+        details.push(format!(
+            "{} under the same key:",
+            crate::report::count_as(n, "row differs", "rows differ")
+        ));
         details.extend(content.first_different.iter().cloned());
         let shown = content.first_different.len() as u64;
         if n > shown {

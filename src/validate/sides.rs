@@ -338,7 +338,7 @@ pub(super) fn scan_sqlite(
         Ok(r) => r,
         Err(e) => return Ok(Err(cannot(e))),
     };
-    let name = format!("{} in SQLite", spec.plan.name);
+    let name = format!("{} in SQLite", spec.plan.display_name());
     let task = progress.start("validate", &name, Some(spec.entry.rows));
     let mut scan = Scan::new(spec, json);
     let outcome = loop {

@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use pg2lite::pg::{quote_ident, quote_literal, redact};
 use postgres::config::Host;
-use postgres_native_tls::MakeTlsConnector;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 const MISSING: &str = "pg2lite tests need PostgreSQL server binaries (initdb, pg_ctl, postgres) \
     on PATH or in /usr/lib/postgresql/*/bin, or PG2LITE_TEST_URL pointing at a server";
@@ -583,13 +583,9 @@ fn url_encode(text: &str) -> String {
 
 /// A connector that accepts the test server's self-signed certificate. With the default
 /// `sslmode=prefer` it uses TLS when the server offers it, and plain TCP otherwise.
-fn tls_connector() -> MakeTlsConnector {
-    let connector = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .build()
-        .expect("a TLS connector without certificates always builds");
-    MakeTlsConnector::new(connector)
+fn tls_connector() -> MakeRustlsConnect {
+    pg2lite::pg::tls::connector(pg2lite::pg::SslMode::Prefer, None)
+        .expect("a TLS connector without certificates always builds")
 }
 
 /// Postgres' error with its SQLSTATE, detail, hint and position, or the client-side cause.
