@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod partial;
 pub mod pg;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod rollback;
 pub mod schema;

@@ -97,8 +97,9 @@ fn export_and_import(
     opts: &mut import::ImportOptions,
     ui: &Ui,
 ) -> anyhow::Result<(Exported, ImportSummary)> {
-    let export_opts =
+    let mut export_opts =
         export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    export_opts.redact = export_cli::redact_options(&args.redact)?;
     // What would stop the import (SQLite names that collide, a --rename of nothing) stops
     // the migration before a byte is exported.
     let plan = export::plan(&export_opts).context("cannot plan the migration")?;
@@ -258,7 +259,9 @@ impl Summary<'_> {
 /// Connects, reads the catalog and prints the plan: tables, estimated rows, the tenancy
 /// filter, the type mapping per column with what may be lossy, and the DDL. Writes nothing.
 fn dry_run(args: &MigrateArgs, target: &TargetArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let opts = export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    let mut opts =
+        export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    opts.redact = export_cli::redact_options(&args.redact)?;
     let plan = export::plan(&opts).context("cannot plan the migration")?;
     let schema = schema_plan(args, &plan).context("cannot plan the SQLite schema")?;
     let human = describe(&opts.source.to_string(), target, &plan, &schema);
@@ -316,6 +319,9 @@ fn describe(source: &str, target: &TargetArgs, plan: &ExportPlan, schema: &Plan)
         if !whole.is_empty() {
             let _ = writeln!(out, "whole by --whole-table: {}", whole.join(", "));
         }
+    }
+    for line in plan.redaction.describe() {
+        let _ = writeln!(out, "redact: {line}");
     }
     let _ = writeln!(out, "\n{} tables:", plan.tables.len());
     for t in &plan.tables {
@@ -380,6 +386,7 @@ fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
                 })).collect::<Vec<_>>()),
             })
         }).collect::<Vec<_>>(),
+        "redaction": plan.redaction.describe(),
         "notes": schema.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "ddl": schema::ddl(schema),
     })

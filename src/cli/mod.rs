@@ -167,6 +167,25 @@ pub struct ExportArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub tenancy: TenantArgs,
+    #[command(flatten)]
+    pub redact: RedactArgs,
+}
+
+/// Redact or leave out columns on the way out; nothing of their values is written.
+#[derive(Debug, Args, Clone)]
+pub struct RedactArgs {
+    /// Redact columns matching table.column or schema.table.column (`*`, `?` as in --table;
+    /// repeatable). MODE: null (default), mask (a fixed value of the type, `***` for text),
+    /// hash (a keyed pseudonym in the column's type; hash:email, hash:hex to choose its shape).
+    #[arg(long = "redact", value_name = "PAT[=MODE]")]
+    pub redact: Vec<String>,
+    /// Leave columns matching this pattern out entirely, with the keys and indexes needing them.
+    #[arg(long = "exclude-column", value_name = "PAT")]
+    pub exclude_columns: Vec<String>,
+    /// The key pseudonyms are made with (at least 16 bytes); else PG2LITE_REDACT_KEY; else a
+    /// random key for this export only.
+    #[arg(long, value_name = "FILE")]
+    pub redact_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +219,8 @@ pub struct MigrateArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub tenancy: TenantArgs,
+    #[command(flatten)]
+    pub redact: RedactArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Load into the tables this SQL creates instead of the planned schema.

@@ -13,6 +13,7 @@
 
 pub mod codec;
 pub mod feed;
+mod redacted;
 pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -34,6 +35,7 @@ use crate::manifest::{self, Filter, Manifest, SourceInfo, TableEntry};
 use crate::partial;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
+use crate::redact;
 use codec::{EncodeError, Fields, SelectPlan};
 use feed::{Fed, Feeder};
 
@@ -52,6 +54,8 @@ pub struct ExportOptions {
     pub jobs: usize,
     /// Export only this tenant's rows.
     pub tenant: Option<tenancy::TenantOptions>,
+    /// Columns to redact or leave out (`--redact`, `--exclude-column`).
+    pub redact: redact::Options,
 }
 
 /// What an export produced.
@@ -112,6 +116,8 @@ pub enum Error {
     Runtime(io::Error),
     #[error(transparent)]
     Partial(#[from] partial::Error),
+    #[error(transparent)]
+    Redact(#[from] redact::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -129,6 +135,9 @@ struct Job {
     count_sql: String,
     file: String,
     filter: Filter,
+    /// Per column of `table`, how it is hashed (see [`redacted`]).
+    hashes: Vec<Option<redact::Render>>,
+    hasher: Option<redact::Hasher>,
 }
 
 /// Exports the selected tables.
@@ -160,13 +169,26 @@ pub fn run_feeding(
         Some(t) => Some(rt.block_on(resolve_tenant(&client, &opts.source, &tables, t))?),
         None => None,
     };
-    let jobs: Vec<Job> =
-        tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect::<Result<_>>()?;
+    let redaction = redaction_plan(&tables, opts)?;
+    let jobs: Vec<Job> = tables
+        .into_iter()
+        .map(|t| job_for(t, tenant.as_ref(), &redaction))
+        .collect::<Result<_>>()?;
     let (export_id, partial, claimed) =
         claim_partial(&opts.out, &catalog.database, created, progress)?;
     fs::create_dir(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
     let manifest_of = |results: &[TableResult]| {
-        build_manifest(opts, &catalog, &snapshot, created, &export_id, tenant.as_ref(), results)
+        let mut m = build_manifest(
+            opts,
+            &catalog,
+            &snapshot,
+            created,
+            &export_id,
+            tenant.as_ref(),
+            results,
+        );
+        m.options.redaction = redaction.record();
+        m
     };
     if let Some(feed) = feed {
         let mut draft = manifest_of(&[]);
@@ -204,6 +226,8 @@ pub struct ExportPlan {
     pub server_version: String,
     pub tables: Vec<Table>,
     pub tenant: Option<ResolvedTenant>,
+    /// What `--redact` and `--exclude-column` will do.
+    pub redaction: redact::Plan,
 }
 
 impl ExportPlan {
@@ -235,11 +259,13 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
             None => None,
         };
         client.batch_execute("ROLLBACK").await.map_err(q)?;
+        let redaction = redaction_plan(&tables, opts)?;
         Ok(ExportPlan {
             database: catalog.database,
             server_version: catalog.server_version,
-            tables,
+            tables: tables.iter().map(|t| redaction.prune(t)).collect(),
             tenant,
+            redaction,
         })
     })
 }
@@ -331,8 +357,17 @@ impl Job {
     }
 }
 
-fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Result<Job> {
-    let plan = codec::plan(&table.columns);
+/// Decides the redaction of the selected tables (nothing when none was asked for).
+fn redaction_plan(tables: &[Table], opts: &ExportOptions) -> Result<redact::Plan> {
+    let tenant_column = opts.tenant.as_ref().map(|t| t.column.as_str());
+    Ok(redact::plan(tables, &opts.redact, tenant_column)?)
+}
+
+fn job_for(table: Table, tenant: Option<&ResolvedTenant>, redaction: &redact::Plan) -> Result<Job> {
+    // The filter and the row order are the stored table's; the select list and the manifest
+    // see it redacted.
+    let pruned = redaction.prune(&table);
+    let plan = codec::plan_with(&pruned.columns, |c| redacted::select(redaction, &table, c));
     let (condition, filter) = match tenant {
         Some(t) => (
             t.plan.condition(&table, &t.value).map_err(tenancy::Error::from)?,
@@ -343,7 +378,9 @@ fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Result<Job> {
     let sql = copy_sql(&table, &plan, condition.as_deref());
     let count_sql = count_sql(&table, condition.as_deref());
     let file = manifest::table_file(&table.schema, &table.name);
-    Ok(Job { table, plan, sql, count_sql, file, filter })
+    let hashes = redacted::hashes(redaction, &pruned);
+    let hasher = redaction.hasher();
+    Ok(Job { table: pruned, plan, sql, count_sql, file, filter, hashes, hasher })
 }
 
 /// `FROM [ONLY] t AS t0 [WHERE ..]`: the rows a table's COPY and its count both read.
@@ -705,7 +742,10 @@ fn encode_row(
         let start = out.len();
         let raw = row.raw(i);
         let present = matches!(raw, Ok(Some(_)));
-        let encoded = raw.and_then(|raw| codec::encode(codec, raw, row, out));
+        let encoded = raw.and_then(|raw| match (job.hashes[i], &job.hasher) {
+            (Some(render), Some(h)) => Ok(redacted::write_hash(h, render, raw, out)),
+            _ => codec::encode(codec, raw, row, out),
+        });
         let column = &job.table.columns[i].name;
         encoded.map_err(|source| Error::Encode {
             table: job.table.display_name(),
@@ -807,6 +847,7 @@ fn build_manifest(
             tables: opts.tables.clone(),
             exclude: opts.exclude.clone(),
             tenant: tenant.map(tenant_record),
+            redaction: None,
         },
         tables: results
             .iter()
