@@ -433,6 +433,7 @@ fn complete(
     if opts.meta {
         schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))
             .map_err(sqlite("cannot record the export"))?;
+        schema::mark_redacted(&tx, manifest).map_err(sqlite("cannot record the redaction"))?;
         let with = schema::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
         schema::record_imported_with(&tx, &with)
             .map_err(sqlite("cannot record the options of the import"))?;

@@ -551,6 +551,11 @@ impl Plan {
         self.columns.get(&id(&table.schema, &table.name, column)).map(|d| d.action)
     }
 
+    /// Whether the values of `column` of `table` are redacted or left out.
+    pub fn hides(&self, table: &crate::catalog::QualifiedName, column: &str) -> bool {
+        self.columns.contains_key(&id(&table.schema, &table.name, column))
+    }
+
     /// The pseudonym writer, when some column is hashed.
     pub fn hasher(&self) -> Option<Hasher> {
         let hashed = self.columns.values().any(|d| matches!(d.action, Action::Hash(_)));

@@ -79,7 +79,7 @@ pub use command::{
 pub use diagnose::invalid_json;
 pub use meta::{
     COLUMNS_TABLE, EXPORT_TABLE, ExportMeta, ImportedWith, RecordError, RecordedTenancy,
-    insert_columns, insert_export, meta_ddl, numeric_word, read_imported_with,
+    insert_columns, insert_export, mark_redacted, meta_ddl, numeric_word, read_imported_with,
     record_imported_with, rename_text,
 };
 pub use names::{Rename, RenameFrom, quote_ident, quote_literal};

@@ -188,6 +188,13 @@ pub fn run_feeding(
             results,
         );
         m.options.redaction = redaction.record();
+        // `--tenant-key email=...` names the tenant by a value the export redacts.
+        if let Some(t) = m.options.tenant.as_mut() {
+            let named = t.named_by.as_ref().map(|n| n.column.as_str());
+            if named.is_some_and(|c| redaction.hides(&t.tenants_table, c)) {
+                t.named_by = None;
+            }
+        }
         m
     };
     if let Some(feed) = feed {
