@@ -161,6 +161,10 @@ fn a_redacted_export_holds_no_original_value_and_its_joins_hold() {
 
     let originals = originals(&db);
     assert!(originals.len() > 90, "the fixture has values to look for");
+    // The search finds them where they are: in an export without redaction.
+    let plain = self::export(&db, &work.path().join("plain"), &[], &[]);
+    let in_plain = std::panic::catch_unwind(|| assert_absent(&plain, &originals[..1]));
+    assert!(in_plain.is_err(), "the byte search misses a value the plain export holds");
     assert_absent(&export, &originals);
     assert_absent(&target, &originals);
     assert_absent(&export, &[KEY_A.trim().to_owned()]);
