@@ -220,7 +220,13 @@ pub enum Error {
         "cannot {mode} {column} (type {ty}): {mode} is defined for {supported}; use {other}, \
          or --exclude-column {column}"
     )]
-    Type { mode: &'static str, column: String, ty: String, supported: &'static str, other: &'static str },
+    Type {
+        mode: &'static str,
+        column: String,
+        ty: String,
+        supported: &'static str,
+        other: &'static str,
+    },
     #[error(
         "cannot hash {column}: it holds at most {len} characters, too few for a pseudonym \
          ({need} needed); use =mask or =null"
@@ -231,6 +237,12 @@ pub enum Error {
          redact them with the same mode"
     )]
     Tied { column: String, other: String, why: String },
+    #[error(
+        "{column} is redacted, but foreign key {fk} from {other} references it, so {other} \
+         would keep the original values (and the key would break); redact {other} too, or use \
+         =hash, which follows foreign keys"
+    )]
+    Unfollowed { column: String, other: String, fk: String },
     #[error(
         "{column} is the tenant column{how}: the tenant filter and validate's proof rely on \
          its values, so it cannot be redacted or excluded"
@@ -494,7 +506,23 @@ fn follow_foreign_keys(
             changed |= tie(columns, a, b, fk)? | tie(columns, b, a, fk)?;
         }
         if !changed {
-            return Ok(());
+            break;
+        }
+    }
+    check_unfollowed(&ties, columns)
+}
+
+/// A nulled or masked column that a foreign key references, from a column kept as it is,
+/// would leave the original values in the referencing table (and break the key): refused.
+fn check_unfollowed(
+    ties: &[(ColumnId, ColumnId, String)],
+    columns: &BTreeMap<ColumnId, Decision>,
+) -> Result<(), Error> {
+    for (from, to, fk) in ties {
+        let gone =
+            matches!(columns.get(to), Some(d) if matches!(d.action, Action::Null | Action::Mask));
+        if gone && !columns.contains_key(from) {
+            return Err(Error::Unfollowed { column: show(to), other: show(from), fk: fk.clone() });
         }
     }
     Ok(())
@@ -511,7 +539,8 @@ fn tie(
         return Ok(false);
     };
     let why = format!("foreign key {fk}");
-    let conflict = |other: &str| Error::Tied { column: show(from), other: show(to), why: other.to_owned() };
+    let conflict =
+        |other: &str| Error::Tied { column: show(from), other: show(to), why: other.to_owned() };
     match columns.get_mut(to) {
         None => {
             let follows = Some((fk.to_owned(), show(from)));
@@ -519,10 +548,16 @@ fn tie(
             Ok(true)
         }
         Some(Decision { action: Action::Exclude | Action::Null, .. }) => Ok(false),
-        Some(Decision { action: Action::Mask, .. }) => Err(conflict(&format!("{why}; one is masked"))),
+        Some(Decision { action: Action::Mask, .. }) => {
+            Err(conflict(&format!("{why}; one is masked")))
+        }
         Some(Decision { action: Action::Hash(there), .. }) => {
             let joined = render.join(*there).ok_or_else(|| {
-                conflict(&format!("{why}; one is written as {}, the other as {}", render.word(), there.word()))
+                conflict(&format!(
+                    "{why}; one is written as {}, the other as {}",
+                    render.word(),
+                    there.word()
+                ))
             })?;
             let changed = joined != *there;
             *there = joined;
@@ -724,7 +759,9 @@ impl Hasher {
                 u[8] = (u[8] & 0x3f) | 0x80;
                 out.push(b'"');
                 let mut buf = uuid::Uuid::encode_buffer();
-                out.extend_from_slice(uuid::Uuid::from_bytes(u).hyphenated().encode_lower(&mut buf).as_bytes());
+                out.extend_from_slice(
+                    uuid::Uuid::from_bytes(u).hyphenated().encode_lower(&mut buf).as_bytes(),
+                );
                 out.push(b'"');
             }
             Render::Int { bits } => {
@@ -734,7 +771,9 @@ impl Hasher {
             Render::Bytes => {
                 use base64::Engine as _;
                 out.push(b'"');
-                out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(d).as_bytes());
+                out.extend_from_slice(
+                    base64::engine::general_purpose::STANDARD.encode(d).as_bytes(),
+                );
                 out.push(b'"');
             }
         }
@@ -805,19 +844,32 @@ mod tests {
     fn the_key_never_shows_and_its_fingerprint_is_stable() {
         let key = Key::new(b"0123456789abcdef-key\n", "test").unwrap();
         assert!(!format!("{key:?}").contains("0123"));
-        assert_eq!(key.fingerprint(), Key::new(b"0123456789abcdef-key", "t").unwrap().fingerprint());
+        assert_eq!(
+            key.fingerprint(),
+            Key::new(b"0123456789abcdef-key", "t").unwrap().fingerprint()
+        );
         assert!(Key::new(b"short", "test").is_err());
     }
 
     #[test]
     fn hashing_follows_foreign_keys_both_ways() {
         let mut users = Table::new("public", "users", vec![col("email", "text", "text", false)]);
-        users.unique.push(crate::catalog::KeyConstraint { name: "u".into(), columns: vec!["email".into()] });
-        let mut logins = Table::new("public", "logins", vec![col("who", "character varying(40)", "varchar", true)]);
+        users.unique.push(crate::catalog::KeyConstraint {
+            name: "u".into(),
+            columns: vec!["email".into()],
+        });
+        let mut logins = Table::new(
+            "public",
+            "logins",
+            vec![col("who", "character varying(40)", "varchar", true)],
+        );
         logins.foreign_keys.push(crate::catalog::ForeignKey {
             name: "logins_who_fkey".into(),
             columns: vec!["who".into()],
-            references: crate::catalog::QualifiedName { schema: "public".into(), name: "users".into() },
+            references: crate::catalog::QualifiedName {
+                schema: "public".into(),
+                name: "users".into(),
+            },
             referenced_columns: vec!["email".into()],
             on_update: crate::catalog::FkAction::NoAction,
             on_delete: crate::catalog::FkAction::NoAction,
@@ -826,7 +878,10 @@ mod tests {
             definition: String::new(),
         });
         let tables = [users, logins];
-        let opts = Options { redact: vec![Rule::parse("users.email=hash").unwrap()], ..Options::default() };
+        let opts = Options {
+            redact: vec![Rule::parse("users.email=hash").unwrap()],
+            ..Options::default()
+        };
         let plan = plan(&tables, &opts, None).unwrap();
         let want = Some(Action::Hash(Render::Email { max: 40 }));
         assert_eq!(plan.action(&tables[0], "email"), want);

@@ -186,12 +186,21 @@ fn a_redacted_export_holds_no_original_value_and_its_joins_hold() {
     ] {
         assert_eq!(sqlite(&target, lite), strings(&db, pg)[0], "{lite}");
     }
-    assert_eq!(sqlite(&target, "select count(*) from accounts where email like 'h%@redacted.invalid'"), "20");
+    assert_eq!(
+        sqlite(&target, "select count(*) from accounts where email like 'h%@redacted.invalid'"),
+        "20"
+    );
     assert_eq!(sqlite(&target, "select distinct password_hash from accounts"), "***");
     assert_eq!(sqlite(&target, "select count(*) from accounts where nickname is not null"), "0");
     // The excluded column is gone, and so is the index that needed it.
-    assert_eq!(sqlite(&target, "select count(*) from pragma_table_info('logins') where name = 'ip'"), "0");
-    assert_eq!(sqlite(&target, "select count(*) from sqlite_schema where name = 'logins_ip_idx'"), "0");
+    assert_eq!(
+        sqlite(&target, "select count(*) from pragma_table_info('logins') where name = 'ip'"),
+        "0"
+    );
+    assert_eq!(
+        sqlite(&target, "select count(*) from sqlite_schema where name = 'logins_ip_idx'"),
+        "0"
+    );
     assert_eq!(
         sqlite(
             &target,
@@ -211,7 +220,14 @@ fn a_redacted_export_holds_no_original_value_and_its_joins_hold() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| format!("{}.{}={}", c["table"].as_str().unwrap(), c["column"].as_str().unwrap(), c["mode"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "{}.{}={}",
+                c["table"].as_str().unwrap(),
+                c["column"].as_str().unwrap(),
+                c["mode"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         modes,
@@ -224,6 +240,18 @@ fn a_redacted_export_holds_no_original_value_and_its_joins_hold() {
             "logins.ip=excluded",
         ]
     );
+
+    // docs/FORMAT.md describes every key of the record.
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/FORMAT.md")).unwrap();
+    let mut keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+    keys.extend(
+        r["columns"].as_array().unwrap().iter().flat_map(|c| c.as_object().unwrap().keys()),
+    );
+    keys.push(&m["options"].as_object().unwrap().keys().find(|k| *k == "redaction").unwrap());
+    for k in keys {
+        assert!(doc.contains(&format!("`{k}`")), "docs/FORMAT.md does not describe {k:?}");
+    }
 
     let dir = export.to_str().unwrap();
     pg2lite(&["verify", dir, "--deep"]).assert_code(0);
@@ -248,7 +276,8 @@ fn pseudonyms_depend_on_the_key_alone() {
     let env_b = [("PG2LITE_REDACT_KEY", KEY_B)];
     let other = export(&db, &work.path().join("3"), &["--redact", "accounts.email=hash"], &env_b);
     let env_a = [("PG2LITE_REDACT_KEY", KEY_A)];
-    let same_by_env = export(&db, &work.path().join("4"), &["--redact", "accounts.email=hash"], &env_a);
+    let same_by_env =
+        export(&db, &work.path().join("4"), &["--redact", "accounts.email=hash"], &env_a);
     let random = export(&db, &work.path().join("5"), &["--redact", "accounts.email=hash"], &[]);
 
     assert_eq!(data(&first, "accounts"), data(&second, "accounts"));
@@ -302,9 +331,14 @@ fn one_tenant_redacted_holds_neither_another_tenant_nor_an_original_value() {
     let t = target.to_str().unwrap();
     pg2lite(&["validate", "--from", dir, "--target", t, "--source", &url]).assert_code(0);
     // The tenant column itself cannot be redacted: the filter's proof rests on it.
-    export_run(&db, &work.path().join("no"), &[&tenant[..4], &["--redact", "users.id=hash"]].concat(), &[])
-        .assert_code(2)
-        .assert_stderr_contains("is the tenant column");
+    export_run(
+        &db,
+        &work.path().join("no"),
+        &[&tenant[..4], &["--redact", "users.id=hash"]].concat(),
+        &[],
+    )
+    .assert_code(2)
+    .assert_stderr_contains("is the tenant column");
 }
 
 #[test]
@@ -330,6 +364,23 @@ fn migrate_dry_run_shows_what_is_redacted_and_why() {
 }
 
 #[test]
+fn migrate_redacts_on_the_way_through_and_validates() {
+    let db = accounts_db();
+    let work = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let mut args = vec!["migrate", "--source", url.as_str(), "--target", "app.db", "--yes"];
+    args.extend_from_slice(REDACT);
+    pg2lite(&args).cwd(work.path()).env("PG2LITE_REDACT_KEY", KEY_A).assert_code(0);
+    let target = work.path().join("app.db");
+    assert_absent(work.path(), &originals(&db));
+    assert_absent(work.path(), &[KEY_A.trim().to_owned()]);
+    let hashed = "select count(*) from _pg2lite_columns where redaction = 'hash'";
+    assert_eq!(sqlite(&target, hashed), "3");
+    let joined = "select count(*) from logins l join accounts a on a.email = l.account_email";
+    assert_eq!(sqlite(&target, joined), strings(&db, joined)[0]);
+}
+
+#[test]
 fn each_mistake_is_refused_by_name_before_anything_is_written() {
     let db = accounts_db();
     let work = tempfile::tempdir().unwrap();
@@ -337,18 +388,34 @@ fn each_mistake_is_refused_by_name_before_anything_is_written() {
     let short = write_key(work.path(), "short.key", "tiny\n");
     let missing = work.path().join("missing.key");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--redact", "accounts.email"], "the column is NOT NULL, so it cannot become NULL; use =mask"),
+        (
+            vec!["--redact", "accounts.email"],
+            "the column is NOT NULL, so it cannot become NULL; use =mask",
+        ),
         (vec!["--redact", "accounts.emial=hash"], "no column matches --redact \"accounts.emial\""),
         (vec!["--exclude-column", "nosuch.*"], "no column matches --exclude-column \"nosuch.*\""),
         (vec!["--redact", "accounts.email=scramble"], "unknown mode \"scramble\""),
         (vec!["--redact", "email=hash"], "must name columns as table.column"),
-        (vec!["--redact", "logins.at=hash"], "cannot hash public.logins.at (type timestamp with time zone)"),
-        (vec!["--redact", "accounts.email=hash", "--redact-key-file", missing.to_str().unwrap()],
-         "cannot read the redaction key file"),
-        (vec!["--redact", "accounts.email=hash", "--redact-key-file", &short],
-         "is 4 bytes; use at least 16"),
-        (vec!["--redact", "accounts.email=hash", "--redact", "logins.account_email=mask"],
-         "redact them with the same mode"),
+        (
+            vec!["--redact", "logins.at=hash"],
+            "cannot hash public.logins.at (type timestamp with time zone)",
+        ),
+        (
+            vec!["--redact", "accounts.email=hash", "--redact-key-file", missing.to_str().unwrap()],
+            "cannot read the redaction key file",
+        ),
+        (
+            vec!["--redact", "accounts.email=hash", "--redact-key-file", &short],
+            "is 4 bytes; use at least 16",
+        ),
+        (
+            vec!["--redact", "accounts.email=mask"],
+            "foreign key logins_account_email_fkey from public.logins.account_email references it",
+        ),
+        (
+            vec!["--redact", "accounts.email=hash", "--redact", "logins.account_email=mask"],
+            "redact them with the same mode",
+        ),
     ];
     for (args, message) in cases {
         let run = export_run(&db, &out, &args, &[]).assert_code(2).assert_stderr_contains(message);

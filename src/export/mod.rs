@@ -750,7 +750,10 @@ fn encode_row(
         let raw = row.raw(i);
         let present = matches!(raw, Ok(Some(_)));
         let encoded = raw.and_then(|raw| match (job.hashes[i], &job.hasher) {
-            (Some(render), Some(h)) => Ok(redacted::write_hash(h, render, raw, out)),
+            (Some(render), Some(h)) => {
+                redacted::write_hash(h, render, raw, out);
+                Ok(())
+            }
             _ => codec::encode(codec, raw, row, out),
         });
         let column = &job.table.columns[i].name;
