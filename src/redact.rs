@@ -503,7 +503,7 @@ fn follow_foreign_keys(
     for _ in 0..=ties.len() * 4 + 1 {
         let mut changed = false;
         for (a, b, fk) in &ties {
-            changed |= tie(columns, a, b, fk)? | tie(columns, b, a, fk)?;
+            changed |= tie(tables, columns, a, b, fk)? | tie(tables, columns, b, a, fk)?;
         }
         if !changed {
             break;
@@ -530,6 +530,7 @@ fn check_unfollowed(
 
 /// Brings `from`'s hash to `to`; whether anything changed.
 fn tie(
+    tables: &[Table],
     columns: &mut BTreeMap<ColumnId, Decision>,
     from: &ColumnId,
     to: &ColumnId,
@@ -543,8 +544,20 @@ fn tie(
         |other: &str| Error::Tied { column: show(from), other: show(to), why: other.to_owned() };
     match columns.get_mut(to) {
         None => {
+            // The render must also fit this column's own type (a shorter varchar).
+            let own = match column_of(tables, to) {
+                Some(c) => render_for(c, HashAs::Auto, &show(to))?,
+                None => render,
+            };
+            let joined = render.join(own).ok_or_else(|| {
+                conflict(&format!(
+                    "{why}; one is written as {}, the other as {}",
+                    render.word(),
+                    own.word()
+                ))
+            })?;
             let follows = Some((fk.to_owned(), show(from)));
-            columns.insert(to.clone(), Decision { action: Action::Hash(render), follows });
+            columns.insert(to.clone(), Decision { action: Action::Hash(joined), follows });
             Ok(true)
         }
         Some(Decision { action: Action::Exclude | Action::Null, .. }) => Ok(false),
@@ -564,6 +577,11 @@ fn tie(
             Ok(changed)
         }
     }
+}
+
+fn column_of<'t>(tables: &'t [Table], c: &ColumnId) -> Option<&'t Column> {
+    let t = tables.iter().find(|t| t.schema == c.0 && t.name == c.1)?;
+    t.column(&c.2)
 }
 
 fn check_tenant(columns: &BTreeMap<ColumnId, Decision>, tenant: &str) -> Result<(), Error> {
