@@ -244,6 +244,11 @@ pub enum Error {
     )]
     Unfollowed { column: String, other: String, fk: String },
     #[error(
+        "{column} is generated from {from}, which is redacted, so it would carry what it was \
+         computed from; redact or --exclude-column {column} too"
+    )]
+    Derived { column: String, from: String },
+    #[error(
         "{column} is the tenant column{how}: the tenant filter and validate's proof rely on \
          its values, so it cannot be redacted or excluded"
     )]
@@ -368,6 +373,7 @@ pub fn plan(tables: &[Table], opts: &Options, tenant_column: Option<&str>) -> Re
         }
     }
     follow_foreign_keys(tables, &mut columns)?;
+    check_generated(tables, &columns)?;
     if let Some(tenant) = tenant_column {
         check_tenant(&columns, tenant)?;
     }
@@ -577,6 +583,26 @@ fn tie(
             Ok(changed)
         }
     }
+}
+
+/// A stored generated column computed from a redacted one carries what it was computed
+/// from (`split_part(email, '@', 2)`): it must be redacted or excluded too.
+fn check_generated(tables: &[Table], columns: &BTreeMap<ColumnId, Decision>) -> Result<(), Error> {
+    for t in tables {
+        let decided = |c: &str| columns.contains_key(&id(&t.schema, &t.name, c));
+        for g in t.columns.iter().filter(|c| !decided(&c.name)) {
+            let Some(expr) = &g.generated else { continue };
+            let source =
+                t.columns.iter().find(|c| decided(&c.name) && mentions_identifier(expr, &c.name));
+            if let Some(source) = source {
+                return Err(Error::Derived {
+                    column: format!("{}.{}", t.display_name(), g.name),
+                    from: format!("{}.{}", t.display_name(), source.name),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn column_of<'t>(tables: &'t [Table], c: &ColumnId) -> Option<&'t Column> {

@@ -426,3 +426,24 @@ fn each_mistake_is_refused_by_name_before_anything_is_written() {
         .assert_code(2)
         .assert_stderr_contains("PG2LITE_REDACT_KEY is 5 bytes");
 }
+
+#[test]
+fn a_column_generated_from_a_redacted_one_must_be_redacted_too() {
+    let db = accounts_db();
+    db.execute(
+        "alter table accounts add column domain text \
+         generated always as (split_part(email, '@', 2)) stored",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    export_run(&db, &out, &["--redact", "accounts.email=hash"], &[])
+        .assert_code(2)
+        .assert_stderr_contains(
+            "public.accounts.domain is generated from public.accounts.email, which is redacted",
+        );
+    assert!(only_export(&out).is_none());
+    let both = ["--redact", "accounts.email=hash", "--exclude-column", "accounts.domain"];
+    let export = export(&db, &out, &both, &[]);
+    assert_absent(&export, &["example.com".to_owned()]);
+    pg2lite(&["verify", export.to_str().unwrap(), "--deep"]).assert_code(0);
+}
