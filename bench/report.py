@@ -9,7 +9,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-PG2LITE = ("export", "export_jobs", "import", "migrate_fast", "migrate", "tenant")
+PG2LITE = ("export", "export_jobs", "import", "migrate_fast", "migrate", "tenant", "redact")
 
 
 def load(path):
@@ -100,6 +100,8 @@ def compare(cid, wall, m, s):
         vs("duckdb", "DuckDB")
     elif cid == "export_jobs":
         vs("export", "default export")
+    elif cid == "redact":
+        vs("export", "export without --redact")
     elif cid == "tenant":
         vs("export", "full export")
         rows = s["t1_rows"] / (s["tenants"] + s["events"] + s["notes"])
@@ -137,6 +139,12 @@ def bars(data, per_size):
         cells.append("not measured" if r is None else f"{r:.2f} (owns {100 * share:.1f} %)")
     out.append("| tenant-scoped export ÷ full export, in proportion to the tenant's share (issue 5) | "
                + " | ".join(cells) + " |")
+    cells = []
+    for n in sizes:
+        w = {c: v["wall"] for c, v in per_size[n].items()}
+        r = ratio(w.get("redact"), w.get("export"))
+        cells.append("not measured" if r is None else f"{r:.2f} {mark(r <= 1.10)}")
+    out.append("| export with one hashed column ÷ export ≤ 1.10 (issue 16) | " + " | ".join(cells) + " |")
     cells = []
     for n in sizes:
         rss = [(v["rss"], cid) for cid, v in per_size[n].items() if cid in PG2LITE]

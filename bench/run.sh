@@ -18,7 +18,7 @@ usage: bench/run.sh [--rows N[,N2...]] [--runs R] [--url URL] [--out FILE]
   --bin PATH    use this pg2lite binary instead of `cargo build --release` (also PG2LITE_BIN)
   --no-duckdb   do not install or run the DuckDB comparison
   --only IDS    run only these commands (ids: source pipeline csvimport writelimit hashlimit
-                duckdb export export_jobs import migrate_fast migrate tenant)
+                duckdb export export_jobs import migrate_fast migrate tenant redact)
 EOF
 }
 
@@ -179,6 +179,7 @@ has_import() { "$BIN" help import >/dev/null 2>&1; }
 has_migrate() { "$BIN" help migrate >/dev/null 2>&1; }
 has_skip_validate() { has_migrate && "$BIN" migrate --help 2>/dev/null | grep -q -- --skip-validate; }
 has_tenant() { "$BIN" export --help 2>/dev/null | grep -q -- --tenant-column; }
+has_redact() { "$BIN" export --help 2>/dev/null | grep -q -- --redact; }
 # The default of `export --jobs`, read from its help, so that the second export case is the
 # other setting whatever the default becomes.
 default_jobs() {
@@ -325,6 +326,10 @@ EOF
     echo 'exec "$B_BIN" migrate --source "$B_URL" --target target.db --yes -q' >"$WORK/cmd/migrate.sh"
     echo 'exec "$B_BIN" export --source "$B_URL" --out out -q --tenant-column tenant_id --tenant 1' \
         >"$WORK/cmd/tenant.sh"
+    # One hashed column on events (uid: its text is hashed, written back as a UUID), to set
+    # against `export`, which is the same command without --redact.
+    printf '%s\n' 'exec "$B_BIN" export --source "$B_URL" --out out -q --redact events.uid=hash' \
+        >"$WORK/cmd/redact.sh"
 }
 
 label() {
@@ -341,11 +346,12 @@ label() {
         migrate_fast) echo 'pg2lite migrate --skip-validate' ;;
         migrate) echo 'pg2lite migrate (with validation)' ;;
         tenant) echo 'pg2lite export --tenant-column tenant_id --tenant 1' ;;
+        redact) echo 'pg2lite export --redact events.uid=hash (one hashed column)' ;;
     esac
 }
 
 ALL_IDS=(source pipeline csvimport writelimit hashlimit duckdb export export_jobs import migrate_fast
-    migrate tenant)
+    migrate tenant redact)
 SKIPPED=()
 
 # The commands to measure: everything available (and selected with --only).
@@ -364,6 +370,8 @@ choose_commands() {
                 || { SKIPPED+=("skipped: pg2lite migrate --skip-validate not available yet"); continue; } ;;
             tenant) has_tenant \
                 || { SKIPPED+=("skipped: pg2lite export --tenant-column not available yet"); continue; } ;;
+            redact) has_redact \
+                || { SKIPPED+=("skipped: pg2lite export --redact not available yet"); continue; } ;;
         esac
         IDS+=("$id")
     done
@@ -463,7 +471,7 @@ check_target() {
     done
 }
 
-is_pg2lite() { [[ " export export_jobs import migrate_fast migrate tenant " == *" $1 "* ]]; }
+is_pg2lite() { [[ " export export_jobs import migrate_fast migrate tenant redact " == *" $1 "* ]]; }
 
 # A baseline that fails means the machine cannot run the benchmark: stop. A pg2lite command
 # that fails is a finding: report it, leave it out of the remaining rounds, and go on.
@@ -510,7 +518,7 @@ run_one() {
     esac
     local extra=
     case $id in
-        export | export_jobs | tenant) extra=$(du -sb "$dir"/out/*/tables 2>/dev/null | cut -f1) ;;
+        export | export_jobs | tenant | redact) extra=$(du -sb "$dir"/out/*/tables 2>/dev/null | cut -f1) ;;
     esac
     printf 'run\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$id" "$round" "$wall" \
         "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" "$pgcpu" \

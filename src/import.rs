@@ -450,6 +450,7 @@ fn complete(
     if opts.meta {
         meta::insert_export(&tx, &meta::ExportMeta::from_manifest(manifest))
             .map_err(sqlite("cannot record the export"))?;
+        meta::mark_redacted(&tx, manifest).map_err(sqlite("cannot record the redaction"))?;
         let with = meta::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
         meta::record_imported_with(&tx, &with)
             .map_err(sqlite("cannot record the options of the import"))?;

@@ -31,6 +31,7 @@ pub mod model;
 pub mod partial;
 pub mod pg;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod rollback;
 pub mod schema;

@@ -23,6 +23,7 @@ pub fn options(url: &str, out: &Path) -> ExportOptions {
         jobs: 2,
         tenant: None,
         sign: None,
+        redact: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("pg", 5),
     ("sqlite", 5),
     ("sign", 3),
+    ("redact", 6),
     ("transform", 6),
     ("verify", 6),
 ];

@@ -13,8 +13,9 @@ use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let sign = super::sign::signing_key(args.signing.sign.as_deref())?;
-    let opts =
+    let mut opts =
         ExportOptions { sign, ..options(&args.source, &args.select, &args.tenancy, &args.out)? };
+    opts.redact = redact_options(&args.redact)?;
     ui.info(&format!("exporting {} to {}", opts.source, opts.out.display()));
     let summary = export::run(&opts, ui).context("export failed")?;
     ui.result(&human(&summary), &to_json(&summary))?;
@@ -38,7 +39,23 @@ pub fn options(
         jobs: select.jobs,
         tenant: tenant_options(tenancy)?,
         sign: None,
+        redact: pg2lite::redact::Options::default(),
     })
+}
+
+/// Redaction options from `--redact`, `--exclude-column` and the key's file or environment
+/// variable (shared with `migrate`). The key itself is never printed.
+pub fn redact_options(args: &super::RedactArgs) -> anyhow::Result<pg2lite::redact::Options> {
+    use pg2lite::redact::{KEY_ENV, Key, KeySource, Options, Rule};
+    let redact = args.redact.iter().map(|r| Rule::parse(r)).collect::<Result<_, _>>()?;
+    let key = match (&args.redact_key_file, std::env::var_os(KEY_ENV)) {
+        (Some(file), _) => KeySource::File(file.clone()),
+        (None, Some(v)) if !v.is_empty() => {
+            KeySource::Env(Key::new(v.as_encoded_bytes(), KEY_ENV)?)
+        }
+        _ => KeySource::Random,
+    };
+    Ok(Options { redact, exclude_columns: args.exclude_columns.clone(), key })
 }
 
 fn tenant_options(args: &TenantArgs) -> anyhow::Result<Option<TenantOptions>> {

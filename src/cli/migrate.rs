@@ -102,10 +102,11 @@ fn export_and_import(
     ui: &Ui,
 ) -> anyhow::Result<(Exported, ImportSummary)> {
     let sign = sign_cli::signing_key(args.signing.sign.as_deref())?;
-    let export_opts = export::ExportOptions {
+    let mut export_opts = export::ExportOptions {
         sign,
         ..export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?
     };
+    export_opts.redact = export_cli::redact_options(&args.redact)?;
     let schema = import_cli::schema_options(&args.plan);
     let table_as = args.plan.tenant_table_as.as_deref();
     migrate::plan(&export_opts, &schema, import_cli::tenancy(&args.plan), table_as)?;
@@ -258,7 +259,9 @@ impl Summary<'_> {
 /// Connects, reads the catalog and prints the plan: tables, estimated rows, the tenancy
 /// filter, the type mapping per column with what may be lossy, and the DDL. Writes nothing.
 fn dry_run(args: &MigrateArgs, target: &TargetArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let opts = export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    let mut opts =
+        export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
+    opts.redact = export_cli::redact_options(&args.redact)?;
     let schema = import_cli::schema_options(&args.plan);
     let table_as = args.plan.tenant_table_as.as_deref();
     let (plan, schema) = migrate::plan(&opts, &schema, import_cli::tenancy(&args.plan), table_as)
@@ -290,6 +293,9 @@ fn describe(source: &str, target: &TargetArgs, plan: &ExportPlan, schema: &Plan)
         if !whole.is_empty() {
             let _ = writeln!(out, "whole by --whole-table: {}", whole.join(", "));
         }
+    }
+    for line in plan.redaction.describe() {
+        let _ = writeln!(out, "redact: {line}");
     }
     let _ = writeln!(out, "\n{} tables:", plan.tables.len());
     for t in &plan.tables {
@@ -354,6 +360,7 @@ fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
                 })).collect::<Vec<_>>()),
             })
         }).collect::<Vec<_>>(),
+        "redaction": plan.redaction.describe(),
         "notes": schema.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "ddl": mapping::ddl(schema),
     })

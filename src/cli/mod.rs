@@ -180,6 +180,8 @@ pub struct ExportArgs {
     pub tenancy: TenantArgs,
     #[command(flatten)]
     pub signing: SignArgs,
+    #[command(flatten)]
+    pub redact: RedactArgs,
 }
 
 /// Signing an export (export and migrate).
@@ -189,6 +191,23 @@ pub struct SignArgs {
     /// (an encrypted key's passphrase is asked for, or read from PG2LITE_SIGN_PASSPHRASE).
     #[arg(long, value_name = "OPENSSH_KEY")]
     pub sign: Option<PathBuf>,
+}
+
+/// Redact or leave out columns on the way out; nothing of their values is written.
+#[derive(Debug, Args, Clone)]
+pub struct RedactArgs {
+    /// Redact columns matching table.column or schema.table.column (`*`, `?` as in --table;
+    /// repeatable). MODE: null (default), mask (a fixed value of the type, `***` for text),
+    /// hash (a keyed pseudonym in the column's type; hash:email, hash:hex to choose its shape).
+    #[arg(long = "redact", value_name = "PAT[=MODE]")]
+    pub redact: Vec<String>,
+    /// Leave columns matching this pattern out entirely, with the keys and indexes needing them.
+    #[arg(long = "exclude-column", value_name = "PAT")]
+    pub exclude_columns: Vec<String>,
+    /// The key pseudonyms are made with (at least 16 bytes); else PG2LITE_REDACT_KEY; else a
+    /// random key for this export only.
+    #[arg(long, value_name = "FILE")]
+    pub redact_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +251,8 @@ pub struct MigrateArgs {
     /// by a key in this OpenSSH allowed-signers file.
     #[arg(long, value_name = "FILE", requires = "skip_export")]
     pub require_signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub redact: RedactArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Load into the tables this SQL creates instead of the planned schema.

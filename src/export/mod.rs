@@ -12,6 +12,7 @@
 //! interrupted export never looks finished.
 
 use crate::format::encode as codec;
+mod redacted;
 pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -35,6 +36,7 @@ use crate::partial;
 use crate::pg::catalog;
 use crate::pg::{self, Source, quote_ident};
 use crate::progress::Progress;
+use crate::redact;
 use crate::transform::feed::{Fed, Feeder};
 use codec::{EncodeError, Fields, SelectPlan};
 
@@ -55,6 +57,8 @@ pub struct ExportOptions {
     pub tenant: Option<tenancy::TenantOptions>,
     /// Sign `manifest.json` with this key (`--sign`), writing `manifest.json.sig`.
     pub sign: Option<crate::sign::SigningKey>,
+    /// Columns to redact or leave out (`--redact`, `--exclude-column`).
+    pub redact: redact::Options,
 }
 
 /// What an export produced.
@@ -119,6 +123,8 @@ pub enum Error {
     Partial(#[from] partial::Error),
     #[error(transparent)]
     Sign(#[from] crate::sign::Error),
+    #[error(transparent)]
+    Redact(#[from] redact::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -136,6 +142,9 @@ struct Job {
     count_sql: String,
     file: String,
     filter: Filter,
+    /// Per column of `table`, how it is hashed (see [`redacted`]).
+    hashes: Vec<Option<redact::Render>>,
+    hasher: Option<redact::Hasher>,
 }
 
 /// Exports the selected tables.
@@ -167,13 +176,33 @@ pub fn run_feeding(
         Some(t) => Some(rt.block_on(resolve_tenant(&client, &opts.source, &tables, t))?),
         None => None,
     };
-    let jobs: Vec<Job> =
-        tables.into_iter().map(|t| job_for(t, tenant.as_ref())).collect::<Result<_>>()?;
+    let redaction = redaction_plan(&tables, opts)?;
+    let jobs: Vec<Job> = tables
+        .into_iter()
+        .map(|t| job_for(t, tenant.as_ref(), &redaction))
+        .collect::<Result<_>>()?;
     let (export_id, partial, claimed) =
         claim_partial(&opts.out, &catalog.database, created, progress)?;
     fs::create_dir(partial.join(manifest::TABLES_DIR)).map_err(io_err(&partial))?;
     let manifest_of = |results: &[TableResult]| {
-        build_manifest(opts, &catalog, &snapshot, created, &export_id, tenant.as_ref(), results)
+        let mut m = build_manifest(
+            opts,
+            &catalog,
+            &snapshot,
+            created,
+            &export_id,
+            tenant.as_ref(),
+            results,
+        );
+        m.options.redaction = redaction.record();
+        // `--tenant-key email=...` names the tenant by a value the export redacts.
+        if let Some(t) = m.options.tenant.as_mut() {
+            let named = t.named_by.as_ref().map(|n| n.column.as_str());
+            if named.is_some_and(|c| redaction.hides(&t.tenants_table, c)) {
+                t.named_by = None;
+            }
+        }
+        m
     };
     if let Some(feed) = feed {
         let mut draft = manifest_of(&[]);
@@ -212,6 +241,8 @@ pub struct ExportPlan {
     pub server_version: String,
     pub tables: Vec<Table>,
     pub tenant: Option<ResolvedTenant>,
+    /// What `--redact` and `--exclude-column` will do.
+    pub redaction: redact::Plan,
 }
 
 impl ExportPlan {
@@ -243,11 +274,13 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
             None => None,
         };
         client.batch_execute("ROLLBACK").await.map_err(q)?;
+        let redaction = redaction_plan(&tables, opts)?;
         Ok(ExportPlan {
             database: catalog.database,
             server_version: catalog.server_version,
-            tables,
+            tables: tables.iter().map(|t| redaction.prune(t)).collect(),
             tenant,
+            redaction,
         })
     })
 }
@@ -339,8 +372,17 @@ impl Job {
     }
 }
 
-fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Result<Job> {
-    let plan = codec::plan(&table.columns);
+/// Decides the redaction of the selected tables (nothing when none was asked for).
+fn redaction_plan(tables: &[Table], opts: &ExportOptions) -> Result<redact::Plan> {
+    let tenant_column = opts.tenant.as_ref().map(|t| t.column.as_str());
+    Ok(redact::plan(tables, &opts.redact, tenant_column)?)
+}
+
+fn job_for(table: Table, tenant: Option<&ResolvedTenant>, redaction: &redact::Plan) -> Result<Job> {
+    // The filter and the row order are the stored table's; the select list and the manifest
+    // see it redacted.
+    let pruned = redaction.prune(&table);
+    let plan = codec::plan_with(&pruned.columns, |c| redacted::select(redaction, &table, c));
     let (condition, filter) = match tenant {
         Some(t) => (
             t.plan.condition(&table, &t.value).map_err(tenancy::Error::from)?,
@@ -351,7 +393,9 @@ fn job_for(table: Table, tenant: Option<&ResolvedTenant>) -> Result<Job> {
     let sql = copy_sql(&table, &plan, condition.as_deref());
     let count_sql = count_sql(&table, condition.as_deref());
     let file = manifest::table_file(&table.schema, &table.name);
-    Ok(Job { table, plan, sql, count_sql, file, filter })
+    let hashes = redacted::hashes(redaction, &pruned);
+    let hasher = redaction.hasher();
+    Ok(Job { table: pruned, plan, sql, count_sql, file, filter, hashes, hasher })
 }
 
 /// `FROM [ONLY] t AS t0 [WHERE ..]`: the rows a table's COPY and its count both read.
@@ -712,7 +756,13 @@ fn encode_row(
         let start = out.len();
         let raw = row.raw(i);
         let present = matches!(raw, Ok(Some(_)));
-        let encoded = raw.and_then(|raw| codec::encode(codec, raw, row, out));
+        let encoded = raw.and_then(|raw| match (job.hashes[i], &job.hasher) {
+            (Some(render), Some(h)) => {
+                redacted::write_hash(h, render, raw, out);
+                Ok(())
+            }
+            _ => codec::encode(codec, raw, row, out),
+        });
         let column = &job.table.columns[i].name;
         encoded.map_err(|source| Error::Encode {
             table: job.table.display_name(),
@@ -814,6 +864,7 @@ fn build_manifest(
             tables: opts.tables.clone(),
             exclude: opts.exclude.clone(),
             tenant: tenant.map(tenant_record),
+            redaction: None,
         },
         tables: results
             .iter()

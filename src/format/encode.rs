@@ -75,11 +75,22 @@ pub struct SelectPlan {
 
 /// Plans the select list for `columns`.
 pub fn plan(columns: &[Column]) -> SelectPlan {
+    plan_with(columns, |_| None)
+}
+
+/// [`plan`], with `replace` choosing the expression and codec of some columns instead (a
+/// redacted column, see [`crate::redact`]): those get no companion, so nothing else of the
+/// stored value is selected.
+pub fn plan_with(
+    columns: &[Column],
+    replace: impl Fn(&Column) -> Option<(String, Codec)>,
+) -> SelectPlan {
     let mut planner = Planner { companions: Vec::new(), first_companion: columns.len() };
     let mut exprs = Vec::with_capacity(columns.len());
     let mut planned = Vec::with_capacity(columns.len());
     for col in columns {
-        let (expr, codec) = planner.value(&quote_ident(&col.name), &col.ty);
+        let (expr, codec) =
+            replace(col).unwrap_or_else(|| planner.value(&quote_ident(&col.name), &col.ty));
         exprs.push(expr);
         planned.push((json_key(&col.name), codec));
     }

@@ -124,6 +124,61 @@ pub struct Options {
     /// The tenant filter, when the export holds one tenant's data.
     #[serde(default)]
     pub tenant: Option<Tenant>,
+    /// What `--redact` and `--exclude-column` did, when they were given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<Redaction>,
+}
+
+/// The redaction of an export (see [`crate::redact`]): every column whose values were
+/// replaced or left out, and the fingerprint of the key pseudonyms were made with. Never the
+/// key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// Hex HMAC-SHA-256 of `pg2lite redaction key fingerprint v1` under the key: equal in two
+    /// exports exactly when they share a key, so their pseudonyms agree.
+    pub key_fingerprint: String,
+    /// `file`, `env` or `random`.
+    pub key_source: String,
+    /// Whether the key was drawn for this export only, so its pseudonyms match no other's.
+    pub export_local: bool,
+    pub columns: Vec<RedactedColumn>,
+}
+
+/// One redacted or excluded column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedColumn {
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+    pub mode: RedactMode,
+    /// For `hash`: `hex`, `email`, `uuid`, `integer` or `bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered_as: Option<String>,
+    /// For a hash brought by a foreign key: that key's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows_foreign_key: Option<String>,
+}
+
+/// How a column was redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactMode {
+    Null,
+    Mask,
+    Hash,
+    Excluded,
+}
+
+impl RedactMode {
+    /// The word the manifest and `_pg2lite_columns` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactMode::Null => "null",
+            RedactMode::Mask => "mask",
+            RedactMode::Hash => "hash",
+            RedactMode::Excluded => "excluded",
+        }
+    }
 }
 
 /// Whose data a tenant-scoped export holds, as typed facts: every guard downstream (import's

@@ -27,6 +27,7 @@ pub fn meta_ddl(strict: bool) -> String {
          \"source_column\" TEXT NOT NULL,\n    \"pg_type\" TEXT NOT NULL,\n    \
          \"sqlite_type\" TEXT NOT NULL,\n    \"mapping\" TEXT NOT NULL,\n    \
          \"lossy_values\" INTEGER NOT NULL,\n    \"lossy_detail\" TEXT,\n    \
+         \"redaction\" TEXT,\n    \
          PRIMARY KEY (\"table_name\", \"column_name\")\n){strict};\n",
         export = quote_ident(EXPORT_TABLE),
         columns = quote_ident(COLUMNS_TABLE),
@@ -92,7 +93,9 @@ pub fn insert_export(conn: &Connection, meta: &ExportMeta) -> rusqlite::Result<(
 /// Any SQLite error (the table must exist: [`meta_ddl`]).
 pub fn insert_columns(conn: &Connection, table: &TablePlan, lossy: &Lossy) -> rusqlite::Result<()> {
     let sql = format!(
-        "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO {} (\"table_name\", \"column_name\", \"source_table\", \"source_column\", \
+         \"pg_type\", \"sqlite_type\", \"mapping\", \"lossy_values\", \"lossy_detail\") \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         quote_ident(COLUMNS_TABLE)
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -110,6 +113,25 @@ pub fn insert_columns(conn: &Connection, table: &TablePlan, lossy: &Lossy) -> ru
             i64::try_from(loss.total()).unwrap_or(i64::MAX),
             loss.describe(),
         ])?;
+    }
+    Ok(())
+}
+
+/// Marks the redacted columns in `_pg2lite_columns.redaction` (`hash` for pseudonyms,
+/// `mask`, `null`), from the manifest's record of the export's redaction; NULL elsewhere.
+///
+/// # Errors
+/// Any SQLite error (the rows must exist: [`insert_columns`]).
+pub fn mark_redacted(conn: &Connection, manifest: &Manifest) -> rusqlite::Result<()> {
+    let Some(redaction) = &manifest.options.redaction else { return Ok(()) };
+    let sql = format!(
+        "UPDATE {} SET \"redaction\" = ?1 WHERE \"source_table\" = ?2 AND \"source_column\" = ?3",
+        quote_ident(COLUMNS_TABLE)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    for c in &redaction.columns {
+        let table = format!("{}.{}", c.schema, c.table);
+        stmt.execute(params![c.mode.as_str(), table, c.column])?;
     }
     Ok(())
 }
