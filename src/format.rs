@@ -8,6 +8,7 @@
 
 mod datetime;
 pub(crate) mod decimal;
+pub mod numeric_facts;
 mod values;
 
 pub use values::{ColumnRule, Misfit, Reason, Rules, decode_bytea};

@@ -193,6 +193,7 @@ pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummar
     check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
+    let manifest = schema::numeric::with_scanned_facts(&opts.from, &manifest)?;
     import_with(&manifest, opts, started, progress, partial, |partial, plan| {
         Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
     })
@@ -591,7 +592,7 @@ fn insert_batch(
 fn lossy_columns(table: &TablePlan, lossy: &Lossy) -> Vec<(String, ColumnLoss)> {
     (0..table.columns.len())
         .map(|i| (table.columns[i].name.clone(), lossy.column(i)))
-        .filter(|(_, loss)| loss.total() > 0)
+        .filter(|(_, loss)| loss.total() > 0 || loss.not_time > 0)
         .collect()
 }
 
@@ -790,10 +791,18 @@ fn build_fed(
         }
         Err(Error::FeedEnded)
     })?;
-    let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
-    if let Some(done) = final_plan(draft, &manifest, opts)? {
-        schema::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
+    let done = final_plan(draft, &manifest, opts)?;
+    if let Some(done) = &done {
+        let refit_err = |e: schema::RefitError| Error::Refit(e.to_string());
+        let lost = schema::refit_with_values(&tx, plan, done).map_err(refit_err)?;
+        for (state, lost) in feeding.iter_mut().zip(&lost) {
+            if let Some(s) = state {
+                s.lossy.merge(lost);
+            }
+        }
     }
+    let plan = done.as_ref().unwrap_or(plan);
+    let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     finish_file(partial, plan, &manifest, opts.wal)?;

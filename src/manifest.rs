@@ -203,6 +203,12 @@ pub struct TableEntry {
     /// for exports made before pg2lite recorded it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub json_depth: BTreeMap<String, JsonDepth>,
+    /// Per numeric or money column, what the SQLite mapping needs of its values (see
+    /// [`NumericFacts`]), so that import decides INTEGER, REAL or TEXT without a second pass.
+    /// Absent for exports made before pg2lite recorded it: import then reads the column once
+    /// first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numeric_facts: BTreeMap<String, NumericFacts>,
     #[serde(flatten)]
     pub table: Table,
 }
@@ -218,6 +224,8 @@ pub struct JsonDepth {
     /// How many values nest deeper than [`SQLITE_JSON_DEPTH`].
     pub beyond_sqlite: u64,
 }
+
+pub use crate::format::numeric_facts::NumericFacts;
 
 /// How a table's rows were chosen, as typed facts (DESIGN "Tenancy", "Trust"). Nothing here
 /// is SQL: `validate --source` rebuilds each condition from these facts against the live
@@ -722,6 +730,7 @@ mod tests {
             filter,
             json_nulls: BTreeMap::new(),
             json_depth: BTreeMap::new(),
+            numeric_facts: BTreeMap::new(),
             nan_values: BTreeMap::new(),
             table: Table::new("public", name, vec![id.clone()]),
         };

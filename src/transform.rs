@@ -47,6 +47,7 @@
 mod batch;
 #[cfg(test)]
 mod tests;
+mod time_form;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -121,7 +122,12 @@ pub enum Conversion {
     Structured,
     /// bytea: a base64 string → BLOB.
     Bytea,
+    /// Dates and times under `--datetime sqlite` (the default): a JSON string → TEXT in the
+    /// form SQLite's date functions write, where the value has one ([`TimeForm`]).
+    Datetime(TimeForm),
 }
+
+pub use time_form::TimeForm;
 
 impl Conversion {
     pub fn sqlite_type(self) -> SqliteType {
@@ -131,9 +137,11 @@ impl Conversion {
             }
             Self::Float | Self::Numeric(NumericTarget::Real) => SqliteType::Real,
             Self::Bytea => SqliteType::Blob,
-            Self::Numeric(NumericTarget::Text) | Self::Text | Self::Json | Self::Structured => {
-                SqliteType::Text
-            }
+            Self::Numeric(NumericTarget::Text)
+            | Self::Text
+            | Self::Json
+            | Self::Structured
+            | Self::Datetime(_) => SqliteType::Text,
         }
     }
 
@@ -150,6 +158,7 @@ impl Conversion {
             Self::Json => "json text",
             Self::Structured => "json text (array or composite)",
             Self::Bytea => "base64 to blob",
+            Self::Datetime(form) => form.describe(),
         }
     }
 
@@ -176,6 +185,9 @@ pub enum Loss {
     /// A numeric stored as REAL whose shortest round-trip text is a different number:
     /// `"1234567890123456789"` becomes `1.2345678901234568e18`.
     Rounded,
+    /// Not lost, but kept as exported because SQLite cannot order it as time (`infinity`, a
+    /// year outside 0000–9999, timetz, interval): counted so that the report says so.
+    NotTime,
 }
 
 /// How many values of one column each kind of [`Loss`] affected.
@@ -184,6 +196,9 @@ pub struct ColumnLoss {
     pub nan_to_null: u64,
     pub negative_zero: u64,
     pub rounded: u64,
+    /// Values kept as exported text that do not compare as time ([`Loss::NotTime`]); not a
+    /// loss, so not in [`ColumnLoss::total`].
+    pub not_time: u64,
 }
 
 impl ColumnLoss {
@@ -192,6 +207,7 @@ impl ColumnLoss {
             Loss::NanToNull => self.nan_to_null += 1,
             Loss::NegativeZero => self.negative_zero += 1,
             Loss::Rounded => self.rounded += 1,
+            Loss::NotTime => self.not_time += 1,
         }
     }
 
@@ -199,6 +215,7 @@ impl ColumnLoss {
         self.nan_to_null += other.nan_to_null;
         self.negative_zero += other.negative_zero;
         self.rounded += other.rounded;
+        self.not_time += other.not_time;
     }
 
     pub fn total(&self) -> u64 {
@@ -211,6 +228,7 @@ impl ColumnLoss {
             (self.nan_to_null, "NaN stored as NULL"),
             (self.negative_zero, "-0 stored as 0"),
             (self.rounded, "rounded to the nearest REAL"),
+            (self.not_time, "do not compare as time (kept as exported)"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -360,7 +378,18 @@ pub fn convert(raw: &RawValue, conv: Conversion) -> Result<Converted<'_>, Conver
         Conversion::Json => Ok(Converted::exact(SqlValue::Text(compact_json(text)))),
         Conversion::Structured => structured(text),
         Conversion::Bytea => bytea(text),
+        Conversion::Datetime(form) => Ok(form.convert(string(text, "a JSON string")?)),
     }
+}
+
+/// Converts the text of one numeric value (`12.50`, `NaN`) as [`Conversion::Numeric`] does
+/// the JSON string holding it: what a fed import uses to give a column loaded as decimal
+/// text the type the finished export decides (see `schema::refit`).
+///
+/// # Errors
+/// As [`convert`].
+pub fn convert_decimal(text: &str, target: NumericTarget) -> Result<Converted<'_>, ConvertError> {
+    numeric_value(Cow::Borrowed(text), text, target)
 }
 
 /// Whether `s` is plain decimal text (`12.50`, `-1`, `1e5`): what the schema planner takes
@@ -445,7 +474,14 @@ fn float(text: &str) -> Result<Converted<'_>, ConvertError> {
 const NUMERIC_SHAPE: &str = "a string holding a decimal number, \"NaN\" or \"Infinity\"";
 
 fn numeric(text: &str, target: NumericTarget) -> Result<Converted<'_>, ConvertError> {
-    let s = string(text, NUMERIC_SHAPE)?;
+    numeric_value(string(text, NUMERIC_SHAPE)?, text, target)
+}
+
+fn numeric_value<'a>(
+    s: Cow<'a, str>,
+    text: &str,
+    target: NumericTarget,
+) -> Result<Converted<'a>, ConvertError> {
     if target == NumericTarget::Text {
         return Ok(Converted::exact(SqlValue::Text(s)));
     }

@@ -13,6 +13,7 @@
 
 pub mod codec;
 pub mod feed;
+pub mod numeric_facts;
 pub mod tenancy;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -326,6 +327,7 @@ impl Job {
             json_nulls: BTreeMap::new(),
             nan_values: BTreeMap::new(),
             json_depth: BTreeMap::new(),
+            numeric_facts: BTreeMap::new(),
             table: self.table.clone(),
         }
     }
@@ -569,6 +571,11 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
     let mut seen = Seen::default();
+    for (i, (_, codec)) in job.plan.columns.iter().enumerate() {
+        if matches!(codec, codec::Codec::Numeric) {
+            seen.numeric.column(&job.table.columns[i].name);
+        }
+    }
     let mut fed = TableFeed::new(work.feed, job);
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err)?;
@@ -628,6 +635,8 @@ struct Seen {
     json_nulls: BTreeMap<String, Vec<u64>>,
     nan_values: BTreeMap<String, u64>,
     json_depth: BTreeMap<String, manifest::JsonDepth>,
+    /// Facts of the numeric and money columns' values ([`manifest::NumericFacts`]).
+    numeric: numeric_facts::Collector,
     /// JSON nulls not yet handed to the feed.
     unfed_json_nulls: Vec<(String, u64)>,
 }
@@ -638,6 +647,9 @@ impl Seen {
         use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
         if matches!(codec, Json | Jsonb) {
             self.depth(column, codec::json_depth(encoded));
+        }
+        if matches!(codec, Numeric) {
+            self.numeric.value(column, encoded);
         }
         match codec {
             Json | Jsonb if encoded == b"null" => {
@@ -819,6 +831,7 @@ fn build_manifest(
                 json_nulls: r.seen.json_nulls.clone(),
                 nan_values: r.seen.nan_values.clone(),
                 json_depth: r.seen.json_depth.clone(),
+                numeric_facts: r.seen.numeric.facts(),
                 table: r.table.clone(),
             })
             .collect(),

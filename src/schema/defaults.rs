@@ -29,6 +29,16 @@ const DATE_NOW: &str = "(date('now'))";
 const TIME_NOW: &str = "(strftime('%H:%M:%f', 'now') || '000')";
 const TIMETZ_NOW: &str = "(strftime('%H:%M:%f', 'now') || '000+00:00')";
 
+/// A clock default under `--datetime sqlite`: SQLite's own `datetime('now')` and
+/// `time('now')` (whole seconds, as SQLite writes time), not the export's RFC 3339 text.
+fn sqlite_clock(sql: String) -> String {
+    match sql.as_str() {
+        TIMESTAMPTZ_NOW | TIMESTAMP_NOW => "(datetime('now'))".into(),
+        TIME_NOW => "(time('now'))".into(),
+        _ => sql,
+    }
+}
+
 /// What becomes of a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -63,6 +73,7 @@ pub(super) fn translate(col: &Column, conv: Conversion, rowid_key: bool) -> Outc
         Err(why) => return Outcome::Dropped(format!("not understood ({why})")),
     };
     match value(&parsed, col, conv) {
+        Ok(Some(sql)) if matches!(conv, Conversion::Datetime(_)) => Outcome::Sql(sqlite_clock(sql)),
         Ok(Some(sql)) => Outcome::Sql(sql),
         Ok(None) => Outcome::None,
         Err(why) => Outcome::Dropped(why),
@@ -158,6 +169,14 @@ fn string(s: &str, col: &Column, conv: Conversion) -> Result<String, String> {
             _ => Err(format!("boolean '{s}'")),
         },
         Conversion::Text => text(s, col).map(|t| quote_literal(&t)),
+        Conversion::Datetime(form) => {
+            let exported = text(s, col)?;
+            let converted = form.convert(exported.as_str().into());
+            match converted.value {
+                crate::transform::SqlValue::Text(t) => Ok(quote_literal(&t)),
+                _ => Err(format!("'{s}' has no text form")),
+            }
+        }
         Conversion::Json => json(s),
         Conversion::Structured if s == "{}" && is_array(col) => Ok("'[]'".into()),
         Conversion::Structured => {

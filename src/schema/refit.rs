@@ -21,6 +21,9 @@ pub enum RefitError {
          from"
     )]
     Changed { table: String },
+    /// A value of a column loaded as decimal text that its decided type cannot hold.
+    #[error("table {table}, column {column}: {why}")]
+    Value { table: String, column: String, why: String },
     #[error("cannot update the stored schema: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -38,7 +41,9 @@ pub fn refit(conn: &Connection, draft: &Plan, done: &Plan) -> Result<usize, Refi
         let same_columns = f.is_some_and(|f| {
             f.columns.len() == d.columns.len()
                 && f.columns.iter().zip(&d.columns).all(|(a, b)| {
-                    a.name == b.name && a.declared == b.declared && a.conversion == b.conversion
+                    a.name == b.name
+                        && ((a.declared == b.declared && a.conversion == b.conversion)
+                            || super::refit_numeric::is_pending(b.conversion, a.conversion))
                 })
         });
         match f {

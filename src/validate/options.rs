@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::{Error, Result};
 use crate::schema::{
-    ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, Tenancy, numeric_word,
-    rename_text,
+    DatetimePolicy, ImportedWith, NumericPolicy, RecordedTenancy, Rename, SchemaOptions, Tenancy,
+    numeric_word, rename_text,
 };
 
 /// The plan options given to validate (`--numeric`, `--strict`, ...): each one left `None`
@@ -22,6 +22,8 @@ pub struct PlanFlags {
     /// `--strip-tenancy` or `--keep-tenancy`.
     pub tenancy: Option<Tenancy>,
     pub tenant_table_as: Option<String>,
+    /// `--datetime`.
+    pub datetime: Option<DatetimePolicy>,
 }
 
 /// The options the plan is made with, and where they came from.
@@ -48,6 +50,7 @@ pub(super) fn resolve(
             numeric: flags.numeric.unwrap_or_default(),
             strict: flags.strict.unwrap_or(false),
             renames: flags.renames.clone().unwrap_or_default(),
+            datetime: flags.datetime.unwrap_or_default(),
             ..SchemaOptions::default()
         };
         return Ok(Resolved {
@@ -69,6 +72,7 @@ pub(super) fn resolve(
         numeric: rec.numeric,
         strict: rec.strict,
         renames: rec.renames.clone(),
+        datetime: rec.datetime,
         ..SchemaOptions::default()
     };
     Ok(Resolved {
@@ -108,6 +112,13 @@ fn contradictions(flags: &PlanFlags, rec: &ImportedWith) -> Vec<String> {
         ));
     }
     out.extend(tenancy_contradiction(flags, rec));
+    if let Some(d) = flags.datetime.filter(|d| *d != rec.datetime) {
+        out.push(format!(
+            "--datetime {}: it was imported with --datetime {}",
+            d.word(),
+            rec.datetime.word()
+        ));
+    }
     out
 }
 
@@ -151,7 +162,10 @@ fn renames_text(renames: &[Rename]) -> String {
 /// The import's options as flags: `--numeric text --strict --rename public.t=u
 /// --strip-tenancy --tenant-table-as me`.
 pub(super) fn flags_text(rec: &ImportedWith) -> String {
-    let mut out = vec![format!("--numeric {}", numeric_word(rec.numeric))];
+    let mut out = vec![
+        format!("--numeric {}", numeric_word(rec.numeric)),
+        format!("--datetime {}", rec.datetime.word()),
+    ];
     if rec.strict {
         out.push("--strict".to_owned());
     }
@@ -176,6 +190,7 @@ mod tests {
             strict: true,
             renames: vec!["public.t=u".parse().unwrap()],
             tenancy: RecordedTenancy::Stripped { table_as: "me".into() },
+            datetime: DatetimePolicy::Iso,
         }
     }
 
@@ -196,6 +211,7 @@ mod tests {
             renames: Some(recorded().renames),
             tenancy: Some(Tenancy::Strip),
             tenant_table_as: Some("me".into()),
+            datetime: Some(DatetimePolicy::Iso),
         };
         assert!(resolve(&same, Some(recorded()), Path::new("a.db")).is_ok());
         let other = PlanFlags {
@@ -204,6 +220,7 @@ mod tests {
             renames: Some(Vec::new()),
             tenancy: None,
             tenant_table_as: Some("app_config".into()),
+            datetime: Some(DatetimePolicy::Sqlite),
         };
         let err = resolve(&other, Some(recorded()), Path::new("a.db")).unwrap_err().to_string();
         for needle in [
@@ -211,6 +228,7 @@ mod tests {
             "without --strict: it was imported with --strict",
             "no --rename: it was imported with --rename public.t=u",
             "--tenant-table-as app_config: it was imported with --tenant-table-as me",
+            "--datetime sqlite: it was imported with --datetime iso",
         ] {
             assert!(err.contains(needle), "{needle}\n{err}");
         }
