@@ -1186,7 +1186,8 @@ fn numeric_expectations(
     let t = |s: &str| Val::Text(s.to_owned());
     let r = |s: &str| Val::Real(s.parse().expect("a float literal"));
     let n = || Val::Null;
-    let loss = |nan_to_null, rounded| ColumnLoss { nan_to_null, rounded, negative_zero: 0 };
+    let loss =
+        |nan_to_null, rounded| ColumnLoss { nan_to_null, rounded, negative_zero: 0, not_time: 0 };
     let forty = "1234567890123456789012345678901234567890";
     let a_text = vec![t("1234567890.0123456789"), t("0.5000000000"), t("0.1000000000"), n()];
     let d_text = vec![t(forty), t("NaN"), t("Infinity"), n()];
