@@ -160,12 +160,9 @@ fn renames_text(renames: &[Rename]) -> String {
 }
 
 /// The import's options as flags: `--numeric text --strict --rename public.t=u
-/// --strip-tenancy --tenant-table-as me`.
+/// --strip-tenancy --tenant-table-as me --datetime sqlite`.
 pub(super) fn flags_text(rec: &ImportedWith) -> String {
-    let mut out = vec![
-        format!("--numeric {}", numeric_word(rec.numeric)),
-        format!("--datetime {}", rec.datetime.word()),
-    ];
+    let mut out = vec![format!("--numeric {}", numeric_word(rec.numeric))];
     if rec.strict {
         out.push("--strict".to_owned());
     }
@@ -177,6 +174,7 @@ pub(super) fn flags_text(rec: &ImportedWith) -> String {
             out.push(format!("--strip-tenancy --tenant-table-as {table_as}"))
         }
     }
+    out.push(format!("--datetime {}", rec.datetime.word()));
     out.join(" ")
 }
 
