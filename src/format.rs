@@ -10,6 +10,9 @@ mod datetime;
 pub(crate) mod decimal;
 pub mod encode;
 pub mod json;
+pub mod numeric_facts;
+mod time_form;
 mod values;
 
+pub use time_form::TimeForm;
 pub use values::{ColumnRule, Misfit, Reason, Rules, decode_bytea};

@@ -24,6 +24,8 @@
 //! named. The partial file is written with the journal off, which is safe because it is
 //! thrown away unless the whole build succeeds.
 
+mod refit_numeric;
+
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
@@ -213,6 +215,7 @@ pub fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummar
     check_outside(opts)?;
     let partial = PartialFile::claim(&opts.target, progress)?;
     check_export(&opts.from, progress)?;
+    let manifest = mapping::numeric::with_scanned_facts(&opts.from, &manifest)?;
     let summary = import_with(&manifest, opts, started, progress, partial, |partial, plan| {
         Ok((build(partial, &manifest, plan, opts, progress)?, manifest.clone()))
     })?;
@@ -609,7 +612,7 @@ fn insert_batch(
 fn lossy_columns(table: &TablePlan, lossy: &Lossy) -> Vec<(String, ColumnLoss)> {
     (0..table.columns.len())
         .map(|i| (table.columns[i].name.clone(), lossy.column(i)))
-        .filter(|(_, loss)| loss.total() > 0)
+        .filter(|(_, loss)| loss.total() > 0 || loss.not_time > 0)
         .collect()
 }
 
@@ -819,10 +822,18 @@ fn build_fed(
         }
         Err(Error::FeedEnded)
     })?;
-    let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
-    if let Some(done) = final_plan(draft, &manifest, opts)? {
-        mapping::refit(&tx, plan, &done).map_err(|e| Error::Refit(e.to_string()))?;
+    let done = final_plan(draft, &manifest, opts)?;
+    if let Some(done) = &done {
+        let refit_err = |e: mapping::RefitError| Error::Refit(e.to_string());
+        let lost = refit_numeric::refit_with_values(&tx, plan, done).map_err(refit_err)?;
+        for (state, lost) in feeding.iter_mut().zip(&lost) {
+            if let Some(s) = state {
+                s.lossy.merge(lost);
+            }
+        }
     }
+    let plan = done.as_ref().unwrap_or(plan);
+    let loaded = finish_fed(&tx, plan, &manifest, opts, feeding)?;
     complete(tx, plan, &manifest, opts)?;
     conn.close().map_err(|(_, e)| sqlite("cannot close the database")(e))?;
     finish_file(partial, plan, &manifest, opts.wal)?;

@@ -53,6 +53,7 @@ mod expr;
 #[cfg(test)]
 mod fuzz;
 mod names;
+pub mod numeric;
 mod order;
 mod refit;
 mod refs;
@@ -68,12 +69,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::model::catalog::{QualifiedName, Table};
-use crate::model::manifest::{JsonDepth, Manifest, SQLITE_JSON_DEPTH};
+use crate::model::manifest::{JsonDepth, Manifest, NumericFacts, SQLITE_JSON_DEPTH};
 
 pub use diagnose::invalid_json;
 pub use names::{COLUMNS_TABLE, EXPORT_TABLE, Rename, RenameFrom, quote_ident, quote_literal};
-pub use refit::{RefitError, refit};
-pub use types::{ColumnLoss, Conversion, Loss, Lossy, NumericTarget, SqliteType};
+pub use refit::{RefitError, is_pending, refit};
+pub use types::{ColumnLoss, Conversion, Loss, Lossy, NumericTarget, SqliteType, TimeForm};
 
 /// The name the tenants table takes under `--strip-tenancy` unless `--tenant-table-as`.
 pub const DEFAULT_TENANT_TABLE: &str = "app_config";
@@ -90,6 +91,11 @@ pub enum Error {
     UnknownRename { given: String },
     #[error("--numeric {given:?}: expected auto, text or real")]
     BadNumeric { given: String },
+    /// An export's data file that could not be read for its numeric facts.
+    #[error("{file}: cannot read it to decide the SQLite type of its numeric columns: {why}")]
+    Scan { file: String, why: String },
+    #[error("--datetime {given:?}: expected sqlite or iso")]
+    BadDatetime { given: String },
     #[error("--strip-tenancy: the tenants table {table} is not in the export")]
     UnknownTenantsTable { table: String },
     #[error("--strip-tenancy: no table of the export has the tenant column {column:?}")]
@@ -145,6 +151,38 @@ impl FromStr for NumericPolicy {
     }
 }
 
+/// How dates and times are stored (`--datetime`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DatetimePolicy {
+    /// As SQLite writes time: `YYYY-MM-DD HH:MM:SS[.ffffff]`, timestamptz in UTC.
+    #[default]
+    Sqlite,
+    /// The export's RFC 3339 text (`2012-09-18T08:00:00.000000Z`), as before issue 14.
+    Iso,
+}
+
+impl DatetimePolicy {
+    /// `--datetime`'s word for the policy.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Iso => "iso",
+        }
+    }
+}
+
+impl FromStr for DatetimePolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "sqlite" => Ok(Self::Sqlite),
+            "iso" => Ok(Self::Iso),
+            _ => Err(Error::BadDatetime { given: s.to_owned() }),
+        }
+    }
+}
+
 /// Options for [`plan`]. `Default` is what import does without flags.
 #[derive(Debug, Clone, Default)]
 pub struct SchemaOptions {
@@ -162,6 +200,13 @@ pub struct SchemaOptions {
     /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
     /// which would refuse them.
     pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
+    /// `--datetime`.
+    pub datetime: DatetimePolicy,
+    /// What the export recorded of each numeric and money column's values (the manifest's
+    /// `numeric_facts`, or a first pass over an older export's data): from these a column
+    /// that its declaration does not settle is INTEGER, REAL or TEXT ([`numeric`]). A
+    /// column without facts is planned as TEXT until its data is known.
+    pub numeric_facts: BTreeMap<(QualifiedName, String), NumericFacts>,
 }
 
 /// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
@@ -216,6 +261,7 @@ impl SchemaOptions {
                     .map(move |(c, d)| ((q.clone(), c.clone()), *d))
             })
             .collect();
+        opts.numeric_facts = numeric::recorded(m);
         Ok(opts)
     }
 }
@@ -410,6 +456,8 @@ pub struct ColumnPlan {
     pub pg_type: String,
     pub declared: SqliteType,
     pub conversion: Conversion,
+    /// The mapping's name, as `_pg2lite_columns.mapping` records it.
+    pub mapping: String,
     pub not_null: bool,
     /// The SQLite `DEFAULT` expression, when one was carried over.
     pub default: Option<String>,

@@ -112,6 +112,7 @@ pub fn validate_options(import: &ImportOptions) -> ValidateOptions {
         renames: Some(import.schema.renames.clone()),
         tenancy: (import.tenancy != Tenancy::Auto).then_some(import.tenancy),
         tenant_table_as: import.tenant_table_as.clone(),
+        datetime: Some(import.schema.datetime),
     };
     ValidateOptions { flags, ..ValidateOptions::new(&import.from, &import.target) }
 }

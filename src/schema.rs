@@ -144,6 +144,7 @@ pub fn plan_schema(opts: &WriteOptions) -> Result<(String, Plan), CommandError> 
 /// See [`write_schema`].
 pub fn plan_export(dir: &Path, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
     let m = Manifest::load(dir)?;
+    let m = crate::mapping::numeric::with_scanned_facts(dir, &m).map_err(CommandError::Plan)?;
     let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
     let schema = opts
         .schema

@@ -56,7 +56,7 @@ use serde_json::value::RawValue;
 
 use crate::format::decimal::{self, Decimal};
 use crate::format::{self as rules, Misfit, json};
-use crate::mapping::{ColumnPlan, Conversion, Loss, Lossy, NumericTarget};
+use crate::mapping::{ColumnPlan, Conversion, Loss, Lossy, NumericTarget, TimeForm};
 
 pub use batch::{Batch, BatchReader, ConvertedBatch, Error, Row, convert_batch};
 
@@ -162,7 +162,27 @@ pub fn convert(raw: &RawValue, conv: Conversion) -> Result<Converted<'_>, Conver
         Conversion::Json => Ok(Converted::exact(SqlValue::Text(json::compact(text)))),
         Conversion::Structured => structured(text),
         Conversion::Bytea => bytea(text),
+        Conversion::Datetime(form) => Ok(datetime(form, string(text, "a JSON string")?)),
     }
+}
+
+/// A date or time in SQLite's form ([`TimeForm::sqlite_text`]); one SQLite cannot order as
+/// time is kept as exported and counted as [`Loss::NotTime`].
+fn datetime(form: TimeForm, text: Cow<'_, str>) -> Converted<'_> {
+    match form.sqlite_text(text.clone()) {
+        Some(t) => Converted::exact(SqlValue::Text(t)),
+        None => Converted::lossy(SqlValue::Text(text), Loss::NotTime),
+    }
+}
+
+/// Converts the text of one numeric value (`12.50`, `NaN`) as [`Conversion::Numeric`] does
+/// the JSON string holding it: what a fed import uses to give a column loaded as decimal
+/// text the type the finished export decides (see `mapping::refit`).
+///
+/// # Errors
+/// As [`convert`].
+pub fn convert_decimal(text: &str, target: NumericTarget) -> Result<Converted<'_>, ConvertError> {
+    numeric_value(Cow::Borrowed(text), text, target)
 }
 
 /// Converts one raw value of `column`, as import does. The export writes SQL NULL and a json
@@ -236,7 +256,14 @@ fn float(text: &str) -> Result<Converted<'_>, ConvertError> {
 const NUMERIC_SHAPE: &str = "a string holding a decimal number, \"NaN\" or \"Infinity\"";
 
 fn numeric(text: &str, target: NumericTarget) -> Result<Converted<'_>, ConvertError> {
-    let s = string(text, NUMERIC_SHAPE)?;
+    numeric_value(string(text, NUMERIC_SHAPE)?, text, target)
+}
+
+fn numeric_value<'a>(
+    s: Cow<'a, str>,
+    text: &str,
+    target: NumericTarget,
+) -> Result<Converted<'a>, ConvertError> {
     if target == NumericTarget::Text {
         return Ok(Converted::exact(SqlValue::Text(s)));
     }

@@ -221,7 +221,8 @@ pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<Validation
     let target = Target::open(&opts.target)?;
     check_other_export(&target, &manifest, &opts.target)?;
     let resolved = resolve_options(&target, opts, progress)?;
-    let plan = plan_for(&manifest, &resolved)?;
+    let planned = mapping::numeric::with_scanned_facts(&opts.from, &manifest)?;
+    let plan = plan_for(&planned, &resolved)?;
     check_options(&target, &plan, &resolved, &opts.target)?;
     let recount = match &opts.source {
         Some(s) => Some(source::recount(s, &manifest)?),

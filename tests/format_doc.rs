@@ -37,9 +37,12 @@ fn walk(v: &Value, keys: &mut BTreeSet<String>, kinds: &mut BTreeSet<String>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                // Per-column maps (json_nulls, nan_values, json_depth, settings) are keyed by
+                // Per-column maps (json_nulls, nan_values, json_depth, numeric_facts, settings) are keyed by
                 // data, not by the format.
-                let data_keyed = matches!(k.as_str(), "json_nulls" | "nan_values" | "json_depth");
+                let data_keyed = matches!(
+                    k.as_str(),
+                    "json_nulls" | "nan_values" | "json_depth" | "numeric_facts"
+                );
                 if k == "settings" || data_keyed {
                     keys.insert(k.clone());
                     if data_keyed {

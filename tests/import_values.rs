@@ -271,14 +271,20 @@ fn oracle(
             };
             (format!("{q}::text"), render, declared)
         }
+        // As SQLite writes time (issue 14): the fraction only when it is not zero.
         (_, "timestamptz") => (
-            format!("to_char({q} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
+            format!(
+                "regexp_replace(to_char({q} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), \
+                 '[.]000000$', '')"
+            ),
             Render::Text,
             "TEXT",
         ),
-        (_, "timestamp") => {
-            (format!("to_char({q}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"), Render::Text, "TEXT")
-        }
+        (_, "timestamp") => (
+            format!("regexp_replace(to_char({q}, 'YYYY-MM-DD HH24:MI:SS.US'), '[.]000000$', '')"),
+            Render::Text,
+            "TEXT",
+        ),
         (_, "date") => (format!("to_char({q}, 'YYYY-MM-DD')"), Render::Text, "TEXT"),
         (_, "bytea") => (format!("encode({q}, 'hex')"), Render::Hex, "BLOB"),
         (_, "json" | "jsonb") => (format!("{q}::text"), Render::Json, "TEXT"),
@@ -636,6 +642,8 @@ enum Lost {
     No,
     Nan,
     NegativeZero,
+    /// Kept as exported, counted as not comparing as time (issue 14: nothing is lost).
+    NotTime,
 }
 
 impl Lost {
@@ -645,12 +653,13 @@ impl Lost {
             Lost::No => {}
             Lost::Nan => loss.nan_to_null = 1,
             Lost::NegativeZero => loss.negative_zero = 1,
+            Lost::NotTime => loss.not_time = 1,
         }
         loss
     }
 }
 
-use Lost::{Nan, NegativeZero, No};
+use Lost::{Nan, NegativeZero, No, NotTime};
 use Want::{Blob, Int, Null, Real, Text};
 
 /// (Postgres type, SQL literal, declared SQLite type, what SQLite must hold, what is lost),
@@ -691,10 +700,13 @@ const CASES: &[(&str, &str, &str, Want, Lost)] = &[
         Text("1234567890123456789012345678901234567890"),
         No,
     ),
-    ("numeric", "'-0.000001'", "TEXT", Text("-0.000001"), No),
-    ("numeric", "1e-20", "TEXT", Text("0.00000000000000000001"), No),
-    ("numeric", "'NaN'", "TEXT", Text("NaN"), No),
-    ("numeric", "'Infinity'", "TEXT", Text("Infinity"), No),
+    // Unconstrained numeric, p > 15 and money are decided by the column's values (issue 14):
+    // each case's column holds one value (and a NULL).
+    ("numeric", "'-0.000001'", "REAL", Real(-0.000001), No),
+    ("numeric", "1e-20", "REAL", Real(1e-20), No),
+    ("numeric", "'NaN'", "INTEGER", Null, Nan),
+    ("numeric", "'Infinity'", "REAL", Real(f64::INFINITY), No),
+    ("numeric", "'-12'", "INTEGER", Int(-12), No),
     ("numeric(5,2)", "12.5", "REAL", Real(12.5), No),
     ("numeric(5,2)", "-999.99", "REAL", Real(-999.99), No),
     ("numeric(5,2)", "'NaN'", "REAL", Null, Nan),
@@ -704,15 +716,15 @@ const CASES: &[(&str, &str, &str, Want, Lost)] = &[
     ("numeric(10,0)", "'NaN'", "INTEGER", Null, Nan),
     ("numeric(18,0)", "-999999999999999999", "INTEGER", Int(-999999999999999999), No),
     ("numeric(5,-2)", "12345", "INTEGER", Int(12300), No),
-    ("numeric(16,2)", "'12345678901234.56'", "TEXT", Text("12345678901234.56"), No),
+    ("numeric(16,2)", "'12345678901234.56'", "REAL", Real(12345678901234.56), No),
     ("numeric(19,0)", "9999999999999999999", "TEXT", Text("9999999999999999999"), No),
     ("numeric(20,10)", "'1234567890.0123456789'", "TEXT", Text("1234567890.0123456789"), No),
     ("price", "'3.5'", "REAL", Real(3.5), No),
     ("posint", "7", "INTEGER", Int(7), No),
     ("year", "2006", "INTEGER", Int(2006), No),
     ("\"bıgınt\"", "9223372036854775807", "INTEGER", Int(i64::MAX), No),
-    ("money", "'1000.00'", "TEXT", Text("1000.00"), No),
-    ("money", "'-12.34'", "TEXT", Text("-12.34"), No),
+    ("money", "'1000.00'", "INTEGER", Int(1000), No),
+    ("money", "'-12.34'", "REAL", Real(-12.34), No),
     ("bool", "true", "INTEGER", Int(1), No),
     ("bool", "false", "INTEGER", Int(0), No),
     (
@@ -760,35 +772,41 @@ const CASES: &[(&str, &str, &str, Want, Lost)] = &[
         "timestamptz",
         "'2024-01-02 03:04:05.123456+00'",
         "TEXT",
-        Text("2024-01-02T03:04:05.123456Z"),
+        Text("2024-01-02 03:04:05.123456"),
         No,
     ),
-    ("timestamptz", "'2024-01-02 03:04:05+02'", "TEXT", Text("2024-01-02T01:04:05.000000Z"), No),
-    ("timestamptz", "'infinity'", "TEXT", Text("infinity"), No),
-    ("timestamptz", "'-infinity'", "TEXT", Text("-infinity"), No),
+    ("timestamptz", "'2024-01-02 03:04:05+02'", "TEXT", Text("2024-01-02 01:04:05"), No),
+    ("timestamptz", "'infinity'", "TEXT", Text("infinity"), NotTime),
+    ("timestamptz", "'-infinity'", "TEXT", Text("-infinity"), NotTime),
     (
         "timestamptz",
         "'0044-03-15 12:00:00+00 BC'",
         "TEXT",
         Text("-0043-03-15T12:00:00.000000Z"),
-        No,
+        NotTime,
     ),
-    ("timestamptz", "'10000-01-01 00:00:00+00'", "TEXT", Text("+10000-01-01T00:00:00.000000Z"), No),
-    ("timestamp", "'2024-01-02 03:04:05'", "TEXT", Text("2024-01-02T03:04:05.000000"), No),
-    ("timestamp", "'0001-01-01 00:00:00 BC'", "TEXT", Text("0000-01-01T00:00:00.000000"), No),
-    ("timestamp", "'infinity'", "TEXT", Text("infinity"), No),
+    (
+        "timestamptz",
+        "'10000-01-01 00:00:00+00'",
+        "TEXT",
+        Text("+10000-01-01T00:00:00.000000Z"),
+        NotTime,
+    ),
+    ("timestamp", "'2024-01-02 03:04:05'", "TEXT", Text("2024-01-02 03:04:05"), No),
+    ("timestamp", "'0001-01-01 00:00:00 BC'", "TEXT", Text("0000-01-01 00:00:00"), No),
+    ("timestamp", "'infinity'", "TEXT", Text("infinity"), NotTime),
     ("date", "'2024-02-29'", "TEXT", Text("2024-02-29"), No),
-    ("date", "'4713-11-24 BC'", "TEXT", Text("-4712-11-24"), No),
-    ("date", "'5874897-12-31'", "TEXT", Text("+5874897-12-31"), No),
-    ("date", "'infinity'", "TEXT", Text("infinity"), No),
-    ("date", "'-infinity'", "TEXT", Text("-infinity"), No),
-    ("time", "'24:00:00'", "TEXT", Text("24:00:00.000000"), No),
+    ("date", "'4713-11-24 BC'", "TEXT", Text("-4712-11-24"), NotTime),
+    ("date", "'5874897-12-31'", "TEXT", Text("+5874897-12-31"), NotTime),
+    ("date", "'infinity'", "TEXT", Text("infinity"), NotTime),
+    ("date", "'-infinity'", "TEXT", Text("-infinity"), NotTime),
+    ("time", "'24:00:00'", "TEXT", Text("24:00:00"), No),
     ("time", "'13:14:15.5'", "TEXT", Text("13:14:15.500000"), No),
-    ("timetz", "'03:04:05+05:30'", "TEXT", Text("03:04:05.000000+05:30"), No),
-    ("timetz", "'00:00:00-01:02:03'", "TEXT", Text("00:00:00.000000-01:02:03"), No),
-    ("interval", "'-1 hour -2 minutes -3.4 seconds'", "TEXT", Text("PT-1H-2M-3.4S"), No),
-    ("interval", "'1 year 2 months 3 days'", "TEXT", Text("P1Y2M3D"), No),
-    ("interval", "'0'", "TEXT", Text("PT0S"), No),
+    ("timetz", "'03:04:05+05:30'", "TEXT", Text("03:04:05.000000+05:30"), NotTime),
+    ("timetz", "'00:00:00-01:02:03'", "TEXT", Text("00:00:00.000000-01:02:03"), NotTime),
+    ("interval", "'-1 hour -2 minutes -3.4 seconds'", "TEXT", Text("PT-1H-2M-3.4S"), NotTime),
+    ("interval", "'1 year 2 months 3 days'", "TEXT", Text("P1Y2M3D"), NotTime),
+    ("interval", "'0'", "TEXT", Text("PT0S"), NotTime),
     ("bytea", "''", "BLOB", Blob(&[]), No),
     ("bytea", "'\\x00ff10'", "BLOB", Blob(&[0x00, 0xff, 0x10]), No),
     ("int4[]", "'{1,NULL,3}'", "TEXT", Text("[1,null,3]"), No),
@@ -924,8 +942,11 @@ fn check_cases(export: &Path, out: &ImportOutcome) -> Vec<String> {
                 got.join(", ")
             ));
         }
+        // Times in SQLite's form are the export's text rewritten (issue 14), not the same text.
+        let rewritten = matches!(ty, "timestamp" | "timestamptz" | "time") && lost == No;
         if let (Want::Text(text), Some(exported)) = (want, exported_text(export, &table, ty))
             && text != exported
+            && !rewritten
         {
             failures.push(format!(
                 "{case}: not the TEXT the export holds\n  expected: {exported:?}\n  got:      {text:?}"
@@ -1187,7 +1208,8 @@ fn numeric_expectations(
     let t = |s: &str| Val::Text(s.to_owned());
     let r = |s: &str| Val::Real(s.parse().expect("a float literal"));
     let n = || Val::Null;
-    let loss = |nan_to_null, rounded| ColumnLoss { nan_to_null, rounded, negative_zero: 0 };
+    let loss =
+        |nan_to_null, rounded| ColumnLoss { nan_to_null, rounded, negative_zero: 0, not_time: 0 };
     let forty = "1234567890123456789012345678901234567890";
     let a_text = vec![t("1234567890.0123456789"), t("0.5000000000"), t("0.1000000000"), n()];
     let d_text = vec![t(forty), t("NaN"), t("Infinity"), n()];
@@ -1198,7 +1220,8 @@ fn numeric_expectations(
             ("b", "REAL", vec![r("12.5"), n(), r("-0.01"), n()], loss(1, 0)),
             ("c", "INTEGER", vec![Val::Int(1234567890), n(), Val::Int(0), n()], loss(1, 0)),
             ("d", "TEXT", d_text, loss(0, 0)),
-            ("e", "TEXT", e_text, loss(0, 0)),
+            // money is decided by its values (issue 14): 1000.00, -12.34 and 0.00 are doubles
+            ("e", "REAL", vec![r("1000"), r("-12.34"), r("0"), n()], loss(0, 0)),
         ],
         NumericPolicy::Text => vec![
             ("a", "TEXT", a_text, loss(0, 0)),

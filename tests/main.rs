@@ -14,6 +14,7 @@ mod layers;
 mod live;
 mod migrate;
 mod output;
+mod queries;
 mod redact;
 mod rollback;
 mod schema;

@@ -145,6 +145,7 @@ fn entry(dir: &Path, table: Table, rows: &str) -> TableEntry {
         json_nulls: Default::default(),
         nan_values: Default::default(),
         json_depth: Default::default(),
+        numeric_facts: Default::default(),
         table,
     }
 }

@@ -47,6 +47,7 @@ pub fn schema_options(plan: &PlanArgs) -> SchemaOptions {
         numeric: plan.numeric,
         strict: plan.strict,
         renames: plan.rename.clone(),
+        datetime: plan.datetime,
         ..SchemaOptions::default()
     }
 }

@@ -331,7 +331,7 @@ fn describe_table(out: &mut String, plan: &ExportPlan, schema: &Plan, t: &Table)
             c.name,
             c.pg_type,
             c.declared.as_str(),
-            c.conversion.describe()
+            c.mapping
         );
     }
     for d in &tp.dropped {
@@ -356,7 +356,7 @@ fn dry_run_json(plan: &ExportPlan, schema: &Plan) -> serde_json::Value {
                 "rows": plan.describe_filter(t),
                 "columns": tp.map(|p| p.columns.iter().map(|c| json!({
                     "column": c.name, "pg_type": c.pg_type, "sqlite_type": c.declared.as_str(),
-                    "mapping": c.conversion.describe(), "may_lose": c.conversion.possible_loss(),
+                    "mapping": c.mapping, "may_lose": c.conversion.possible_loss(),
                 })).collect::<Vec<_>>()),
             })
         }).collect::<Vec<_>>(),

@@ -285,6 +285,10 @@ pub struct PlanArgs {
     /// numeric columns: auto (INTEGER or REAL only when exact, else TEXT), text, or real.
     #[arg(long, default_value = "auto", value_name = "auto|text|real")]
     pub numeric: pg2lite::mapping::NumericPolicy,
+    /// Dates and times: sqlite ('YYYY-MM-DD HH:MM:SS[.ffffff]', timestamptz in UTC, as
+    /// SQLite's datetime() writes them) or iso (the export's RFC 3339 text).
+    #[arg(long, default_value = "sqlite", value_name = "sqlite|iso")]
+    pub datetime: pg2lite::mapping::DatetimePolicy,
     /// Create STRICT tables.
     #[arg(long)]
     pub strict: bool,

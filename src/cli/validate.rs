@@ -40,6 +40,9 @@ pub struct ImportFlags {
     /// The --tenant-table-as import was given.
     #[arg(long, value_name = "NAME")]
     pub tenant_table_as: Option<String>,
+    /// The --datetime import was given (sqlite or iso).
+    #[arg(long, value_name = "sqlite|iso")]
+    pub datetime: Option<pg2lite::mapping::DatetimePolicy>,
 }
 
 impl ImportFlags {
@@ -56,6 +59,7 @@ impl ImportFlags {
             renames: (!self.rename.is_empty()).then(|| self.rename.clone()),
             tenancy,
             tenant_table_as: self.tenant_table_as.clone(),
+            datetime: self.datetime,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! interrupted export never looks finished.
 
 use crate::format::encode as codec;
+pub mod numeric_facts;
 mod redacted;
 pub mod tenancy;
 
@@ -367,6 +368,7 @@ impl Job {
             json_nulls: BTreeMap::new(),
             nan_values: BTreeMap::new(),
             json_depth: BTreeMap::new(),
+            numeric_facts: BTreeMap::new(),
             table: self.table.clone(),
         }
     }
@@ -621,6 +623,11 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
     let mut seen = Seen::default();
+    for (i, (_, codec)) in job.plan.columns.iter().enumerate() {
+        if matches!(codec, codec::Codec::Numeric) {
+            seen.numeric.column(&job.table.columns[i].name);
+        }
+    }
     let mut fed = TableFeed::new(work.feed, job);
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err)?;
@@ -680,6 +687,8 @@ struct Seen {
     json_nulls: BTreeMap<String, Vec<u64>>,
     nan_values: BTreeMap<String, u64>,
     json_depth: BTreeMap<String, manifest::JsonDepth>,
+    /// Facts of the numeric and money columns' values ([`manifest::NumericFacts`]).
+    numeric: numeric_facts::Collector,
     /// JSON nulls not yet handed to the feed.
     unfed_json_nulls: Vec<(String, u64)>,
 }
@@ -690,6 +699,9 @@ impl Seen {
         use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
         if matches!(codec, Json | Jsonb) {
             self.depth(column, crate::format::json::depth(encoded));
+        }
+        if matches!(codec, Numeric) {
+            self.numeric.value(column, encoded);
         }
         match codec {
             Json | Jsonb if encoded == b"null" => {
@@ -877,6 +889,7 @@ fn build_manifest(
                 json_nulls: r.seen.json_nulls.clone(),
                 nan_values: r.seen.nan_values.clone(),
                 json_depth: r.seen.json_depth.clone(),
+                numeric_facts: r.seen.numeric.facts(),
                 table: r.table.clone(),
             })
             .collect(),

@@ -49,6 +49,11 @@ impl<'a> Decimal<'a> {
         self.digits_raw().skip(self.lead).take(keep)
     }
 
+    /// How many significant digits the value has (`12.50` has 3, zero has none).
+    pub(crate) fn significant_digits(&self) -> usize {
+        self.significant_len()
+    }
+
     fn significant_len(&self) -> usize {
         self.int.len() + self.frac.len() - self.lead - self.trail
     }

@@ -30,6 +30,16 @@ const DATE_NOW: &str = "(date('now'))";
 const TIME_NOW: &str = "(strftime('%H:%M:%f', 'now') || '000')";
 const TIMETZ_NOW: &str = "(strftime('%H:%M:%f', 'now') || '000+00:00')";
 
+/// A clock default under `--datetime sqlite`: SQLite's own `datetime('now')` and
+/// `time('now')` (whole seconds, as SQLite writes time), not the export's RFC 3339 text.
+fn sqlite_clock(sql: String) -> String {
+    match sql.as_str() {
+        TIMESTAMPTZ_NOW | TIMESTAMP_NOW => "(datetime('now'))".into(),
+        TIME_NOW => "(time('now'))".into(),
+        _ => sql,
+    }
+}
+
 /// What becomes of a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -64,6 +74,7 @@ pub(super) fn translate(col: &Column, conv: Conversion, rowid_key: bool) -> Outc
         Err(why) => return Outcome::Dropped(format!("not understood ({why})")),
     };
     match value(&parsed, col, conv) {
+        Ok(Some(sql)) if matches!(conv, Conversion::Datetime(_)) => Outcome::Sql(sqlite_clock(sql)),
         Ok(Some(sql)) => Outcome::Sql(sql),
         Ok(None) => Outcome::None,
         Err(why) => Outcome::Dropped(why),
@@ -159,6 +170,11 @@ fn string(s: &str, col: &Column, conv: Conversion) -> Result<String, String> {
             _ => Err(format!("boolean '{s}'")),
         },
         Conversion::Text => text(s, col).map(|t| quote_literal(&t)),
+        Conversion::Datetime(form) => {
+            let exported = text(s, col)?;
+            let shown = form.sqlite_text(exported.as_str().into()).map(|t| t.into_owned());
+            Ok(quote_literal(shown.as_deref().unwrap_or(&exported)))
+        }
         Conversion::Json => json(s),
         Conversion::Structured if s == "{}" && is_array(col) => Ok("'[]'".into()),
         Conversion::Structured => {

@@ -24,6 +24,16 @@ pub enum RefitError {
         /// The table, `schema.name`.
         table: String,
     },
+    /// A value of a column loaded as decimal text that its decided type cannot hold.
+    #[error("table {table}, column {column}: {why}")]
+    Value {
+        /// The table, `schema.name`.
+        table: String,
+        /// The column, as the export names it.
+        column: String,
+        /// Why the value does not fit.
+        why: String,
+    },
     /// Reading or rewriting `sqlite_schema` failed.
     #[error("cannot update the stored schema: {0}")]
     Sqlite(rusqlite::Error),
@@ -50,7 +60,9 @@ pub fn refit(conn: &Connection, draft: &Plan, done: &Plan) -> Result<usize, Refi
         let same_columns = f.is_some_and(|f| {
             f.columns.len() == d.columns.len()
                 && f.columns.iter().zip(&d.columns).all(|(a, b)| {
-                    a.name == b.name && a.declared == b.declared && a.conversion == b.conversion
+                    a.name == b.name
+                        && ((a.declared == b.declared && a.conversion == b.conversion)
+                            || is_pending(b.conversion, a.conversion))
                 })
         });
         match f {
@@ -88,4 +100,10 @@ fn rewrite(conn: &Connection, changed: &[(&str, &str)]) -> Result<(), RefitError
         }
     }
     Ok(())
+}
+/// Whether `draft`'s column, loaded as decimal text, is decided otherwise in `done`.
+pub fn is_pending(draft: super::Conversion, done: super::Conversion) -> bool {
+    use super::NumericTarget as N;
+    draft == super::Conversion::Numeric(N::Text)
+        && matches!(done, super::Conversion::Numeric(N::Integer | N::Real))
 }

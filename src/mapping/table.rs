@@ -8,9 +8,24 @@ use std::collections::{BTreeSet, HashMap};
 use super::defaults::{self, Outcome};
 use super::expr::{self, Class, Scope, ScopeColumn};
 use super::names::{self, Fix, Named, Renames, pg_ident, pg_qualified, quote_ident, quote_literal};
-use super::{ColumnPlan, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions, TablePlan};
-use crate::mapping::{Conversion, NumericTarget};
-use crate::model::catalog::{Column, ForeignKey, Index, PgType, Table, TypeKind};
+use super::{
+    ColumnPlan, DatetimePolicy, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions,
+    TablePlan, numeric,
+};
+use crate::mapping::{Conversion, NumericTarget, TimeForm};
+use crate::model::catalog::{Column, ForeignKey, Index, PgType, QualifiedName, Table, TypeKind};
+
+/// The time type a column of type `ty` holds, if any (`--datetime sqlite` rewrites these).
+fn time_form(ty: &PgType) -> Option<TimeForm> {
+    match ty.base()? {
+        "timestamp" => Some(TimeForm::Timestamp),
+        "timestamptz" => Some(TimeForm::TimestampTz),
+        "date" => Some(TimeForm::Date),
+        "time" => Some(TimeForm::Time),
+        "timetz" | "interval" => Some(TimeForm::Opaque),
+        _ => None,
+    }
+}
 
 /// How a column of type `ty` is stored, under `--numeric policy` (DESIGN's mapping table).
 pub(super) fn conversion(ty: &PgType, policy: NumericPolicy) -> Conversion {
@@ -252,7 +267,7 @@ impl<'a> Planner<'a> {
                 notes.push(self.note(i, object, "not created".into(), why.into()));
                 continue;
             };
-            let conv = conversion(&col.ty, self.opts.numeric);
+            let (conv, mapping) = self.conversion(i, col, notes);
             let relaxed = self.relax_for_nan(i, col, conv, notes);
             let col = relaxed.as_ref().unwrap_or(col);
             let rowid = self.prep[i].rowid == Some(position);
@@ -272,11 +287,38 @@ impl<'a> Planner<'a> {
                 pg_type: col.ty.name.clone(),
                 declared: conv.sqlite_type(),
                 conversion: conv,
+                mapping,
                 not_null: !col.nullable,
                 default,
             });
         }
         out
+    }
+
+    /// How `col` of table `i` is stored, and the mapping's name: numeric and money columns as
+    /// [`numeric::decide`] says (noting a decision the data made), time types in SQLite's
+    /// form under `--datetime sqlite`, the rest by [`conversion`].
+    fn conversion(&self, i: usize, col: &Column, notes: &mut Vec<Note>) -> (Conversion, String) {
+        let conv = conversion(&col.ty, self.opts.numeric);
+        if let Conversion::Numeric(_) = conv {
+            let t = &self.tables[i];
+            let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
+            let facts = self.opts.numeric_facts.get(&(q, col.name.clone()));
+            let decision = numeric::decide(&col.ty, self.opts.numeric, facts);
+            if let Some((what, why)) = decision.note() {
+                let object = Some(format!("column {}", pg_ident(&col.name)));
+                notes.push(self.note(i, object, what, why));
+            }
+            let conv = Conversion::Numeric(decision.target());
+            return (conv, decision.mapping().unwrap_or(conv.describe()).to_owned());
+        }
+        let conv = match (conv, self.opts.datetime) {
+            (Conversion::Text, DatetimePolicy::Sqlite) => {
+                time_form(&col.ty).map_or(conv, Conversion::Datetime)
+            }
+            _ => conv,
+        };
+        (conv, conv.describe().to_owned())
     }
 
     /// A NOT NULL column whose data holds NaN, mapped so that NaN becomes NULL, loses NOT

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+pub use crate::format::TimeForm;
+
 /// The four storage classes a column is declared with. Nothing else is ever declared: a type
 /// such as `UUID`, `DATE` or `NUMERIC` would get NUMERIC affinity, which turns digit-only text
 /// into numbers behind the user's back.
@@ -33,7 +35,7 @@ impl fmt::Display for SqliteType {
     }
 }
 
-/// Where a numeric column's values go, chosen by `--numeric` (see `schema::NumericPolicy`).
+/// Where a numeric column's values go, chosen by `--numeric` (see [`crate::mapping::NumericPolicy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NumericTarget {
     /// Whole numbers that fit 64 bits (`numeric(p,s)` with s ≤ 0 and p − s ≤ 18): exact.
@@ -66,6 +68,9 @@ pub enum Conversion {
     Structured,
     /// bytea: a base64 string → BLOB.
     Bytea,
+    /// Dates and times under `--datetime sqlite` (the default): a JSON string → TEXT in the
+    /// form SQLite's date functions write, where the value has one ([`TimeForm`]).
+    Datetime(TimeForm),
 }
 
 impl Conversion {
@@ -76,9 +81,11 @@ impl Conversion {
             }
             Self::Float | Self::Numeric(NumericTarget::Real) => SqliteType::Real,
             Self::Bytea => SqliteType::Blob,
-            Self::Numeric(NumericTarget::Text) | Self::Text | Self::Json | Self::Structured => {
-                SqliteType::Text
-            }
+            Self::Numeric(NumericTarget::Text)
+            | Self::Text
+            | Self::Json
+            | Self::Structured
+            | Self::Datetime(_) => SqliteType::Text,
         }
     }
 
@@ -95,6 +102,7 @@ impl Conversion {
             Self::Json => "json text",
             Self::Structured => "json text (array or composite)",
             Self::Bytea => "base64 to blob",
+            Self::Datetime(form) => form.describe(),
         }
     }
 
@@ -121,6 +129,9 @@ pub enum Loss {
     /// A numeric stored as REAL whose shortest round-trip text is a different number:
     /// `"1234567890123456789"` becomes `1.2345678901234568e18`.
     Rounded,
+    /// Not lost, but kept as exported because SQLite cannot order it as time (`infinity`, a
+    /// year outside 0000–9999, timetz, interval): counted so that the report says so.
+    NotTime,
 }
 
 /// How many values of one column each kind of [`Loss`] affected.
@@ -129,6 +140,9 @@ pub struct ColumnLoss {
     pub nan_to_null: u64,
     pub negative_zero: u64,
     pub rounded: u64,
+    /// Values kept as exported text that do not compare as time ([`Loss::NotTime`]); not a
+    /// loss, so not in [`ColumnLoss::total`].
+    pub not_time: u64,
 }
 
 impl ColumnLoss {
@@ -137,6 +151,7 @@ impl ColumnLoss {
             Loss::NanToNull => self.nan_to_null += 1,
             Loss::NegativeZero => self.negative_zero += 1,
             Loss::Rounded => self.rounded += 1,
+            Loss::NotTime => self.not_time += 1,
         }
     }
 
@@ -144,6 +159,7 @@ impl ColumnLoss {
         self.nan_to_null += other.nan_to_null;
         self.negative_zero += other.negative_zero;
         self.rounded += other.rounded;
+        self.not_time += other.not_time;
     }
 
     pub fn total(&self) -> u64 {
@@ -156,6 +172,7 @@ impl ColumnLoss {
             (self.nan_to_null, "NaN stored as NULL"),
             (self.negative_zero, "-0 stored as 0"),
             (self.rounded, "rounded to the nearest REAL"),
+            (self.not_time, "do not compare as time (kept as exported)"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)

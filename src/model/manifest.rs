@@ -258,6 +258,12 @@ pub struct TableEntry {
     /// for exports made before pg2lite recorded it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub json_depth: BTreeMap<String, JsonDepth>,
+    /// Per numeric or money column, what the SQLite mapping needs of its values (see
+    /// [`NumericFacts`]), so that import decides INTEGER, REAL or TEXT without a second pass.
+    /// Absent for exports made before pg2lite recorded it: import then reads the column once
+    /// first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numeric_facts: BTreeMap<String, NumericFacts>,
     #[serde(flatten)]
     pub table: Table,
 }
@@ -272,6 +278,24 @@ pub struct JsonDepth {
     pub deepest: u64,
     /// How many values nest deeper than [`SQLITE_JSON_DEPTH`].
     pub beyond_sqlite: u64,
+}
+
+/// The facts of one numeric or money column (`numeric_facts` in the manifest), counted by
+/// `format::numeric_facts` with the rules transform applies when it stores a value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NumericFacts {
+    /// Values seen, NULL and NaN not counted (NaN becomes NULL in INTEGER and REAL, as ever).
+    pub values: u64,
+    /// Values that are not whole numbers in the 64-bit range (`±Infinity` included).
+    pub not_integer: u64,
+    /// Values a double does not hold exactly (their shortest `f64` text is another number).
+    /// `±Infinity` is held exactly.
+    pub not_double: u64,
+    /// The most significant digits of any value (`12.50` has 3).
+    pub max_digits: u64,
+    /// Learnt by reading an export that does not record facts, not from the manifest.
+    #[serde(skip)]
+    pub scanned: bool,
 }
 
 /// How a table's rows were chosen, as typed facts (DESIGN "Tenancy", "Trust"). Nothing here
@@ -778,6 +802,7 @@ mod tests {
             filter,
             json_nulls: BTreeMap::new(),
             json_depth: BTreeMap::new(),
+            numeric_facts: BTreeMap::new(),
             nan_values: BTreeMap::new(),
             table: Table::new("public", name, vec![id.clone()]),
         };

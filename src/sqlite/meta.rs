@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE};
 use crate::mapping::{
-    Lossy, NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy, quote_ident,
+    DatetimePolicy, Lossy, NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy,
+    quote_ident,
 };
 use crate::model::manifest::Manifest;
 
@@ -21,7 +22,7 @@ pub fn meta_ddl(strict: bool) -> String {
          \"manifest_sha256\" TEXT NOT NULL,\n    \"source\" TEXT NOT NULL,\n    \
          \"exported_at\" TEXT NOT NULL,\n    \"exported_by\" TEXT NOT NULL,\n    \
          \"imported_by\" TEXT NOT NULL,\n    \"numeric\" TEXT,\n    \"strict\" INTEGER,\n    \
-         \"renames\" TEXT,\n    \"tenancy\" TEXT,\n    \"tenant_table_as\" TEXT\n){strict};\n\n\
+         \"renames\" TEXT,\n    \"tenancy\" TEXT,\n    \"tenant_table_as\" TEXT,\n    \"datetime\" TEXT\n){strict};\n\n\
          CREATE TABLE {columns} (\n    \"table_name\" TEXT NOT NULL,\n    \
          \"column_name\" TEXT NOT NULL,\n    \"source_table\" TEXT NOT NULL,\n    \
          \"source_column\" TEXT NOT NULL,\n    \"pg_type\" TEXT NOT NULL,\n    \
@@ -109,7 +110,7 @@ pub fn insert_columns(conn: &Connection, table: &TablePlan, lossy: &Lossy) -> ru
             c.source,
             c.pg_type,
             c.declared.as_str(),
-            c.conversion.describe(),
+            c.mapping,
             i64::try_from(loss.total()).unwrap_or(i64::MAX),
             loss.describe(),
         ])?;
@@ -146,6 +147,9 @@ pub struct ImportedWith {
     pub strict: bool,
     pub renames: Vec<Rename>,
     pub tenancy: RecordedTenancy,
+    /// `--datetime`; a file written before pg2lite recorded it was built with RFC 3339 text
+    /// (`iso`).
+    pub datetime: DatetimePolicy,
 }
 
 /// What import did with a tenant-scoped export.
@@ -172,6 +176,7 @@ impl ImportedWith {
             strict: schema.strict,
             renames: schema.renames.clone(),
             tenancy,
+            datetime: schema.datetime,
         }
     }
 
@@ -232,6 +237,27 @@ fn has_imported_columns(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(IMPORTED_COLUMNS.iter().all(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c))))
 }
 
+/// Whether `_pg2lite_export` has `column` (added after the table's first version).
+fn has_column(conn: &Connection, column: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let names: Vec<String> =
+        stmt.query_map([EXPORT_TABLE], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(names.iter().any(|n| n.eq_ignore_ascii_case(column)))
+}
+
+/// The recorded `--datetime`: `iso` for a file written before it was recorded.
+fn read_datetime(conn: &Connection) -> Result<DatetimePolicy, RecordError> {
+    if !has_column(conn, "datetime")? {
+        return Ok(DatetimePolicy::Iso);
+    }
+    let sql = format!("SELECT \"datetime\" FROM {} LIMIT 1", quote_ident(EXPORT_TABLE));
+    let word: Option<String> = conn.query_row(&sql, [], |r| r.get(0)).optional()?.flatten();
+    match word {
+        None => Ok(DatetimePolicy::Iso),
+        Some(w) => w.parse().map_err(|_| RecordError::Bad { field: "datetime", value: w }),
+    }
+}
+
 /// Records `with` in the `_pg2lite_export` row ([`insert_export`] first). A table without the
 /// columns (made by a `--schema-file`) is left as it is: validate then needs the flags again.
 ///
@@ -257,6 +283,10 @@ pub fn record_imported_with(conn: &Connection, with: &ImportedWith) -> rusqlite:
         &sql,
         params![numeric_word(with.numeric), with.strict, renames, tenancy, table_as],
     )?;
+    if has_column(conn, "datetime")? {
+        let sql = format!("UPDATE {} SET \"datetime\" = ?1", quote_ident(EXPORT_TABLE));
+        conn.execute(&sql, [with.datetime.word()])?;
+    }
     Ok(())
 }
 
@@ -308,7 +338,9 @@ pub fn read_imported_with(conn: &Connection) -> Result<Option<ImportedWith>, Rec
         .optional()?;
     match row {
         Some((Some(numeric), Some(strict), Some(renames), Some(tenancy), table_as)) => {
-            parse_row(&numeric, strict, &renames, &tenancy, table_as).map(Some)
+            let mut with = parse_row(&numeric, strict, &renames, &tenancy, table_as)?;
+            with.datetime = read_datetime(conn)?;
+            Ok(Some(with))
         }
         _ => Ok(None),
     }
@@ -342,7 +374,7 @@ fn parse_row(
         ("stripped", _) => return Err(bad("tenant_table_as", "")),
         (other, _) => return Err(bad("tenancy", other)),
     };
-    Ok(ImportedWith { numeric, strict, renames, tenancy })
+    Ok(ImportedWith { numeric, strict, renames, tenancy, datetime: DatetimePolicy::Iso })
 }
 
 #[cfg(test)]
@@ -375,6 +407,7 @@ mod tests {
                 "public.t.\"Col\"\"x\"=y=z".parse().unwrap(),
             ],
             tenancy: RecordedTenancy::Stripped { table_as: "me".into() },
+            datetime: DatetimePolicy::Sqlite,
         };
         record_imported_with(&conn, &with).unwrap();
         assert_eq!(read_imported_with(&conn).unwrap(), Some(with));
@@ -395,6 +428,7 @@ mod tests {
             strict: false,
             renames: Vec::new(),
             tenancy: RecordedTenancy::NotScoped,
+            datetime: DatetimePolicy::Iso,
         };
         record_imported_with(&conn, &with).unwrap();
         assert_eq!(read_imported_with(&conn).unwrap(), None, "a table of an older pg2lite");

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::mapping::{NumericPolicy, Rename, SchemaOptions, Tenancy};
+use crate::mapping::{DatetimePolicy, NumericPolicy, Rename, SchemaOptions, Tenancy};
 use crate::sqlite::meta::{ImportedWith, RecordedTenancy, numeric_word, rename_text};
 
 /// The plan options given to validate (`--numeric`, `--strict`, ...): each one left `None`
@@ -20,6 +20,8 @@ pub struct PlanFlags {
     /// `--strip-tenancy` or `--keep-tenancy`.
     pub tenancy: Option<Tenancy>,
     pub tenant_table_as: Option<String>,
+    /// `--datetime`.
+    pub datetime: Option<DatetimePolicy>,
 }
 
 /// The options the plan is made with, and where they came from.
@@ -46,6 +48,7 @@ pub(super) fn resolve(
             numeric: flags.numeric.unwrap_or_default(),
             strict: flags.strict.unwrap_or(false),
             renames: flags.renames.clone().unwrap_or_default(),
+            datetime: flags.datetime.unwrap_or_default(),
             ..SchemaOptions::default()
         };
         return Ok(Resolved {
@@ -67,6 +70,7 @@ pub(super) fn resolve(
         numeric: rec.numeric,
         strict: rec.strict,
         renames: rec.renames.clone(),
+        datetime: rec.datetime,
         ..SchemaOptions::default()
     };
     Ok(Resolved {
@@ -106,6 +110,13 @@ fn contradictions(flags: &PlanFlags, rec: &ImportedWith) -> Vec<String> {
         ));
     }
     out.extend(tenancy_contradiction(flags, rec));
+    if let Some(d) = flags.datetime.filter(|d| *d != rec.datetime) {
+        out.push(format!(
+            "--datetime {}: it was imported with --datetime {}",
+            d.word(),
+            rec.datetime.word()
+        ));
+    }
     out
 }
 
@@ -147,7 +158,7 @@ fn renames_text(renames: &[Rename]) -> String {
 }
 
 /// The import's options as flags: `--numeric text --strict --rename public.t=u
-/// --strip-tenancy --tenant-table-as me`.
+/// --strip-tenancy --tenant-table-as me --datetime sqlite`.
 pub(super) fn flags_text(rec: &ImportedWith) -> String {
     let mut out = vec![format!("--numeric {}", numeric_word(rec.numeric))];
     if rec.strict {
@@ -161,6 +172,7 @@ pub(super) fn flags_text(rec: &ImportedWith) -> String {
             out.push(format!("--strip-tenancy --tenant-table-as {table_as}"))
         }
     }
+    out.push(format!("--datetime {}", rec.datetime.word()));
     out.join(" ")
 }
 
@@ -174,6 +186,7 @@ mod tests {
             strict: true,
             renames: vec!["public.t=u".parse().unwrap()],
             tenancy: RecordedTenancy::Stripped { table_as: "me".into() },
+            datetime: DatetimePolicy::Iso,
         }
     }
 
@@ -194,6 +207,7 @@ mod tests {
             renames: Some(recorded().renames),
             tenancy: Some(Tenancy::Strip),
             tenant_table_as: Some("me".into()),
+            datetime: Some(DatetimePolicy::Iso),
         };
         assert!(resolve(&same, Some(recorded()), Path::new("a.db")).is_ok());
         let other = PlanFlags {
@@ -202,6 +216,7 @@ mod tests {
             renames: Some(Vec::new()),
             tenancy: None,
             tenant_table_as: Some("app_config".into()),
+            datetime: Some(DatetimePolicy::Sqlite),
         };
         let err = resolve(&other, Some(recorded()), Path::new("a.db")).unwrap_err().to_string();
         for needle in [
@@ -209,6 +224,7 @@ mod tests {
             "without --strict: it was imported with --strict",
             "no --rename: it was imported with --rename public.t=u",
             "--tenant-table-as app_config: it was imported with --tenant-table-as me",
+            "--datetime sqlite: it was imported with --datetime iso",
         ] {
             assert!(err.contains(needle), "{needle}\n{err}");
         }

@@ -333,16 +333,16 @@ pub(super) fn options_mismatch(meta: &[MetaColumn], plan: &Plan) -> Option<(Vec<
                 ));
                 hints.insert("--rename or --tenant-table-as");
             }
-            if m.sqlite_type != c.declared.as_str() || m.mapping != c.conversion.describe() {
+            if m.sqlite_type != c.declared.as_str() || m.mapping != c.mapping {
                 problems.push(format!(
                     "{source}.{} is {} ({}) in the target, {} ({}) with these options",
-                    c.source,
-                    m.sqlite_type,
-                    m.mapping,
-                    c.declared,
-                    c.conversion.describe()
+                    c.source, m.sqlite_type, m.mapping, c.declared, c.mapping
                 ));
-                hints.insert(numeric_hint(meta));
+                let time = matches!(c.conversion, Conversion::Datetime(_))
+                    || ["timestamp", "date", "time", "text as exported"]
+                        .iter()
+                        .any(|p| m.mapping.starts_with(p));
+                hints.insert(if time { "--datetime sqlite or iso" } else { numeric_hint(meta) });
             }
         }
     }
@@ -367,7 +367,7 @@ fn numeric_hint(meta: &[MetaColumn]) -> &'static str {
     let text = Conversion::Numeric(NumericTarget::Text).describe();
     let real = Conversion::Numeric(NumericTarget::Real).describe();
     let numeric: BTreeSet<&str> =
-        meta.iter().map(|m| m.mapping.as_str()).filter(|m| m.starts_with("numeric as")).collect();
+        meta.iter().map(|m| m.mapping.as_str()).filter(|m| m.starts_with("numeric")).collect();
     match numeric.into_iter().collect::<Vec<_>>()[..] {
         [m] if m == text => "--numeric text",
         [m] if m == real => "--numeric real",

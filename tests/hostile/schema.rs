@@ -247,3 +247,28 @@ fn deep_json_without_its_depth_record_fails_naming_table_row_and_column() {
         &before,
     );
 }
+
+/// Issue 14: numeric facts forged to say every value is whole make the column INTEGER, and
+/// the first value that is not whole stops the import, naming file, line and column; nothing
+/// is stored rounded or truncated.
+#[test]
+fn forged_numeric_facts_cannot_make_a_fraction_an_integer() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE prices (id int PRIMARY KEY, cost numeric);
+         INSERT INTO prices VALUES (1, 5), (2, 2.5);",
+    );
+    let forged = Forged::export(&db, &[]);
+    let m = forged.manifest();
+    let entry = super::tables(&m).iter().find(|t| t["name"] == "prices").expect("prices");
+    let recorded = json!({"values": 2, "not_integer": 1, "not_double": 0, "max_digits": 2});
+    assert_eq!(entry["numeric_facts"]["cost"], recorded);
+    forge(&forged, "prices", |t| {
+        t["numeric_facts"]["cost"]["not_integer"] = json!(0);
+    });
+    let (target, before) = old_target(forged.dir.path());
+    let got = forged.import(&target, &[]);
+    refused(got, 2, "line 2", &target, &before);
+    let got = forged.import(&target, &[]);
+    refused(got, 2, "numeric 2.5 is not a whole number", &target, &before);
+}
