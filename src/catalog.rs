@@ -271,6 +271,8 @@ pub struct Catalog {
     pub database: String,
     pub server_version: String,
     pub tables: Vec<Table>,
+    /// Everything that is not a table: views, triggers, functions, ... (see [`pg::objects`]).
+    pub objects: pg::objects::Objects,
 }
 
 /// Reads every user table of the database (partitions through their roots only; tables that
@@ -308,7 +310,8 @@ pub async fn read(client: &Client, source: &Source) -> pg::Result<Catalog> {
         t.indexes = indexes.remove(&t.oid).unwrap_or_default();
         t.order_by = choose_order(t);
     }
-    Ok(Catalog { database, server_version, tables })
+    let objects = pg::objects::read(client).await.map_err(q)?;
+    Ok(Catalog { database, server_version, tables, objects })
 }
 
 const TABLES_SQL: &str = "

@@ -429,6 +429,9 @@ fn complete(
 ) -> Result<()> {
     if opts.schema_file.is_none() {
         create_indexes(&tx, plan)?;
+        for sql in &plan.views {
+            tx.execute_batch(sql).map_err(sqlite("cannot create a view"))?;
+        }
     }
     if opts.meta {
         schema::insert_export(&tx, &schema::ExportMeta::from_manifest(manifest))

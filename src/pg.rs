@@ -7,6 +7,7 @@
 
 pub mod filter;
 pub mod libpq;
+pub mod objects;
 
 use std::collections::HashMap;
 use std::fmt;

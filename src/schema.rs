@@ -63,6 +63,7 @@ mod table;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -120,6 +121,9 @@ pub enum Error {
          manifest edited?), so pg2lite plans nothing from it: export the database again"
     )]
     Inconsistent { table: String, object: String, problem: String },
+    /// A view definition in the manifest that is not one SELECT: refused, never run.
+    #[error(transparent)]
+    HostileView(#[from] views::HostileView),
 }
 
 /// How numeric columns are stored (`--numeric`).
@@ -164,6 +168,9 @@ pub struct SchemaOptions {
     /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
     /// which would refuse them.
     pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
+    /// The database's objects that are not tables (the manifest's `objects`): views to carry
+    /// over, everything else to list; see [`views`].
+    pub objects: crate::pg::objects::Objects,
 }
 
 /// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
@@ -215,6 +222,7 @@ impl SchemaOptions {
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
             })
             .collect();
+        opts.objects = m.objects.clone();
         opts.deep_json = m
             .tables
             .iter()
@@ -298,6 +306,8 @@ pub struct Plan {
     pub notes: Vec<Note>,
     pub header: Header,
     pub strict: bool,
+    /// `CREATE VIEW` statements, after the tables and each after the views it reads.
+    pub views: Vec<String>,
 }
 
 impl Plan {
@@ -467,7 +477,10 @@ pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
     }
     check_names(tables, &prepared, &drafts, opts)?;
     let tables = in_load_order(drafts);
-    Ok(Plan { tables, skipped, notes, header: opts.header.clone(), strict: opts.strict })
+    let objects = views::plan(&opts.objects, &tables)?;
+    notes.extend(objects.notes);
+    let (header, strict, views) = (opts.header.clone(), opts.strict, objects.create_views);
+    Ok(Plan { tables, skipped, notes, header, strict, views })
 }
 
 fn check_strip(tables: &[Table], strip: Option<&Strip>) -> Result<(), Error> {
@@ -582,6 +595,7 @@ pub fn ddl(plan: &Plan) -> String {
     for s in &plan.skipped {
         out.push_str(&comment(&format!("skipped {}: {}", names::pg_qualified(&s.source), s.why)));
     }
+    out.push_str(&views::ddl(plan));
     out
 }
 

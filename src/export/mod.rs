@@ -822,6 +822,7 @@ fn build_manifest(
                 table: r.table.clone(),
             })
             .collect(),
+        objects: catalog.objects.clone(),
         manifest_sha256: String::new(),
     }
 }
