@@ -12,6 +12,7 @@ mod import;
 mod import_values;
 mod live;
 mod migrate;
+mod objects;
 mod rollback;
 mod schema;
 mod tenancy;

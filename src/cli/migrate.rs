@@ -211,6 +211,15 @@ impl Summary<'_> {
             out.push('\n');
             out.push_str(&export_cli::tenancy_lines(summary));
         }
+        let objects = self.import.notes.iter().filter(|n| n.what.ends_with("not carried over"));
+        let objects = objects.count();
+        if objects > 0 {
+            let _ = writeln!(
+                out,
+                "\nnot carried over: {objects} database objects (views, triggers, functions, ...), \
+                 each listed as a note above and in `pg2lite schema`"
+            );
+        }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());
         if let Some(b) = &self.import.backup {
@@ -239,6 +248,7 @@ impl Summary<'_> {
                 Exported::Existing(_) => Vec::new(),
             },
             "target": self.import.target,
+            "notes": self.import.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "backup": self.import.backup.as_ref().map(|b| json!({"path": b.path, "sha256": b.sha256})),
             "tables": self.import.tables.iter().map(|t| {
                 let exported = self.export.table(&t.source);

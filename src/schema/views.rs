@@ -507,17 +507,13 @@ impl Translator<'_> {
             }
             Expr::UnaryOp { op, expr } => self.unary(*op, expr, cx, d),
             Expr::BinaryOp { left, op, right } => self.binary(left, op, right, cx, d),
-            Expr::InList { expr, list, negated } => {
-                let (l, lc) = self.expr(expr, cx, d)?;
-                let mut items = Vec::new();
-                for x in list {
-                    let (t, c) = self.expr(x, cx, d)?;
-                    same_for_equality(lc, c)?;
-                    items.push(t);
-                }
-                let not = if *negated { "NOT " } else { "" };
-                Ok((format!("({l} {not}IN ({}))", items.join(", ")), Class::Bool))
+            Expr::AnyOp { left, compare_op: BinaryOperator::Eq, right, .. } => {
+                let Expr::Array(ast::Array { elem, .. }) = strip_nested(right) else {
+                    return Err("it compares with ANY of something other than a list".into());
+                };
+                self.in_list(left, elem, false, cx, d)
             }
+            Expr::InList { expr, list, negated } => self.in_list(expr, list, *negated, cx, d),
             Expr::Between { expr, negated, low, high } => {
                 let (x, xc) = self.expr(expr, cx, d)?;
                 let (lo, loc) = self.expr(low, cx, d)?;
@@ -544,10 +540,39 @@ impl Translator<'_> {
         }
     }
 
+    fn in_list(
+        &self,
+        x: &Expr,
+        list: &[Expr],
+        negated: bool,
+        cx: &Cx,
+        d: usize,
+    ) -> Tr<(String, Class)> {
+        let (l, lc) = self.expr(x, cx, d)?;
+        let mut items = Vec::new();
+        for x in list {
+            let (t, c) = self.expr(x, cx, d)?;
+            same_for_equality(lc, c)?;
+            items.push(t);
+        }
+        let not = if negated { "NOT " } else { "" };
+        Ok((format!("({l} {not}IN ({}))", items.join(", ")), Class::Bool))
+    }
+
     fn cast(&self, x: &Expr, ty: &str, cx: &Cx, d: usize) -> Tr<(String, Class)> {
         let (text, class) = self.expr(x, cx, d)?;
         let text_type = ty == "text" || ty.starts_with("character varying") || ty == "varchar";
-        let num_type = matches!(ty, "integer" | "int" | "bigint" | "smallint" | "int4" | "int8");
+        let num_type = matches!(
+            ty,
+            "integer"
+                | "int"
+                | "bigint"
+                | "smallint"
+                | "int4"
+                | "int8"
+                | "double precision"
+                | "real"
+        ) || ty.starts_with("numeric");
         // Only casts that change nothing SQLite holds: a string literal to text, an integer
         // literal or integer to an integer type, text to text.
         match (x, class) {
@@ -752,6 +777,13 @@ impl Cx<'_> {
             )),
             _ => Err(format!("column {name} is ambiguous")),
         }
+    }
+}
+
+fn strip_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(x) => strip_nested(x),
+        _ => e,
     }
 }
 
