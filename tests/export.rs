@@ -22,6 +22,7 @@ pub fn options(url: &str, out: &Path) -> ExportOptions {
         exclude: vec![],
         jobs: 2,
         tenant: None,
+        matviews_as_tables: false,
     }
 }
 

@@ -239,3 +239,35 @@ fn a_view_definition_forged_to_smuggle_sql_is_refused_and_nothing_is_written() {
         assert!(!schema.stdout.contains("CREATE"), "{schema}");
     }
 }
+
+#[test]
+fn matviews_as_tables_copies_a_matviews_rows_and_the_dry_run_lists_what_is_not_carried() {
+    let db = shop();
+    let work = tempfile::tempdir().unwrap();
+    let dry = pg2lite(&["migrate", "--dry-run", "--source", &db.url(), "--target", "app.db"])
+        .cwd(work.path())
+        .run()
+        .assert_code(0);
+    let said = format!("{}{}", dry.stdout, dry.stderr);
+    for want in [
+        "public.item_totals: materialized view not carried over",
+        "public.shouted: view not carried over",
+        "public.item, policy only_active: policy not carried over",
+    ] {
+        assert!(said.contains(want), "{want}\n{dry}");
+    }
+    assert!(!work.path().join("app.db").exists(), "a dry run writes nothing");
+    let out = pg2lite(&["migrate", "--json", "--matviews-as-tables", "--source", &db.url()])
+        .arg("--target")
+        .arg("app.db")
+        .cwd(work.path())
+        .run()
+        .assert_code(0);
+    let summary: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(summary["passed"], true, "{out}");
+    let notes = notes(&summary);
+    assert!(!notes.iter().any(|n| n.contains("item_totals")), "{notes:#?}");
+    let file = work.path().join("app.db");
+    ask_both(&db, &file, "SELECT item_id, qty FROM item_totals ORDER BY item_id");
+    ask_both(&db, &file, "SELECT sum(qty) FROM item_totals WHERE item_id > 1");
+}

@@ -35,6 +35,7 @@ pub fn options(
         exclude: select.exclude.clone(),
         jobs: select.jobs,
         tenant: tenant_options(tenancy)?,
+        matviews_as_tables: select.matviews_as_tables,
     })
 }
 

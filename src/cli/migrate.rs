@@ -281,6 +281,7 @@ fn schema_plan(args: &MigrateArgs, plan: &ExportPlan) -> anyhow::Result<Plan> {
     let mut schema_opts = import_cli::schema_options(&args.plan);
     schema_opts.strip =
         dry_run_strip(plan, import_cli::tenancy(&args.plan), &args.plan.tenant_table_as)?;
+    schema_opts.objects = plan.objects.clone();
     Ok(schema::plan(&plan.tables, &schema_opts)?)
 }
 

@@ -52,6 +52,8 @@ pub struct ExportOptions {
     pub jobs: usize,
     /// Export only this tenant's rows.
     pub tenant: Option<tenancy::TenantOptions>,
+    /// Export populated materialized views' rows as tables (`--matviews-as-tables`).
+    pub matviews_as_tables: bool,
 }
 
 /// What an export produced.
@@ -151,7 +153,7 @@ pub fn run_feeding(
     feed: Option<&Feeder>,
 ) -> Result<ExportSummary> {
     let rt = runtime()?;
-    let (client, snapshot, catalog) = rt.block_on(open_snapshot(&opts.source))?;
+    let (client, snapshot, catalog) = rt.block_on(open_snapshot(opts))?;
     let created = chrono::Utc::now();
     let tables =
         catalog::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
@@ -204,6 +206,8 @@ pub struct ExportPlan {
     pub server_version: String,
     pub tables: Vec<Table>,
     pub tenant: Option<ResolvedTenant>,
+    /// The objects that are not tables, as the manifest would record them.
+    pub objects: crate::pg::objects::Objects,
 }
 
 impl ExportPlan {
@@ -227,7 +231,7 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
         let client = opts.source.connect().await?;
         let q = |e: tokio_postgres::Error| opts.source.query_error(&e);
         client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
-        let catalog = catalog::read(&client, &opts.source).await?;
+        let catalog = catalog::read_with(&client, &opts.source, opts.matviews_as_tables).await?;
         let tables = catalog::select(catalog.tables, &opts.schemas, &opts.tables, &opts.exclude)?;
         check_readable(&tables, &opts.source)?;
         let tenant = match &opts.tenant {
@@ -240,6 +244,7 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
             server_version: catalog.server_version,
             tables,
             tenant,
+            objects: catalog.objects,
         })
     })
 }
@@ -250,13 +255,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-async fn open_snapshot(source: &Source) -> Result<(Client, String, catalog::Catalog)> {
+async fn open_snapshot(opts: &ExportOptions) -> Result<(Client, String, catalog::Catalog)> {
+    let source = &opts.source;
     let client = source.connect().await?;
     let q = |e: tokio_postgres::Error| source.query_error(&e);
     client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
     let snapshot: String =
         client.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]).await.map_err(q)?.get(0);
-    let catalog = catalog::read(&client, source).await?;
+    let catalog = catalog::read_with(&client, source, opts.matviews_as_tables).await?;
     Ok((client, snapshot, catalog))
 }
 
