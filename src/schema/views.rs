@@ -196,9 +196,6 @@ fn parse(v: &ViewDef) -> Result<Result<Query, String>, HostileView> {
         .and_then(|mut p| p.parse_statements());
     let mut statements = match parsed {
         Ok(s) => s,
-        Err(e) if v.definition.contains(';') && !v.definition.trim_end().ends_with(';') => {
-            return Err(hostile(&format!("it holds more than one statement: {e}")));
-        }
         Err(e) => return Ok(Err(format!("its definition does not parse here: {e}"))),
     };
     if statements.len() != 1 {
@@ -332,7 +329,7 @@ impl Translator<'_> {
         }
         sql.push_str(&items.join(", "));
         sql.push_str(" FROM ");
-        sql.push_str(&self.from_text(s, cx)?);
+        sql.push_str(&self.emit_from(s, cx)?);
         if let Some(w) = &s.selection {
             sql.push_str(" WHERE ");
             sql.push_str(&self.condition(w, cx)?);
@@ -397,7 +394,7 @@ impl Translator<'_> {
         Ok(Scope { alias, columns: rel.columns.clone() })
     }
 
-    fn from_text(&self, s: &Select, cx: &Cx) -> Tr<String> {
+    fn emit_from(&self, s: &Select, cx: &Cx) -> Tr<String> {
         let mut parts = Vec::new();
         let mut i = 0;
         for twj in &s.from {
@@ -877,4 +874,94 @@ pub fn ddl(plan: &super::Plan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{col, table, ty, with_pk};
+    use super::super::{Plan, SchemaOptions, plan as plan_schema};
+    use crate::pg::objects::{Objects, ViewColumn, ViewDef};
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn view(name: &str, columns: &[&str], definition: &str) -> ViewDef {
+        ViewDef {
+            schema: "public".into(),
+            name: name.into(),
+            columns: columns
+                .iter()
+                .map(|c| ViewColumn { name: (*c).into(), ty: "integer".into() })
+                .collect(),
+            definition: definition.into(),
+        }
+    }
+
+    fn planned(views: Vec<ViewDef>) -> std::result::Result<Plan, super::super::Error> {
+        let t = with_pk(
+            table(
+                "s",
+                "t",
+                vec![col("id", ty("int4")), col("name", ty("text")), col("at", ty("timestamp"))],
+            ),
+            &["id"],
+        );
+        let objects = Objects { views, collation: "C".into(), ..Objects::default() };
+        plan_schema(&[t], &SchemaOptions { objects, ..SchemaOptions::default() })
+    }
+
+    #[test]
+    fn a_view_on_a_view_is_created_after_it_with_renamed_tables_and_quoted_names() -> Result {
+        let p = planned(vec![
+            view("top", &["id"], "SELECT b.id FROM public.base b WHERE b.id > 1"),
+            view("base", &["id", "n"], "SELECT t.id, t.name FROM s.t WHERE t.name = 'x'"),
+        ])?;
+        assert_eq!(p.views.len(), 2, "{:?}", p.notes);
+        assert!(p.views[0].starts_with("CREATE VIEW \"base\" (\"id\", \"n\") AS SELECT"));
+        assert!(p.views[0].contains("FROM \"s_t\" AS \"t\" WHERE (\"t\".\"name\" = 'x')"));
+        assert!(p.views[1].starts_with("CREATE VIEW \"top\""));
+        let conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch(&p.tables[0].create_table)?;
+        for v in &p.views {
+            conn.execute_batch(v)?;
+        }
+        conn.execute_batch(
+            "INSERT INTO s_t VALUES (1, 'x', NULL), (2, 'x', NULL), (3, 'y', NULL)",
+        )?;
+        let n: i64 = conn.query_row("SELECT count(*) FROM top", [], |r| r.get(0))?;
+        assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn views_whose_meaning_differs_are_listed_with_the_construct_that_stopped_them() -> Result {
+        let cases = [
+            ("SELECT upper(t.name) FROM s.t", "it calls upper"),
+            ("SELECT t.id / 2 FROM s.t", "the operator /"),
+            ("SELECT t.id FROM s.t WHERE t.name LIKE 'a%'", "LIKE"),
+            ("SELECT t.id FROM s.t WHERE t.at > '2020-01-01'::timestamp", "casts to timestamp"),
+            ("SELECT t.id FROM s.t ORDER BY t.at", "orders or compares"),
+            ("SELECT t.id FROM s.missing t", "s.missing, which is not carried over"),
+            ("SELECT x.id FROM (SELECT t.id FROM s.t) x", "subquery"),
+            ("SELECT t.id FROM s.t UNION SELECT t.id FROM s.t", "set operation"),
+        ];
+        for (definition, why) in cases {
+            let p = planned(vec![view("v", &["id"], definition)])?;
+            assert!(p.views.is_empty(), "{definition}: {:?}", p.views);
+            let note = p.notes.iter().find(|n| n.table == "public.v").expect("a note");
+            assert!(note.why.contains(why), "{definition}: expected {why:?}, got {note}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_definition_that_is_not_one_select_is_an_error_and_deep_nesting_is_a_note() -> Result {
+        for smuggled in ["SELECT 1; DROP TABLE t", "ATTACH 'x' AS y", "PRAGMA foreign_keys = 0"] {
+            let e = planned(vec![view("v", &["a"], smuggled)]).expect_err(smuggled);
+            assert!(e.to_string().contains("is not a single SELECT"), "{smuggled}: {e}");
+        }
+        let deep = format!("SELECT {}1{} FROM s.t", "(".repeat(5000), ")".repeat(5000));
+        let p = planned(vec![view("v", &["a"], &deep)])?;
+        assert!(p.views.is_empty() && p.notes.iter().any(|n| n.table == "public.v"));
+        Ok(())
+    }
 }
