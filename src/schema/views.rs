@@ -90,7 +90,7 @@ pub fn plan(objects: &Objects, tables: &[TablePlan]) -> Result<ObjectPlan, Hosti
         .iter()
         .map(|t| ((t.source.schema.clone(), t.source.name.clone()), table_relation(t)))
         .collect();
-    let taken: Vec<String> = tables.iter().map(|t| t.name.to_lowercase()).collect();
+    let mut taken: Vec<String> = tables.iter().map(|t| t.name.to_lowercase()).collect();
     let ordered_text = matches!(objects.collation.as_str(), "C" | "POSIX");
     let mut out = ObjectPlan::default();
     let mut pending: Vec<(&ViewDef, Query)> = Vec::new();
@@ -108,7 +108,7 @@ pub fn plan(objects: &Objects, tables: &[TablePlan]) -> Result<ObjectPlan, Hosti
         for (v, q) in pending {
             let name = sqlite_name(v);
             if taken.contains(&name.to_lowercase()) {
-                let why = format!("its SQLite name {name} is a table's; rename that table");
+                let why = format!("its SQLite name {name} is already a table's or a view's");
                 out.notes.push(view_note(v, "view not carried over", &why));
                 continue;
             }
@@ -116,6 +116,7 @@ pub fn plan(objects: &Objects, tables: &[TablePlan]) -> Result<ObjectPlan, Hosti
             match t.view(v, &q) {
                 Ok((sql, classes)) => {
                     out.create_views.push(sql);
+                    taken.push(name.to_lowercase());
                     let columns = v
                         .columns
                         .iter()
@@ -950,6 +951,19 @@ mod tests {
             let note = p.notes.iter().find(|n| n.table == "public.v").expect("a note");
             assert!(note.why.contains(why), "{definition}: expected {why:?}, got {note}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_view_whose_sqlite_name_is_taken_is_listed_not_created() -> Result {
+        let mut other = view("t", &["id"], "SELECT t.id FROM s.t");
+        other.schema = "s_t".into();
+        let mut first = view("t_t", &["id"], "SELECT t.id FROM s.t");
+        first.schema = "s".into();
+        let p = planned(vec![view("S_T", &["id"], "SELECT t.id FROM s.t"), first, other])?;
+        assert_eq!(p.views.len(), 1, "{:?}", p.views);
+        let taken: Vec<_> = p.notes.iter().filter(|n| n.why.contains("already")).collect();
+        assert_eq!(taken.len(), 2, "{:?}", p.notes);
         Ok(())
     }
 
