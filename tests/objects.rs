@@ -242,6 +242,9 @@ fn a_view_definition_forged_to_smuggle_sql_is_refused_and_nothing_is_written() {
             .arg(&target)
             .run();
         refused(got, 2, "is not a single SELECT", &target, &before);
+        let verify = pg2lite(&["verify", "--deep"]).arg(&forged.export).run();
+        let verify = verify.assert_code(1);
+        assert!(verify.stdout.contains("is not a single SELECT"), "{verify}");
         let schema = pg2lite(&["schema", "--out", "-", "--from"]).arg(&forged.export).run();
         let schema = schema.assert_code(2).assert_stderr_contains("nothing is executed from it");
         assert!(!schema.stdout.contains("CREATE"), "{schema}");

@@ -9,6 +9,9 @@
 //! schema-qualified); import only ever parses it (see `schema::views`), never executes it.
 
 use serde::{Deserialize, Serialize};
+use sqlparser::ast::{Query, Statement};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
 use tokio_postgres::Client;
 
 use crate::catalog::QualifiedName;
@@ -94,7 +97,50 @@ pub struct Extension {
     pub version: String,
 }
 
+/// The longest view definition read; Postgres' own are far shorter.
+const MAX_DEFINITION: usize = 256 * 1024;
+/// How deep the parser may nest; the walk below recurses no deeper than the tree.
+pub const MAX_RECURSION: usize = 40;
+
+/// A view definition that `pg_get_viewdef` cannot have written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "view {view}: its definition in the manifest is not a single SELECT ({why}); pg_get_viewdef \
+     never writes that, so the export was altered: nothing is executed from it. Export again \
+     with pg2lite export"
+)]
+pub struct HostileView {
+    pub view: String,
+    pub why: String,
+}
+
 impl ViewDef {
+    /// Parses a definition: `Ok(Err(why))` when sqlparser cannot read it (a note), `Err` when it
+    /// is not one SELECT (the manifest was altered).
+    pub fn parse(&self) -> Result<Result<Query, String>, HostileView> {
+        let v = self;
+        let hostile = |why: &str| HostileView { view: v.display_name(), why: why.into() };
+        if v.definition.len() > MAX_DEFINITION {
+            return Err(hostile("it is longer than any definition Postgres writes"));
+        }
+        let dialect = PostgreSqlDialect {};
+        let parsed = Parser::new(&dialect)
+            .with_recursion_limit(MAX_RECURSION)
+            .try_with_sql(&v.definition)
+            .and_then(|mut p| p.parse_statements());
+        let mut statements = match parsed {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(format!("its definition does not parse here: {e}"))),
+        };
+        if statements.len() != 1 {
+            return Err(hostile(&format!("it holds {} statements", statements.len())));
+        }
+        match statements.pop() {
+            Some(Statement::Query(q)) => Ok(Ok(*q)),
+            _ => Err(hostile("it is not a query")),
+        }
+    }
+
     /// `schema.name`, as a person reads it.
     pub fn display_name(&self) -> String {
         format!("{}.{}", self.schema, self.name)

@@ -19,32 +19,14 @@ use std::collections::HashMap;
 use sqlparser::ast::{
     self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
     JoinConstraint, JoinOperator, ObjectName, OrderByKind, Query, Select, SelectItem, SetExpr,
-    Statement, TableFactor, UnaryOperator, Value,
+    TableFactor, UnaryOperator, Value,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 use super::names::{quote_ident, quote_literal};
 use super::{Note, TablePlan};
+pub use crate::pg::objects::HostileView;
 use crate::pg::objects::{Objects, ViewDef};
 use crate::transform::{Conversion, NumericTarget};
-
-/// The longest view definition read; Postgres' own are far shorter.
-const MAX_DEFINITION: usize = 256 * 1024;
-/// How deep the parser may nest; the walk below recurses no deeper than the tree.
-const MAX_RECURSION: usize = 40;
-
-/// A view definition that `pg_get_viewdef` cannot have written.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "view {view}: its definition in the manifest is not a single SELECT ({why}); pg_get_viewdef \
-     never writes that, so the export was altered: nothing is executed from it. Export again \
-     with pg2lite export"
-)]
-pub struct HostileView {
-    pub view: String,
-    pub why: String,
-}
 
 /// The views to create, in dependency order, and the notes for every object not carried.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +77,7 @@ pub fn plan(objects: &Objects, tables: &[TablePlan]) -> Result<ObjectPlan, Hosti
     let mut out = ObjectPlan::default();
     let mut pending: Vec<(&ViewDef, Query)> = Vec::new();
     for v in &objects.views {
-        match parse(v)? {
+        match v.parse()? {
             Ok(q) => pending.push((v, q)),
             Err(why) => out.notes.push(view_note(v, "view not carried over", &why)),
         }
@@ -180,31 +162,6 @@ fn class_of(conversion: Conversion, pg_type: &str) -> Class {
             Class::Str
         }
         _ => Class::Other,
-    }
-}
-
-/// Parses a definition: `Ok(Err(why))` when sqlparser cannot read it (a note), `Err` when it
-/// is not one SELECT (the manifest was altered).
-fn parse(v: &ViewDef) -> Result<Result<Query, String>, HostileView> {
-    let hostile = |why: &str| HostileView { view: v.display_name(), why: why.into() };
-    if v.definition.len() > MAX_DEFINITION {
-        return Err(hostile("it is longer than any definition Postgres writes"));
-    }
-    let dialect = PostgreSqlDialect {};
-    let parsed = Parser::new(&dialect)
-        .with_recursion_limit(MAX_RECURSION)
-        .try_with_sql(&v.definition)
-        .and_then(|mut p| p.parse_statements());
-    let mut statements = match parsed {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(format!("its definition does not parse here: {e}"))),
-    };
-    if statements.len() != 1 {
-        return Err(hostile(&format!("it holds {} statements", statements.len())));
-    }
-    match statements.pop() {
-        Some(Statement::Query(q)) => Ok(Ok(*q)),
-        _ => Err(hostile("it is not a query")),
     }
 }
 
@@ -478,7 +435,7 @@ impl Translator<'_> {
     }
 
     fn expr(&self, e: &Expr, cx: &Cx, depth: usize) -> Tr<(String, Class)> {
-        if depth > MAX_RECURSION * 4 {
+        if depth > crate::pg::objects::MAX_RECURSION * 4 {
             return Err("it nests too deeply".into());
         }
         let d = depth + 1;

@@ -181,6 +181,9 @@ pub fn run(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport
         return Ok(report);
     };
     report.count(&manifest);
+    if opts.level == Level::Deep {
+        report.problems.extend(view_problems(&manifest));
+    }
     let files = data_files(&manifest, &mut report.problems);
     report.stages.push(Stage::Sums);
     report.problems.extend(sums::check(&opts.dir, &manifest, &text));
@@ -188,6 +191,16 @@ pub fn run(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport
     let present = check_files(&opts.dir, &files, &mut report.problems)?;
     check_content(opts, &files, &present, progress, &mut report);
     Ok(report)
+}
+
+/// With `--deep`, what import would refuse in the manifest's objects: a view definition that
+/// is not one SELECT (see [`crate::pg::objects::ViewDef::parse`]).
+fn view_problems(manifest: &Manifest) -> Vec<Problem> {
+    let views = manifest.objects.views.iter().chain(&manifest.objects.matviews);
+    views
+        .filter_map(|v| v.parse().err())
+        .map(|e| Problem::new(MANIFEST_FILE, ProblemKind::ManifestInvalid { error: e.to_string() }))
+        .collect()
 }
 
 fn check_dir(dir: &Path) -> Result<(), Error> {
