@@ -220,6 +220,16 @@ fn schema_from_an_export_writes_the_views_and_lists_the_rest_without_postgres() 
     assert!(out.stdout.contains("CREATE VIEW \"sales_by_item\""), "{out}");
     assert!(out.stdout.contains("-- note: public.shouted: view not carried over"), "{out}");
     assert!(out.stderr.contains("public.ticket_no: sequence not carried over"), "{out}");
+    let work = tempfile::tempdir().unwrap();
+    let import = pg2lite(&["import", "--yes", "--target", "app.db", "--from"])
+        .arg(&forged.export)
+        .cwd(work.path())
+        .run()
+        .assert_code(0);
+    // Two views, a matview, a trigger, a function and a procedure, a policy, a sequence.
+    let said = format!("{}{}", import.stdout, import.stderr);
+    assert!(said.contains("not carried over: 8 database objects"), "{import}");
+    assert!(said.contains("note: public.halved: view not carried over"), "{import}");
 }
 
 #[test]

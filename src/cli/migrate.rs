@@ -211,14 +211,10 @@ impl Summary<'_> {
             out.push('\n');
             out.push_str(&export_cli::tenancy_lines(summary));
         }
-        let objects = self.import.notes.iter().filter(|n| n.what.ends_with("not carried over"));
-        let objects = objects.count();
-        if objects > 0 {
-            let _ = writeln!(
-                out,
-                "\nnot carried over: {objects} database objects (views, triggers, functions, ...), \
-                 each listed as a note above and in `pg2lite schema`"
-            );
+        let objects = super::import::objects_line(&self.import.notes);
+        if !objects.is_empty() {
+            out.push('\n');
+            out.push_str(&objects);
         }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());
