@@ -292,3 +292,25 @@ fn matviews_as_tables_copies_a_matviews_rows_and_the_dry_run_lists_what_is_not_c
     ask_both(&db, &file, "SELECT item_id, qty FROM item_totals ORDER BY item_id");
     ask_both(&db, &file, "SELECT sum(qty) FROM item_totals WHERE item_id > 1");
 }
+
+#[test]
+fn an_export_of_one_schema_records_only_that_schemas_objects_and_its_tables_triggers() {
+    let db = shop();
+    let forged = Forged::export(&db, &["--schema", "sales"]);
+    let m = forged.manifest();
+    let views: Vec<&str> = m["objects"]["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(views, ["by_item"], "{}", m["objects"]);
+    assert_eq!(m["objects"]["triggers"], serde_json::json!([]), "{}", m["objects"]);
+    assert_eq!(m["objects"]["policies"], serde_json::json!([]), "{}", m["objects"]);
+    let out = pg2lite(&["schema", "--out", "-", "--from"]).arg(&forged.export).run().assert_code(0);
+    let why = "public.active_item, which is not carried over";
+    assert!(
+        out.stderr.contains(&format!("sales.by_item: view not carried over: it reads {why}")),
+        "{out}"
+    );
+}

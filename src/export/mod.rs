@@ -242,11 +242,17 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
         Ok(ExportPlan {
             database: catalog.database,
             server_version: catalog.server_version,
-            tables,
             tenant,
-            objects: catalog.objects,
+            objects: catalog
+                .objects
+                .selected(&opts.schemas, &tables.iter().map(qualified).collect::<Vec<_>>()),
+            tables,
         })
     })
+}
+
+fn qualified(t: &Table) -> QualifiedName {
+    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -828,7 +834,10 @@ fn build_manifest(
                 table: r.table.clone(),
             })
             .collect(),
-        objects: catalog.objects.clone(),
+        objects: catalog.objects.selected(
+            &opts.schemas,
+            &results.iter().map(|r| qualified(&r.table)).collect::<Vec<_>>(),
+        ),
         manifest_sha256: String::new(),
     }
 }

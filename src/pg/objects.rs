@@ -114,6 +114,24 @@ pub struct HostileView {
     pub why: String,
 }
 
+impl Objects {
+    /// What an export of `tables` from `schemas` (all when empty) records: objects of other
+    /// schemas, and triggers and policies of tables left out, are not the export's.
+    pub fn selected(&self, schemas: &[String], tables: &[QualifiedName]) -> Objects {
+        let in_schema = |s: &str| schemas.is_empty() || schemas.iter().any(|x| x == s);
+        let on_table =
+            |o: &TableObject| tables.iter().any(|t| t.schema == o.schema && t.name == o.table);
+        let mut out = self.clone();
+        out.views.retain(|v| in_schema(&v.schema));
+        out.matviews.retain(|v| in_schema(&v.schema));
+        out.triggers.retain(on_table);
+        out.policies.retain(on_table);
+        out.routines.retain(|r| in_schema(&r.schema));
+        out.sequences.retain(|s| in_schema(&s.schema));
+        out
+    }
+}
+
 impl ViewDef {
     /// Parses a definition: `Ok(Err(why))` when sqlparser cannot read it (a note), `Err` when it
     /// is not one SELECT (the manifest was altered).
