@@ -449,6 +449,9 @@ fn complete(
 ) -> Result<()> {
     if opts.schema_file.is_none() {
         create_indexes(&tx, plan)?;
+        for sql in &plan.views {
+            tx.execute_batch(sql).map_err(sqlite("cannot create a view"))?;
+        }
     }
     if opts.meta {
         meta::insert_export(&tx, &meta::ExportMeta::from_manifest(manifest))

@@ -63,6 +63,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 mod types;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -116,6 +117,9 @@ pub enum Error {
          manifest edited?), so pg2lite plans nothing from it: export the database again"
     )]
     Inconsistent { table: String, object: String, problem: String },
+    /// A view definition in the manifest that is not one SELECT: refused, never run.
+    #[error(transparent)]
+    HostileView(#[from] views::HostileView),
 }
 
 /// The message names the cause itself, so it is not also returned as the error's source
@@ -207,6 +211,9 @@ pub struct SchemaOptions {
     /// that its declaration does not settle is INTEGER, REAL or TEXT ([`numeric`]). A
     /// column without facts is planned as TEXT until its data is known.
     pub numeric_facts: BTreeMap<(QualifiedName, String), NumericFacts>,
+    /// The database's objects that are not tables (the manifest's `objects`): views to carry
+    /// over, everything else to list; see [`views`].
+    pub objects: crate::model::objects::Objects,
 }
 
 /// Whether a tenant-scoped export becomes a single-user database (DESIGN "Tenancy").
@@ -250,6 +257,7 @@ impl SchemaOptions {
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
             })
             .collect();
+        opts.objects = m.objects.clone();
         opts.deep_json = m
             .tables
             .iter()
@@ -357,6 +365,8 @@ pub struct Plan {
     pub notes: Vec<Note>,
     pub header: Header,
     pub strict: bool,
+    /// `CREATE VIEW` statements, after the tables and each after the views it reads.
+    pub views: Vec<String>,
 }
 
 impl Plan {
@@ -528,7 +538,10 @@ pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
     }
     check_names(tables, &prepared, &drafts, opts)?;
     let tables = in_load_order(drafts);
-    Ok(Plan { tables, skipped, notes, header: opts.header.clone(), strict: opts.strict })
+    let objects = views::plan(&opts.objects, &tables)?;
+    notes.extend(objects.notes);
+    let (header, strict, views) = (opts.header.clone(), opts.strict, objects.create_views);
+    Ok(Plan { tables, skipped, notes, header, strict, views })
 }
 
 fn check_strip(tables: &[Table], strip: Option<&Strip>) -> Result<(), Error> {
@@ -643,6 +656,7 @@ pub fn ddl(plan: &Plan) -> String {
     for s in &plan.skipped {
         out.push_str(&comment(&format!("skipped {}: {}", names::pg_qualified(&s.source), s.why)));
     }
+    out.push_str(&views::ddl(plan));
     out
 }
 

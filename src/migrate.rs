@@ -56,6 +56,7 @@ pub fn plan(
         .as_ref()
         .map(|t| Strip::new(&t.plan.column, Some(t.plan.tenants_table.clone())));
     let mut schema = schema.clone();
+    schema.objects = plan.objects.clone();
     schema.strip = Strip::chosen(found, tenancy, table_as).map_err(|e| match e {
         mapping::Error::NotTenantScoped => Error::NotTenantScoped,
         e => Error::Schema(e),

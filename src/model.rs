@@ -5,4 +5,5 @@
 
 pub mod catalog;
 pub mod manifest;
+pub mod objects;
 pub mod select;

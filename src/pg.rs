@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod filter;
 pub mod libpq;
+pub mod objects;
 pub mod tls;
 
 use std::collections::HashMap;

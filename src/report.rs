@@ -65,6 +65,9 @@ pub struct ValidationReport {
     /// With `--source`: how Postgres' row counts now differ from the export's snapshot.
     /// `None` without `--source`.
     pub changed_since_export: Option<SourceChanges>,
+    /// The database objects the file does not hold (views that could not be translated,
+    /// triggers, functions, ...), each a note naming it and why; not a failure.
+    pub not_carried: Vec<String>,
     pub passed: bool,
 }
 
@@ -659,6 +662,7 @@ mod tests {
             tables,
             file_checks: FileChecks { integrity: ok(), export: ok(), origin: ok() },
             changed_since_export: None,
+            not_carried: Vec::new(),
             passed: false,
         };
         r.seal();

@@ -166,6 +166,7 @@ fn plan_database(source: &Source, opts: &WriteOptions) -> Result<(String, Plan),
     let mut schema = opts.schema.clone();
     schema.header = Header { source: Some(source.to_string()), export_id: None };
     schema.strip = None;
+    schema.objects = catalog.objects.clone();
     Ok((catalog.database, plan(&catalog.tables, &schema)?))
 }
 

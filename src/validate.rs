@@ -260,6 +260,12 @@ pub fn run(opts: &ValidateOptions, progress: &dyn Progress) -> Result<Validation
             .map(|_| SourceChanges::of(&tables, opts.require_unchanged)),
         tables,
         file_checks,
+        not_carried: plan
+            .notes
+            .iter()
+            .filter(|n| n.what.ends_with("not carried over"))
+            .map(ToString::to_string)
+            .collect(),
         passed: false,
     };
     report.seal();

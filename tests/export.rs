@@ -24,6 +24,7 @@ pub fn options(url: &str, out: &Path) -> ExportOptions {
         tenant: None,
         sign: None,
         redact: Default::default(),
+        matviews_as_tables: false,
     }
 }
 

@@ -13,6 +13,7 @@ mod import_values;
 mod layers;
 mod live;
 mod migrate;
+mod objects;
 mod output;
 mod queries;
 mod redact;

@@ -127,6 +127,7 @@ fn sample_manifest(tables: Vec<TableEntry>) -> Manifest {
         settings: BTreeMap::from([("TimeZone".into(), "UTC".into())]),
         options: Options::default(),
         tables,
+        objects: Default::default(),
         manifest_sha256: String::new(),
     }
 }

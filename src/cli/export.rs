@@ -40,6 +40,7 @@ pub fn options(
         tenant: tenant_options(tenancy)?,
         sign: None,
         redact: pg2lite::redact::Options::default(),
+        matviews_as_tables: select.matviews_as_tables,
     })
 }
 

@@ -114,8 +114,21 @@ fn human(s: &ImportSummary) -> String {
         out.push_str(&super::sign::describe(status));
         out.push('\n');
     }
+    out.push_str(&objects_line(&s.notes));
     out.push_str(&open_hint(&s.target));
     out
+}
+
+/// `not carried over: N database objects ...` when the notes list any, pointing at the list.
+pub fn objects_line(notes: &[pg2lite::mapping::Note]) -> String {
+    let count = notes.iter().filter(|n| n.what.ends_with("not carried over")).count();
+    if count == 0 {
+        return String::new();
+    }
+    format!(
+        "not carried over: {count} database objects (views, triggers, functions, ...), each \
+         listed as a note above and in `pg2lite schema`\n"
+    )
 }
 
 /// The closing lines of an import or migrate: how to open the file, and the one SQLite habit

@@ -211,6 +211,11 @@ impl Summary<'_> {
             out.push_str(&export_cli::tenancy_lines(summary));
             out.push_str(&export_cli::signed_line(summary));
         }
+        let objects = super::import::objects_line(&self.import.notes);
+        if !objects.is_empty() {
+            out.push('\n');
+            out.push_str(&objects);
+        }
         let _ = writeln!(out, "\nexport:  {}", self.export.dir().display());
         let _ = writeln!(out, "target:  {}", self.import.target.display());
         if let Some(b) = &self.import.backup {
@@ -240,6 +245,7 @@ impl Summary<'_> {
             },
             "target": self.import.target,
             "wall_seconds": self.wall,
+            "notes": self.import.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "backup": self.import.backup.as_ref().map(|b| json!({"path": b.path, "sha256": b.sha256})),
             "tables": self.import.tables.iter().map(|t| {
                 let exported = self.export.table(&t.source);

@@ -143,6 +143,10 @@ pub struct SelectArgs {
     /// Parallel workers, each on its own connection sharing one snapshot.
     #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
     pub jobs: usize,
+    /// Export the rows of populated materialized views as tables (they then import like any
+    /// table); without it they are listed as not carried over.
+    #[arg(long)]
+    pub matviews_as_tables: bool,
 }
 
 /// Export one tenant's rows only; the filter runs inside Postgres.

@@ -60,6 +60,8 @@ pub struct ExportOptions {
     pub sign: Option<crate::sign::SigningKey>,
     /// Columns to redact or leave out (`--redact`, `--exclude-column`).
     pub redact: redact::Options,
+    /// Export populated materialized views' rows as tables (`--matviews-as-tables`).
+    pub matviews_as_tables: bool,
 }
 
 /// What an export produced.
@@ -168,7 +170,7 @@ pub fn run_feeding(
     feed: Option<&Feeder>,
 ) -> Result<ExportSummary> {
     let rt = runtime()?;
-    let (client, snapshot, catalog) = rt.block_on(open_snapshot(&opts.source))?;
+    let (client, snapshot, catalog) = rt.block_on(open_snapshot(opts))?;
     let created = chrono::Utc::now();
     let tables =
         select::select(catalog.tables.clone(), &opts.schemas, &opts.tables, &opts.exclude)?;
@@ -244,6 +246,8 @@ pub struct ExportPlan {
     pub tenant: Option<ResolvedTenant>,
     /// What `--redact` and `--exclude-column` will do.
     pub redaction: redact::Plan,
+    /// The objects that are not tables, as the manifest would record them.
+    pub objects: crate::model::objects::Objects,
 }
 
 impl ExportPlan {
@@ -267,7 +271,7 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
         let client = opts.source.connect().await?;
         let q = |e: tokio_postgres::Error| opts.source.query_error(&e);
         client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
-        let catalog = catalog::read(&client, &opts.source).await?;
+        let catalog = catalog::read_with(&client, &opts.source, opts.matviews_as_tables).await?;
         let tables = select::select(catalog.tables, &opts.schemas, &opts.tables, &opts.exclude)?;
         check_readable(&tables, &opts.source)?;
         let tenant = match &opts.tenant {
@@ -279,11 +283,19 @@ pub fn plan(opts: &ExportOptions) -> Result<ExportPlan> {
         Ok(ExportPlan {
             database: catalog.database,
             server_version: catalog.server_version,
+            objects: catalog.objects.selected(
+                &opts.schemas,
+                &tables.iter().map(Table::qualified_name).collect::<Vec<_>>(),
+            ),
             tables: tables.iter().map(|t| redaction.prune(t)).collect(),
             tenant,
             redaction,
         })
     })
+}
+
+fn qualified(t: &Table) -> QualifiedName {
+    QualifiedName { schema: t.schema.clone(), name: t.name.clone() }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -292,13 +304,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-async fn open_snapshot(source: &Source) -> Result<(Client, String, catalog::Catalog)> {
+async fn open_snapshot(opts: &ExportOptions) -> Result<(Client, String, catalog::Catalog)> {
+    let source = &opts.source;
     let client = source.connect().await?;
     let q = |e: tokio_postgres::Error| source.query_error(&e);
     client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
     let snapshot: String =
         client.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]).await.map_err(q)?.get(0);
-    let catalog = catalog::read(&client, source).await?;
+    let catalog = catalog::read_with(&client, source, opts.matviews_as_tables).await?;
     Ok((client, snapshot, catalog))
 }
 
@@ -893,6 +906,10 @@ fn build_manifest(
                 table: r.table.clone(),
             })
             .collect(),
+        objects: catalog.objects.selected(
+            &opts.schemas,
+            &results.iter().map(|r| qualified(&r.table)).collect::<Vec<_>>(),
+        ),
         manifest_sha256: String::new(),
     }
 }

@@ -105,6 +105,9 @@ pub enum TableKind {
     /// A partitioned table (`relkind = 'p'`): it holds no rows itself; its partitions' rows are
     /// exported under it.
     Partitioned,
+    /// A populated materialized view (`relkind = 'm'`), exported as a table
+    /// (`--matviews-as-tables`).
+    Matview,
 }
 
 /// A schema-qualified name, compared and ordered by schema first; prints as `schema.name`

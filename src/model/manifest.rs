@@ -79,6 +79,10 @@ pub struct Manifest {
     pub settings: BTreeMap<String, String>,
     pub options: Options,
     pub tables: Vec<TableEntry>,
+    /// The database's objects that are not tables (views, triggers, functions, ...); empty in
+    /// an export made before they were recorded.
+    #[serde(default)]
+    pub objects: crate::model::objects::Objects,
     /// SHA-256 of this file with this value blank; see the module documentation.
     pub manifest_sha256: String,
 }
@@ -710,6 +714,7 @@ mod tests {
             settings: BTreeMap::new(),
             options: Options::default(),
             tables: vec![],
+            objects: Default::default(),
             manifest_sha256: String::new(),
         }
     }

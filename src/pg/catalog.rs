@@ -20,6 +20,8 @@ pub struct Catalog {
     pub server_version: String,
     /// Every user table, with its columns, keys, indexes, checks and chosen row order.
     pub tables: Vec<Table>,
+    /// Everything that is not a table: views, triggers, functions, ... (see [`pg::objects`]).
+    pub objects: crate::model::objects::Objects,
 }
 
 /// Reads every user table of the database (partitions through their roots only; tables that
@@ -28,13 +30,22 @@ pub struct Catalog {
 /// # Errors
 /// [`pg::Error::Query`] when a catalog query fails.
 pub async fn read(client: &Client, source: &Source) -> pg::Result<Catalog> {
+    read_with(client, source, false).await
+}
+
+/// [`read`], with the populated materialized views among the tables when `matviews` is set
+/// (`--matviews-as-tables`: their rows are then exported as any table's).
+///
+/// # Errors
+/// As [`read`].
+pub async fn read_with(client: &Client, source: &Source, matviews: bool) -> pg::Result<Catalog> {
     let q = |e: tokio_postgres::Error| source.query_error(&e);
     let row = client
         .query_one("SELECT current_database()::text, current_setting('server_version')", &[])
         .await
         .map_err(q)?;
     let (database, server_version) = (row.get(0), row.get(1));
-    let mut tables = read_tables(client).await.map_err(q)?;
+    let mut tables = read_tables(client, matviews).await.map_err(q)?;
     let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
     let mut types = TypeResolver::default();
     let mut columns = read_columns(client, &oids, &mut types).await.map_err(q)?;
@@ -57,7 +68,12 @@ pub async fn read(client: &Client, source: &Source) -> pg::Result<Catalog> {
         t.indexes = indexes.remove(&t.oid).unwrap_or_default();
         t.order_by = choose_order(t);
     }
-    Ok(Catalog { database, server_version, tables })
+    let mut objects = pg::objects::read(client).await.map_err(q)?;
+    if matviews {
+        let names = tables.iter().filter(|t| t.kind == TableKind::Matview);
+        objects.matviews_as_tables = names.map(Table::display_name).collect();
+    }
+    Ok(Catalog { database, server_version, tables, objects })
 }
 
 const TABLES_SQL: &str = "
@@ -75,7 +91,8 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
               WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+ WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated AND $1))
+   AND NOT c.relispartition
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
    AND c.relpersistence <> 't'
@@ -84,8 +101,8 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
                       AND d.objid = c.oid AND d.deptype = 'e')
  ORDER BY n.nspname, c.relname";
 
-async fn read_tables(client: &Client) -> Result<Vec<Table>, tokio_postgres::Error> {
-    let rows = client.query(TABLES_SQL, &[]).await?;
+async fn read_tables(client: &Client, matviews: bool) -> Result<Vec<Table>, tokio_postgres::Error> {
+    let rows = client.query(TABLES_SQL, &[&matviews]).await?;
     let mut tables = Vec::with_capacity(rows.len());
     for r in rows {
         let kind: String = r.try_get(3)?;
@@ -95,7 +112,11 @@ async fn read_tables(client: &Client) -> Result<Vec<Table>, tokio_postgres::Erro
             oid: r.try_get(0)?,
             schema: r.try_get(1)?,
             name: r.try_get(2)?,
-            kind: if kind == "p" { TableKind::Partitioned } else { TableKind::Table },
+            kind: match kind.as_str() {
+                "p" => TableKind::Partitioned,
+                "m" => TableKind::Matview,
+                _ => TableKind::Table,
+            },
             inherits: parents.iter().filter_map(|p| split_qualified(p)).collect(),
             columns: Vec::new(),
             primary_key: None,

@@ -37,7 +37,8 @@ pub(super) fn recount(source: &Source, manifest: &Manifest) -> Result<Recount, s
             .batch_execute("SET default_transaction_read_only = on")
             .await
             .map_err(|e| source.query_error(&e))?;
-        let live = catalog::read(&client, source).await?;
+        // Materialized views included: an export may hold them as tables.
+        let live = catalog::read_with(&client, source, true).await?;
         let queries = count_queries(&live.tables, manifest)?;
         let mut counts = Vec::with_capacity(queries.len());
         for query in queries {

@@ -208,6 +208,9 @@ pub fn run(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport
     if report.signature.as_ref().is_some_and(|s| *s != sign::Status::Unsigned) {
         report.files += 1;
     }
+    if opts.level == Level::Deep {
+        report.problems.extend(view_problems(&manifest));
+    }
     let files = data_files(&manifest, &mut report.problems);
     report.stages.push(Stage::Sums);
     report.problems.extend(sums::check(&opts.dir, &manifest, &text));
@@ -229,6 +232,16 @@ pub fn sealed_problems(dir: &Path, progress: &dyn Progress) -> Result<Vec<String
     let report = run(&opts, &crate::progress::Silent)?;
     task.finish(report.rows, report.bytes);
     Ok(report.problems.iter().map(ToString::to_string).collect())
+}
+
+/// With `--deep`, what import would refuse in the manifest's objects: a view definition that
+/// is not one SELECT (see [`crate::model::objects::ViewDef::parse`]).
+fn view_problems(manifest: &Manifest) -> Vec<Problem> {
+    let views = manifest.objects.views.iter().chain(&manifest.objects.matviews);
+    views
+        .filter_map(|v| v.parse().err())
+        .map(|e| Problem::new(MANIFEST_FILE, ProblemKind::ManifestInvalid { error: e.to_string() }))
+        .collect()
 }
 
 fn check_dir(dir: &Path) -> Result<(), Error> {
