@@ -551,17 +551,7 @@ fn load_table(
         }
         Ok(())
     })?;
-    if rows != entry.rows {
-        return Err(Error::RowCount {
-            table: table.display_name(),
-            found: rows,
-            expected: entry.rows,
-        });
-    }
-    if meta {
-        meta::insert_columns(conn, table, &lossy)
-            .map_err(sqlite("cannot record the column mapping"))?;
-    }
+    record_table(conn, table, entry, rows, &lossy, meta)?;
     task.finish(rows, entry.bytes);
     Ok(TableImport {
         source: table.display_name(),
@@ -570,6 +560,30 @@ fn load_table(
         lossy: lossy_columns(table, &lossy),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What every loaded table ends with, fed or not: its row count checked against the
+/// manifest's, and its columns recorded in `_pg2lite_columns` (unless `--no-meta`).
+fn record_table(
+    conn: &Connection,
+    table: &TablePlan,
+    entry: &TableEntry,
+    rows: u64,
+    lossy: &Lossy,
+    meta: bool,
+) -> Result<()> {
+    if rows != entry.rows {
+        return Err(Error::RowCount {
+            table: table.display_name(),
+            found: rows,
+            expected: entry.rows,
+        });
+    }
+    if meta {
+        meta::insert_columns(conn, table, lossy)
+            .map_err(sqlite("cannot record the column mapping"))?;
+    }
+    Ok(())
 }
 
 fn read_and_convert(
@@ -891,17 +905,7 @@ fn finish_fed(
             Some(s) => (s.rows, s.lossy.clone(), (s.last - s.started).as_secs_f64()),
             None => (0, Lossy::new(tp.columns.len()), 0.0),
         };
-        if rows != entry.rows {
-            return Err(Error::RowCount {
-                table: tp.display_name(),
-                found: rows,
-                expected: entry.rows,
-            });
-        }
-        if opts.meta {
-            meta::insert_columns(conn, tp, &lossy)
-                .map_err(sqlite("cannot record the column mapping"))?;
-        }
+        record_table(conn, tp, entry, rows, &lossy, opts.meta)?;
         if let Some(s) = state {
             s.task.finish(rows, entry.bytes);
         }
