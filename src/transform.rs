@@ -72,7 +72,7 @@ pub enum SqlValue<'a> {
     Real(f64),
     /// TEXT, borrowed from the line when no unescaping was needed.
     Text(Cow<'a, str>),
-    /// A BLOB, owned once decoded from base64 or hex.
+    /// A BLOB: bytea decoded from the line's base64 (owned), or a cell of a converted batch.
     Blob(Cow<'a, [u8]>),
 }
 
