@@ -14,7 +14,7 @@ pub use crate::format::TimeForm;
 pub enum SqliteType {
     /// INTEGER: integers, booleans as 0/1, numerics known to be whole.
     Integer,
-    /// REAL: floats, and numerics under `--numeric real`.
+    /// REAL: floats, and numerics mapped to REAL (`--numeric real`, or values a double holds).
     Real,
     /// TEXT: everything else that is not bytea.
     Text,

@@ -18,7 +18,7 @@ pub struct PlanFlags {
     pub numeric: Option<NumericPolicy>,
     /// `--strict`.
     pub strict: Option<bool>,
-    /// `--rename`, all of them; `Some(vec![])` is no rename, as opposed to not given.
+    /// `--rename`, all of them; `None` when none was given (the target's record decides).
     pub renames: Option<Vec<Rename>>,
     /// `--strip-tenancy` or `--keep-tenancy`.
     pub tenancy: Option<Tenancy>,
