@@ -157,9 +157,9 @@ pub enum SslMode {
     Disable,
     /// TLS when the server offers it, else plain (libpq's default).
     Prefer,
-    /// TLS always, the certificate unchecked.
+    /// TLS always; the certificate is checked only when `sslrootcert` is given, as libpq does.
     Require,
-    /// TLS always, the certificate checked against `sslrootcert` (or the system roots).
+    /// TLS always, the certificate checked against `sslrootcert` (Mozilla's roots without one).
     VerifyCa,
     /// As `VerifyCa`, and the certificate must name the host.
     VerifyFull,

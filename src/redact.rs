@@ -182,11 +182,12 @@ fn read_key_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// The redaction an export was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// The `--redact` rules, in the order given; a column matched by several takes the last.
+    /// The `--redact` rules, in the order given; a column matched by several takes the last,
+    /// and `--exclude-column` wins over them all.
     pub redact: Vec<Rule>,
     /// `--exclude-column` patterns.
     pub exclude_columns: Vec<String>,
-    /// Where the key for `hash` comes from; unused when nothing is hashed.
+    /// Where the key comes from: loaded whenever anything is redacted, used by `hash` only.
     pub key: KeySource,
 }
 

@@ -66,7 +66,7 @@ pub struct ValidationReport {
     pub started_at: String,
     /// Wall time the validation took, in seconds.
     pub seconds: f64,
-    /// One report per exported table, in manifest order.
+    /// One report per exported table.
     pub tables: Vec<TableReport>,
     /// The checks of the export and the target as whole files.
     pub file_checks: FileChecks,

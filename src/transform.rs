@@ -140,19 +140,19 @@ pub enum ConvertError {
     /// An integer or whole numeric beyond the 64-bit range, for an INTEGER column.
     #[error("{value} does not fit a 64-bit INTEGER")]
     OutOfRange {
-        /// The value as written in the export.
+        /// The value as written in the export, cut after 60 characters.
         value: String,
     },
     /// A numeric with a fractional part, for an INTEGER column.
     #[error("numeric {value} is not a whole number, but the column is INTEGER")]
     NotWhole {
-        /// The value as written in the export.
+        /// The value as written in the export, cut after 60 characters.
         value: String,
     },
     /// A float whose text is beyond the range of an `f64`.
     #[error("float {value} is beyond the range of a double")]
     FloatOverflow {
-        /// The value as written in the export.
+        /// The value as written in the export, cut after 60 characters.
         value: String,
     },
     /// A bytea value that is not base64.

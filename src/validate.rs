@@ -126,7 +126,8 @@ pub enum Error {
     /// The export's manifest cannot be read or its seal does not hold.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
-    /// The export fails its checksum check, so it cannot be compared with anything.
+    /// The export directory cannot be checked at all (missing, or cannot be listed); what is
+    /// wrong inside it is the `export` file check of the report, not an error.
     #[error(transparent)]
     Verify(#[from] verify::Error),
     /// The export cannot be planned with these options (as import would refuse it).

@@ -52,7 +52,8 @@ pub struct ExportOptions {
     pub schemas: Vec<String>,
     /// Only tables matching one of these patterns (all when empty); see [`select::Pattern`].
     pub tables: Vec<String>,
-    /// Tables matching one of these patterns are left out (`--exclude`); applied after `tables`.
+    /// Tables matching one of these patterns are left out (`--exclude`), even when `tables`
+    /// selects them; each must match a table.
     pub exclude: Vec<String>,
     /// Parallel connections sharing the snapshot.
     pub jobs: usize,
@@ -75,7 +76,7 @@ pub struct ExportSummary {
     pub dir: PathBuf,
     /// The manifest's `manifest_sha256`, which names this export's content.
     pub manifest_sha256: String,
-    /// One summary per exported table, in export order.
+    /// One summary per exported table.
     pub tables: Vec<TableSummary>,
     /// Tables of a tenant-scoped export left out (no path to the tenant; see [`tenancy`]).
     pub left_out: Vec<String>,
@@ -96,7 +97,7 @@ pub struct TableSummary {
     pub rows: u64,
     /// Bytes written to its file.
     pub bytes: u64,
-    /// Wall time the table's COPY and encoding took, in seconds.
+    /// Wall time the table's export took, in seconds.
     pub seconds: f64,
 }
 
@@ -106,7 +107,7 @@ pub enum Error {
     /// Connecting to Postgres or reading its catalog failed.
     #[error(transparent)]
     Pg(#[from] pg::Error),
-    /// A `--table`, `--exclude` or `--schema` pattern is malformed or selects nothing.
+    /// A `--schema`, `--table` or `--exclude` matches no table, or the selection leaves none.
     #[error(transparent)]
     Select(#[from] select::SelectError),
     /// The user lacks SELECT on some selected tables; raised before any data is read.
@@ -183,7 +184,8 @@ pub enum Error {
     /// The tokio runtime could not be started; holds the I/O error.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
-    /// The partial directory could not be set up, or renamed into place.
+    /// The export's partial directory could not be claimed (another run holds it, or I/O
+    /// failed), or a stale one could not be swept.
     #[error(transparent)]
     Partial(#[from] partial::Error),
     /// The manifest could not be signed (`--sign`).
@@ -400,8 +402,8 @@ pub struct ResolvedTenant {
     pub plan: tenancy::TenantPlan,
     /// The tenant's key as Postgres prints it (`key::text`).
     pub value: String,
-    /// The `--tenant-key COLUMN=VALUE` the user named the tenant by, when it was not the key
-    /// itself.
+    /// `(COLUMN, VALUE)` of `--tenant-key COLUMN=VALUE`; `None` when the tenant was given by
+    /// its key value.
     pub named_by: Option<(String, String)>,
 }
 

@@ -50,16 +50,19 @@ pub enum Codec {
     Json,
     /// `jsonb`, as its JSON, compacted (after the binary format's version byte).
     Jsonb,
-    /// `timestamptz`, as a string `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or
-    /// `infinity`/`-infinity`.
+    /// `timestamptz`, as a string `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC (six fraction digits
+    /// always), or `infinity`/`-infinity`.
     Timestamptz,
-    /// `timestamp`, as a string `YYYY-MM-DDTHH:MM:SS[.ffffff]`, or `infinity`/`-infinity`.
+    /// `timestamp`, as a string `YYYY-MM-DDTHH:MM:SS.ffffff` (six fraction digits always), or
+    /// `infinity`/`-infinity`.
     Timestamp,
-    /// `date`, as a string `YYYY-MM-DD`, or `infinity`/`-infinity`.
+    /// `date`, as a string `YYYY-MM-DD` (ISO 8601 expanded years outside 0000–9999), or
+    /// `infinity`/`-infinity`.
     Date,
-    /// `time`, as a string `HH:MM:SS[.ffffff]`.
+    /// `time`, as a string `HH:MM:SS.ffffff`.
     Time,
-    /// `timetz`, as a string `HH:MM:SS[.ffffff]+HH:MM`.
+    /// `timetz`, as a string `HH:MM:SS.ffffff+HH:MM` (`:SS` added to the offset when it has
+    /// seconds).
     Timetz,
     /// `bytea`, as a string of standard base64.
     Bytea,

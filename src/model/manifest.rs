@@ -140,7 +140,7 @@ pub struct Manifest {
     pub settings: BTreeMap<String, String>,
     /// The options that chose what was exported.
     pub options: Options,
-    /// Every exported table, in export order; each has a data file.
+    /// Every exported table, each with its data file.
     pub tables: Vec<TableEntry>,
     /// The database's objects that are not tables (views, triggers, functions, ...); empty in
     /// an export made before they were recorded.
@@ -190,7 +190,7 @@ impl SourceInfo {
 /// The options that shaped what was exported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Options {
-    /// The `--schema` names given; empty when none was (every non-system schema).
+    /// The `--schema` names given; empty when none was (all schemas).
     #[serde(default)]
     pub schemas: Vec<String>,
     /// The `--table` patterns given; empty when none was (every table).
@@ -619,7 +619,7 @@ impl Manifest {
         write_synced(&dir.join(SUMS_FILE), sums.as_bytes())
     }
 
-    /// The entry of table `schema.name`, if it was exported.
+    /// The entry of table `name` in `schema`, if it was exported.
     pub fn table(&self, schema: &str, name: &str) -> Option<&TableEntry> {
         self.tables.iter().find(|t| t.table.schema == schema && t.table.name == name)
     }

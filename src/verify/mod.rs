@@ -134,7 +134,7 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// What is known of `manifest.json.sig` (none when the manifest could not be read).
     pub signature: Option<sign::Status>,
-    /// Every problem found, in stage order; a file's line problems beyond the cap are one
+    /// Every problem found; a file's line problems beyond the cap are one
     /// [`ProblemKind::More`].
     pub problems: Vec<Problem>,
 }
