@@ -240,7 +240,7 @@ pub enum Error {
          =mask (a fixed value), =hash (a keyed pseudonym) or --exclude-column {column}"
     )]
     NotNull {
-        /// The column, qualified by its table.
+        /// The column, `schema.table.column`.
         column: String,
     },
     /// The mode is not defined for the column's type (mask of an array, hash of a date).
@@ -251,7 +251,7 @@ pub enum Error {
     Type {
         /// `mask` or `hash`.
         mode: &'static str,
-        /// The column, qualified by its table.
+        /// The column, `schema.table.column`.
         column: String,
         /// Its Postgres type name.
         ty: String,
@@ -266,7 +266,7 @@ pub enum Error {
          ({need} needed); use =mask or =null"
     )]
     TooShort {
-        /// The column, qualified by its table.
+        /// The column, `schema.table.column`.
         column: String,
         /// Its declared length in characters.
         len: usize,
@@ -308,9 +308,9 @@ pub enum Error {
          computed from; redact or --exclude-column {column} too"
     )]
     Derived {
-        /// The generated column, qualified by its table.
+        /// The generated column, `schema.table.column`.
         column: String,
-        /// The redacted column it is computed from.
+        /// The redacted column it is computed from, `schema.table.column`.
         from: String,
     },
     /// The tenant column would be redacted or excluded, directly or through a foreign key.
