@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! pg2lite moves a PostgreSQL database into a single SQLite file, and proves that nothing
 //! was lost.
 //!

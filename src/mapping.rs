@@ -85,22 +85,59 @@ pub const DEFAULT_TENANT_TABLE: &str = "app_config";
 pub enum Error {
     /// Name collisions and reserved names, one per line.
     #[error("{}", problems.join("\n"))]
-    Names { problems: Vec<String> },
+    Names {
+        /// One sentence per collision or reserved name, each naming the objects and a `--rename`
+        /// that would solve it.
+        problems: Vec<String>,
+    },
+    /// A `--rename` that cannot be read (not `OLD=NEW`, an empty name), or that renames one object
+    /// twice.
     #[error("--rename '{given}': {why}")]
-    BadRename { given: String, why: String },
+    BadRename {
+        /// The `--rename` argument, as given.
+        given: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A `--rename` whose old name matches no table, index or column of the export.
     #[error("--rename {given}: the export has no such table, index or column")]
-    UnknownRename { given: String },
+    UnknownRename {
+        /// The old name, as the user wrote it.
+        given: String,
+    },
+    /// A `--numeric` value that is not `auto`, `text` or `real`.
     #[error("--numeric {given:?}: expected auto, text or real")]
-    BadNumeric { given: String },
+    BadNumeric {
+        /// The value given.
+        given: String,
+    },
     /// An export's data file that could not be read for its numeric facts.
     #[error("{file}: cannot read it to decide the SQLite type of its numeric columns: {why}")]
-    Scan { file: String, why: String },
+    Scan {
+        /// The data file, relative to the export directory.
+        file: String,
+        /// The I/O or parse error, with its line.
+        why: String,
+    },
+    /// A `--datetime` value that is not `sqlite` or `iso`.
     #[error("--datetime {given:?}: expected sqlite or iso")]
-    BadDatetime { given: String },
+    BadDatetime {
+        /// The value given.
+        given: String,
+    },
+    /// The `--strip-tenancy` tenants table is not a table of the export.
     #[error("--strip-tenancy: the tenants table {table} is not in the export")]
-    UnknownTenantsTable { table: String },
+    UnknownTenantsTable {
+        /// The tenants table, `schema.name`.
+        table: String,
+    },
+    /// No table of the export has the `--strip-tenancy` tenant column.
     #[error("--strip-tenancy: no table of the export has the tenant column {column:?}")]
-    UnknownTenantColumn { column: String },
+    UnknownTenantColumn {
+        /// The tenant column.
+        column: String,
+    },
+    /// `--strip-tenancy` was asked of an export of whole tables, which has no tenant to strip.
     #[error(
         "--strip-tenancy needs a tenant-scoped export (made with --tenant-column); this one holds \
          whole tables"
@@ -116,7 +153,14 @@ pub enum Error {
         "{table}, {object}: {problem}; the export's catalog contradicts itself (was its \
          manifest edited?), so pg2lite plans nothing from it: export the database again"
     )]
-    Inconsistent { table: String, object: String, problem: String },
+    Inconsistent {
+        /// The table whose catalog is contradictory, `schema.name`.
+        table: String,
+        /// The key, index or constraint, named.
+        object: String,
+        /// What contradicts.
+        problem: String,
+    },
     /// A view definition in the manifest that is not one SELECT: refused, never run.
     #[error(transparent)]
     HostileView(#[from] views::HostileView),
@@ -190,8 +234,11 @@ impl FromStr for DatetimePolicy {
 /// Options for [`plan`]. `Default` is what import does without flags.
 #[derive(Debug, Clone, Default)]
 pub struct SchemaOptions {
+    /// How numeric and money columns are mapped (`--numeric`).
     pub numeric: NumericPolicy,
+    /// `--strict`: every table is declared `STRICT`, so SQLite refuses a value of the wrong type.
     pub strict: bool,
+    /// `--rename` requests, applied before names are checked for collisions.
     pub renames: Vec<Rename>,
     /// `--strip-tenancy`; see [`Strip`].
     pub strip: Option<Strip>,
@@ -287,6 +334,7 @@ fn tenant_json(m: &Manifest, column: &str) -> Option<String> {
 /// tenant's own row, is renamed to `table_as`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Strip {
+    /// The column that marks a tenant's rows, removed from every table but the tenants table.
     pub tenant_column: String,
     /// The tenants table, when the export has one.
     pub tenants: Option<QualifiedName>,
@@ -299,6 +347,7 @@ pub struct Strip {
 }
 
 impl Strip {
+    /// A strip of `tenant_column`, the tenants table named `app_config`, no value check.
     pub fn new(tenant_column: impl Into<String>, tenants: Option<QualifiedName>) -> Self {
         Strip {
             tenant_column: tenant_column.into(),
@@ -345,10 +394,12 @@ impl Strip {
 pub struct Header {
     /// The source, without password.
     pub source: Option<String>,
+    /// The export's id.
     pub export_id: Option<String>,
 }
 
 impl Header {
+    /// The header of a schema planned from an export: its source and id.
     pub fn from_manifest(m: &Manifest) -> Self {
         Header { source: Some(m.source.url()), export_id: Some(m.export_id.clone()) }
     }
@@ -363,7 +414,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// What could not be carried over, and why.
     pub notes: Vec<Note>,
+    /// Where the schema comes from, for the DDL's header comment.
     pub header: Header,
+    /// Whether every table is declared `STRICT` (`--strict`).
     pub strict: bool,
     /// `CREATE VIEW` statements, after the tables and each after the views it reads.
     pub views: Vec<String>,
@@ -384,13 +437,16 @@ impl Plan {
 /// A table of the export that is not created, and why (a table with no columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The Postgres table.
     pub source: QualifiedName,
+    /// Why it is not created, for people.
     pub why: String,
 }
 
 /// One SQLite table.
 #[derive(Debug, Clone)]
 pub struct TablePlan {
+    /// The Postgres table it holds.
     pub source: QualifiedName,
     /// The SQLite name.
     pub name: String,
@@ -403,6 +459,7 @@ pub struct TablePlan {
     pub create_table: String,
     /// `CREATE [UNIQUE] INDEX ...;` statements, to run after the rows are loaded.
     pub create_indexes: Vec<String>,
+    /// What loading it needs of foreign-key checks.
     pub load: LoadInfo,
     /// What each key of the table's lines may hold, by position in the line (stripped
     /// columns included): the rules `verify --deep` applies, checked as rows are converted.
@@ -464,10 +521,13 @@ pub struct ColumnPlan {
     pub position: usize,
     /// The Postgres type as `format_type` shows it (`numeric(12,2)`).
     pub pg_type: String,
+    /// The type the column is declared with in `CREATE TABLE`.
     pub declared: SqliteType,
+    /// How each NDJSON value becomes the SQLite value.
     pub conversion: Conversion,
     /// The mapping's name, as `_pg2lite_columns.mapping` records it.
     pub mapping: String,
+    /// Whether the column is declared NOT NULL.
     pub not_null: bool,
     /// The SQLite `DEFAULT` expression, when one was carried over.
     pub default: Option<String>,
@@ -476,7 +536,9 @@ pub struct ColumnPlan {
 /// A column of the export left out of SQLite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedColumn {
+    /// The Postgres name (the NDJSON key).
     pub name: String,
+    /// The position of its key in each NDJSON line (0-based).
     pub position: usize,
     /// The JSON text every value must have ([`Strip::tenant_value`]).
     pub must_equal: Option<String>,

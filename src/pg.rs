@@ -24,48 +24,114 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// password) and says what to try.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The connection string cannot be parsed.
     #[error("invalid connection string: {reason} (expected postgresql://user@host:port/dbname)")]
-    InvalidUrl { reason: String },
+    InvalidUrl {
+        /// What the parser objected to, with any password scrubbed.
+        reason: String,
+    },
+    /// No connection string, `DATABASE_URL`, `PGHOST` or `PGDATABASE` was given.
     #[error("no source database: give --source URL or set DATABASE_URL or PGHOST/PGDATABASE")]
     NoSource,
+    /// An `sslmode` that libpq does not know; holds it.
     #[error("unknown sslmode {0:?}: use disable, prefer, require, verify-ca or verify-full")]
     SslMode(String),
+    /// The TLS client could not be built (an unreadable `sslrootcert`, bad root certificates);
+    /// holds why.
     #[error("could not set up TLS: {0}")]
     Tls(String),
+    /// Nothing listens at the server's address.
     #[error(
         "cannot reach {source_name}: connection refused; is PostgreSQL running and listening there?"
     )]
-    Refused { source_name: String },
+    Refused {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+    },
+    /// The host cannot be resolved or reached, or the attempt timed out.
     #[error("cannot reach {source_name}: {detail}; check the host name and port")]
-    Unreachable { source_name: String, detail: String },
+    Unreachable {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// The resolver's or socket's message.
+        detail: String,
+    },
+    /// The server refused the user's credentials (SQLSTATE 28P01 or 28000), or asked for a password
+    /// none was given for.
     #[error(
         "authentication failed for user {user:?} on {source_name}: {detail}; check the password \
          (in the URL, PGPASSWORD or ~/.pgpass; -W asks for it on a terminal) and the user name"
     )]
-    Auth { source_name: String, user: String, detail: String },
+    Auth {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// The user connected as.
+        user: String,
+        /// Postgres' message, or that no password was given (see [`Error::is_password_missing`]).
+        detail: String,
+    },
+    /// The database does not exist on the server (SQLSTATE 3D000).
     #[error("database {database:?} does not exist on {source_name}; check the database name")]
-    NoDatabase { source_name: String, database: String },
+    NoDatabase {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// The database asked for.
+        database: String,
+    },
+    /// The server does not speak TLS, but the sslmode requires it.
     #[error(
         "{source_name} does not accept TLS (it answered that it does not support SSL), but \
          sslmode={mode} requires it; turn on ssl in the server's postgresql.conf, or use \
          sslmode=prefer (or disable) if an unencrypted connection is acceptable"
     )]
-    NoTlsOnServer { source_name: String, mode: &'static str },
+    NoTlsOnServer {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// The sslmode in force (`require`, `verify-ca`, `verify-full`).
+        mode: &'static str,
+    },
+    /// With `sslmode=disable`, the server's pg_hba.conf admits this client only over TLS.
     #[error(
         "{source_name} refused a connection without TLS ({detail}); use sslmode=require (or \
          prefer, the default) instead of sslmode=disable"
     )]
-    TlsRequired { source_name: String, detail: String },
+    TlsRequired {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// Postgres' message.
+        detail: String,
+    },
+    /// The TLS handshake failed (most often the server's certificate did not verify).
     #[error(
         "the TLS handshake with {source_name} failed under sslmode={mode}: {detail}; with \
          verify-ca or verify-full give the server's CA certificate with sslrootcert=FILE, or \
          use sslmode=require to encrypt without checking the certificate"
     )]
-    TlsRefused { source_name: String, mode: &'static str, detail: String },
+    TlsRefused {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// The sslmode in force.
+        mode: &'static str,
+        /// The TLS library's message.
+        detail: String,
+    },
+    /// Any other failure to connect, or to start the runtime for one.
     #[error("could not connect to {source_name}: {detail}")]
-    Connect { source_name: String, detail: String },
+    Connect {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// Postgres' or the socket's message, password scrubbed.
+        detail: String,
+    },
+    /// A query failed on an open connection ([`Source::query_error`]).
     #[error("query failed on {source_name}: {detail}")]
-    Query { source_name: String, detail: String },
+    Query {
+        /// The server, `postgresql://user@host:port/db`.
+        source_name: String,
+        /// Postgres' message with its detail and hint, password scrubbed.
+        detail: String,
+    },
+    /// A `service=` name could not be read from the service files.
     #[error(transparent)]
     Service(#[from] libpq::ServiceError),
 }
@@ -81,15 +147,21 @@ impl Error {
     }
 }
 
+/// A result whose error is the connection's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// TLS policy, as libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
+    /// Never TLS.
     Disable,
+    /// TLS when the server offers it, else plain (libpq's default).
     Prefer,
+    /// TLS always; the certificate is checked only when `sslrootcert` is given, as libpq does.
     Require,
+    /// TLS always, the certificate checked against `sslrootcert` (Mozilla's roots without one).
     VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host.
     VerifyFull,
 }
 
@@ -130,9 +202,13 @@ pub struct Source {
 /// they win over the string's own parts.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `-h`: host name or socket directory.
     pub host: Option<String>,
+    /// `-p`: TCP port.
     pub port: Option<u16>,
+    /// `-U`: user name.
     pub user: Option<String>,
+    /// `-d`: database name.
     pub dbname: Option<String>,
 }
 
@@ -307,6 +383,7 @@ impl Source {
         }
     }
 
+    /// The first host, or its socket directory; `localhost` when none is set.
     pub fn host(&self) -> String {
         match self.config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
@@ -316,14 +393,17 @@ impl Source {
         }
     }
 
+    /// The first port; 5432 when none is set.
     pub fn port(&self) -> u16 {
         self.config.get_ports().first().copied().unwrap_or(5432)
     }
 
+    /// The user to connect as; `postgres` when none is set.
     pub fn user(&self) -> &str {
         self.config.get_user().unwrap_or("postgres")
     }
 
+    /// The database to connect to; the user's name when none is set, as libpq does.
     pub fn database(&self) -> &str {
         self.config.get_dbname().unwrap_or_else(|| self.user())
     }

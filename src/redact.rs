@@ -63,6 +63,7 @@ pub enum HashAs {
 pub struct Rule {
     /// `table.column` or `schema.table.column`, with `*` and `?` as in `--table`.
     pub pattern: String,
+    /// What happens to the matching columns' values.
     pub mode: Mode,
 }
 
@@ -181,9 +182,12 @@ fn read_key_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// The redaction an export was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The `--redact` rules, in the order given; a column matched by several takes the last,
+    /// and `--exclude-column` wins over them all.
     pub redact: Vec<Rule>,
     /// `--exclude-column` patterns.
     pub exclude_columns: Vec<String>,
+    /// Where the key comes from: loaded whenever anything is redacted, used by `hash` only.
     pub key: KeySource,
 }
 
@@ -197,73 +201,154 @@ impl Options {
 /// A redaction that cannot be what the user meant, or cannot be done.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A `--redact` mode is not one of the known words.
     #[error(
         "--redact {spec:?}: unknown mode {mode:?}; use null (the default), mask, hash, \
          hash:email or hash:hex"
     )]
-    BadMode { spec: String, mode: String },
+    BadMode {
+        /// The whole `PATTERN=MODE` argument.
+        spec: String,
+        /// The part after the `=`.
+        mode: String,
+    },
+    /// A pattern does not have two or three dot-separated parts.
     #[error(
         "{flag} {pattern:?} must name columns as table.column or schema.table.column (with * \
          and ? as in --table)"
     )]
-    BadPattern { flag: &'static str, pattern: String },
+    BadPattern {
+        /// `--redact` or `--exclude-column`.
+        flag: &'static str,
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// A pattern matches no column of any exported table (most often a typo).
     #[error(
         "no column matches {flag} {pattern:?} in the exported tables; list a table's columns \
          with: psql -c '\\d TABLE'"
     )]
-    NoMatch { flag: &'static str, pattern: String },
+    NoMatch {
+        /// `--redact` or `--exclude-column`.
+        flag: &'static str,
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// `=null` was asked of a NOT NULL column, which the import could not load.
     #[error(
         "--redact {column}=null: the column is NOT NULL, so it cannot become NULL; use \
          =mask (a fixed value), =hash (a keyed pseudonym) or --exclude-column {column}"
     )]
-    NotNull { column: String },
+    NotNull {
+        /// The column, `schema.table.column`.
+        column: String,
+    },
+    /// The mode is not defined for the column's type (mask of an array, hash of a date).
     #[error(
         "cannot {mode} {column} (type {ty}): {mode} is defined for {supported}; use {other}, \
          or --exclude-column {column}"
     )]
     Type {
+        /// `mask` or `hash`.
         mode: &'static str,
+        /// The column, `schema.table.column`.
         column: String,
+        /// Its Postgres type name.
         ty: String,
+        /// The types the mode is defined for, in words.
         supported: &'static str,
+        /// The modes to use instead, in words.
         other: &'static str,
     },
+    /// A varchar(n) or char(n) is too short to hold a distinguishable pseudonym.
     #[error(
         "cannot hash {column}: it holds at most {len} characters, too few for a pseudonym \
          ({need} needed); use =mask or =null"
     )]
-    TooShort { column: String, len: usize, need: usize },
+    TooShort {
+        /// The column, `schema.table.column`.
+        column: String,
+        /// Its declared length in characters.
+        len: usize,
+        /// The fewest characters a pseudonym takes in its render.
+        need: usize,
+    },
+    /// Two columns a foreign key ties together would be redacted in ways that no longer join (one
+    /// masked, or rendered differently).
     #[error(
         "cannot hash {column} and {other} alike, which a foreign key ties together ({why}); \
          redact them with the same mode"
     )]
-    Tied { column: String, other: String, why: String },
+    Tied {
+        /// The column whose hash spreads along the key, `schema.table.column`.
+        column: String,
+        /// The column at the key's other end, `schema.table.column`.
+        other: String,
+        /// The key and how the two differ.
+        why: String,
+    },
+    /// A referenced column is redacted without `hash`, but a referencing column is left as it was,
+    /// so it would keep the original values.
     #[error(
         "{column} is redacted, but foreign key {fk} from {other} references it, so {other} \
          would keep the original values (and the key would break); redact {other} too, or use \
          =hash, which follows foreign keys"
     )]
-    Unfollowed { column: String, other: String, fk: String },
+    Unfollowed {
+        /// The redacted referenced column, `schema.table.column`.
+        column: String,
+        /// The referencing column left unredacted, `schema.table.column`.
+        other: String,
+        /// The foreign key's name.
+        fk: String,
+    },
+    /// A stored generated column is computed from a redacted column and is not itself redacted.
     #[error(
         "{column} is generated from {from}, which is redacted, so it would carry what it was \
          computed from; redact or --exclude-column {column} too"
     )]
-    Derived { column: String, from: String },
+    Derived {
+        /// The generated column, `schema.table.column`.
+        column: String,
+        /// The redacted column it is computed from, `schema.table.column`.
+        from: String,
+    },
+    /// The tenant column would be redacted or excluded, directly or through a foreign key.
     #[error(
         "{column} is the tenant column{how}: the tenant filter and validate's proof rely on \
          its values, so it cannot be redacted or excluded"
     )]
-    TenantColumn { column: String, how: String },
+    TenantColumn {
+        /// The tenant column, `schema.table.column`.
+        column: String,
+        /// Empty when redacted directly; else which foreign key's hash reached it.
+        how: String,
+    },
+    /// `--redact-key-file` could not be opened or read.
     #[error(
         "cannot read the redaction key file {path}: {source}; give a readable file with \
          --redact-key-file, or the key in PG2LITE_REDACT_KEY"
     )]
-    KeyFile { path: PathBuf, source: std::io::Error },
+    KeyFile {
+        /// The file given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key (from a file or `PG2LITE_REDACT_KEY`) has fewer than [`MIN_KEY_BYTES`] bytes after
+    /// trailing whitespace is removed.
     #[error(
         "the redaction key from {from} is {len} bytes; use at least {MIN_KEY_BYTES} random \
          bytes (for example: head -c 32 /dev/urandom | base64 > redact.key)"
     )]
-    KeyTooShort { from: String, len: usize },
+    KeyTooShort {
+        /// Where the key came from (`file PATH`, `PG2LITE_REDACT_KEY`).
+        from: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The operating system's random source failed while drawing a key for [`KeySource::Random`];
+    /// holds its message.
     #[error("cannot draw a random redaction key: {0}")]
     Random(String),
 }
@@ -272,13 +357,23 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Render {
     /// Lowercase hex digits, at most `max` of them (a varchar's length).
-    Hex { max: usize },
+    Hex {
+        /// The most hex digits the column holds (its varchar length, else 64, the whole MAC).
+        max: usize,
+    },
     /// `h<hex>@redacted.invalid`, at most `max` characters in all.
-    Email { max: usize },
+    Email {
+        /// The most characters the column holds (its varchar length, else unbounded; 50 used at
+        /// most).
+        max: usize,
+    },
     /// A version-4-shaped UUID.
     Uuid,
     /// A non-negative integer below `2^bits`.
-    Int { bits: u32 },
+    Int {
+        /// The integer type's width less the sign bit (15, 31 or 63).
+        bits: u32,
+    },
     /// The 32 MAC bytes, as bytea.
     Bytes,
 }
@@ -319,9 +414,14 @@ const MIN_HEX: usize = 8;
 /// What happens to one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// `--exclude-column`: the column is not selected, and leaves the catalog with what needs it.
     Exclude,
+    /// The value becomes NULL, in the export's SELECT.
     Null,
+    /// The value becomes a fixed value of its type, in the export's SELECT.
     Mask,
+    /// The value becomes its keyed pseudonym, written as the [`Render`] says, by the export's
+    /// encoder.
     Hash(Render),
 }
 

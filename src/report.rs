@@ -16,7 +16,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The check ran and found nothing wrong.
     Pass,
+    /// The check ran and found a difference; the validation fails (exit 1).
     Fail,
     /// Not run, with the reason in the check's `details`.
     Skip,
@@ -44,12 +46,15 @@ impl Status {
 pub struct ValidationReport {
     /// `pg2lite 0.1.0`.
     pub tool: String,
+    /// The export's id, from its manifest.
     pub export_id: String,
+    /// The export directory validated against.
     pub export_dir: PathBuf,
     /// The manifest's own `manifest_sha256`.
     pub manifest_sha256: String,
     /// When the export's snapshot was taken (RFC 3339 UTC).
     pub exported_at: String,
+    /// The SQLite file validated.
     pub target: PathBuf,
     /// SHA-256 of the target file as validated.
     pub target_sha256: String,
@@ -59,8 +64,11 @@ pub struct ValidationReport {
     pub tenant: Option<String>,
     /// RFC 3339 UTC.
     pub started_at: String,
+    /// Wall time the validation took, in seconds.
     pub seconds: f64,
+    /// One report per exported table.
     pub tables: Vec<TableReport>,
+    /// The checks of the export and the target as whole files.
     pub file_checks: FileChecks,
     /// With `--source`: how Postgres' row counts now differ from the export's snapshot.
     /// `None` without `--source`.
@@ -68,6 +76,7 @@ pub struct ValidationReport {
     /// The database objects the file does not hold (views that could not be translated,
     /// triggers, functions, ...), each a note naming it and why; not a failure.
     pub not_carried: Vec<String>,
+    /// Whether no check failed; set by [`Self::seal`].
     pub passed: bool,
 }
 
@@ -155,35 +164,49 @@ pub struct TableReport {
     pub source: String,
     /// The SQLite table; `None` when the table was not imported (it has no columns).
     pub table: Option<String>,
+    /// Each check's outcome for this table.
     pub checks: TableChecks,
 }
 
+/// The six checks run on each table; each says why when it was skipped.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableChecks {
+    /// Row counts on every side.
     pub counts: CountsCheck,
+    /// The sets of keys (or whole rows) on both sides.
     pub keys: KeysCheck,
+    /// The digests of the rows' values on both sides.
     pub content: ContentCheck,
+    /// `PRAGMA foreign_key_check` rows, per foreign key of the table.
     pub foreign_keys: ListCheck,
+    /// Values of json/jsonb columns that SQLite's `json_valid` refuses.
     pub json: ListCheck,
+    /// Rows of a tenant-scoped export that belong to another tenant; skipped when the export is not
+    /// tenant-scoped.
     pub tenancy: ListCheck,
 }
 
 /// Rows in the manifest, the export file, SQLite and (with `--source`) Postgres now.
 #[derive(Debug, Clone, Serialize)]
 pub struct CountsCheck {
+    /// Pass when every count agrees (and, with `--require-unchanged`, Postgres' too).
     pub status: Status,
     /// Rows the manifest records.
     pub export: u64,
     /// Lines read from the export's file (`None` when it could not be read).
     pub export_lines: Option<u64>,
+    /// Rows in the SQLite table; `None` when it could not be counted (see `details`).
     pub sqlite: Option<u64>,
+    /// Rows in Postgres now under the table's filter; `None` without `--source`.
     pub postgres: Option<u64>,
+    /// Sentences for people: each disagreement, or why the check was skipped.
     pub details: Vec<String>,
 }
 
 /// Primary-key sets (or, without a key, the multiset of whole rows), export vs SQLite.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeysCheck {
+    /// Pass when nothing is missing or extra.
     pub status: Status,
     /// `primary key (film_id)` or `whole rows (no primary key)`.
     pub compared_by: String,
@@ -193,28 +216,34 @@ pub struct KeysCheck {
     pub extra: u64,
     /// `(col=value, ...)`, in key order.
     pub first_missing: Vec<String>,
+    /// `(col=value, ...)` of the first rows in SQLite and not in the export, in key order.
     pub first_extra: Vec<String>,
+    /// Sentences for people: the counts found, or why the check was skipped.
     pub details: Vec<String>,
 }
 
 /// Digests of every row's converted values, export vs SQLite.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContentCheck {
+    /// Pass when the two digests are equal.
     pub status: Status,
     /// The sum of the rows' SHA-256 digests modulo 2^256, in hex: independent of row order,
     /// so two validations of the same data give the same digest.
     pub digest_export: Option<String>,
+    /// The same digest over the SQLite table's rows; `None` when skipped.
     pub digest_sqlite: Option<String>,
     /// Rows present on both sides under the same key whose values differ.
     pub different: u64,
     /// The first of them: the key, then the columns that differ.
     pub first_different: Vec<String>,
+    /// Sentences for people: the digests, the rows that differ, or why the check was skipped.
     pub details: Vec<String>,
 }
 
 /// A check that finds a number of bad values or rows and shows the first few.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListCheck {
+    /// Pass when nothing was found.
     pub status: Status,
     /// What was checked (columns, or foreign keys as `col -> parent`).
     pub checked: Vec<String>,
@@ -222,6 +251,7 @@ pub struct ListCheck {
     pub found: u64,
     /// The first of them, each naming where.
     pub first: Vec<String>,
+    /// Sentences for people: the first found, how many more, or why the check was skipped.
     pub details: Vec<String>,
 }
 
@@ -258,13 +288,17 @@ pub struct FileChecks {
     pub origin: FileCheck,
 }
 
+/// The outcome of one whole-file check.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileCheck {
+    /// Its outcome.
     pub status: Status,
+    /// Sentences for people: what was found, or why the check was skipped.
     pub details: Vec<String>,
 }
 
 impl FileCheck {
+    /// A check with this outcome and these explanations.
     pub fn new(status: Status, details: Vec<String>) -> Self {
         FileCheck { status, details }
     }
@@ -283,12 +317,14 @@ impl TableChecks {
         ]
     }
 
+    /// Whether any of the table's checks failed (a skipped check does not).
     pub fn failed(&self) -> bool {
         self.named().iter().any(|(_, s, _)| *s == Status::Fail)
     }
 }
 
 impl FileChecks {
+    /// Each file check by its name in the report, in report order.
     pub fn named(&self) -> [(&'static str, &FileCheck); 3] {
         [("export", &self.export), ("origin", &self.origin), ("integrity", &self.integrity)]
     }
@@ -502,6 +538,7 @@ pub fn count_as(n: u64, singular: &str, plural: &str) -> String {
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Align {
+    /// For text, the default.
     #[default]
     Left,
     /// For numbers, so that digits line up.
@@ -534,6 +571,7 @@ pub struct TextTable {
 }
 
 impl TextTable {
+    /// A table with this header and no rows, every column left-aligned.
     pub fn new(header: &[&str]) -> Self {
         TextTable {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
@@ -563,6 +601,7 @@ impl TextTable {
         self
     }
 
+    /// Whether no row or rule was added.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -577,6 +616,7 @@ impl TextTable {
         widths
     }
 
+    /// The table as text, one `\n`-terminated line per header, rule and row.
     pub fn render(&self) -> String {
         let widths = self.widths();
         let mut out = self.line(&self.header, &widths);

@@ -48,43 +48,102 @@ const SIGNERS_LIMIT: u64 = 16 << 20;
 /// What went wrong while signing, or reading a key or an allowed-signers file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The `--sign` key file cannot be opened or read.
     #[error("--sign {path}: cannot read the key: {cause}")]
-    KeyRead { path: PathBuf, cause: io::Error },
+    KeyRead {
+        /// The key file given.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// The key file is not an OpenSSH private key (a `.pub` file, a PEM key, garbage).
     #[error(
         "--sign {path}: not an OpenSSH private key ({detail}); give the private key file \
          (e.g. ~/.ssh/id_ed25519, made by `ssh-keygen -t ed25519`), not the .pub"
     )]
-    KeyParse { path: PathBuf, detail: String },
+    KeyParse {
+        /// The key file given.
+        path: PathBuf,
+        /// The key parser's message.
+        detail: String,
+    },
+    /// The key is not Ed25519 (RSA, ECDSA, or an algorithm the parser does not know).
     #[error(
         "--sign {path}: a {algorithm} key; pg2lite signs with Ed25519 keys only (make one \
          with `ssh-keygen -t ed25519 -f FILE`)"
     )]
-    NotEd25519 { path: PathBuf, algorithm: String },
+    NotEd25519 {
+        /// The key file given.
+        path: PathBuf,
+        /// The key's algorithm name, or `non-Ed25519` when unknown.
+        algorithm: String,
+    },
+    /// The key is encrypted and no passphrase was given.
     #[error(
         "--sign {path}: the key is encrypted and there is no terminal to ask for its \
          passphrase; set {PASSPHRASE_ENV} or run on a terminal"
     )]
-    NeedsPassphrase { path: PathBuf },
+    NeedsPassphrase {
+        /// The key file given.
+        path: PathBuf,
+    },
+    /// The passphrase does not decrypt the key.
     #[error("--sign {path}: wrong passphrase (the key cannot be decrypted with it)")]
-    WrongPassphrase { path: PathBuf },
+    WrongPassphrase {
+        /// The key file given.
+        path: PathBuf,
+    },
+    /// Making the SSHSIG signature failed.
     #[error("cannot sign the manifest: {detail}")]
-    Sign { detail: String },
+    Sign {
+        /// The signer's message.
+        detail: String,
+    },
+    /// `manifest.json.sig` could not be created, written or synced.
     #[error("{path}: cannot write the signature: {cause}")]
-    Write { path: PathBuf, cause: io::Error },
+    Write {
+        /// The signature file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// The allowed-signers file cannot be opened or read, or is not a regular file of bounded size.
     #[error("allowed signers {path}: cannot read: {cause}")]
-    SignersRead { path: PathBuf, cause: io::Error },
+    SignersRead {
+        /// The allowed-signers file given.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// A line of the allowed-signers file cannot be understood.
     #[error(
         "allowed signers {path}, line {line}: {detail} (each line is `PRINCIPALS [OPTIONS] \
          KEYTYPE BASE64-KEY [COMMENT]`, as ssh-keygen(1) describes)"
     )]
-    SignersLine { path: PathBuf, line: usize, detail: String },
+    SignersLine {
+        /// The allowed-signers file given.
+        path: PathBuf,
+        /// The line's 1-based number.
+        line: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The export's manifest cannot be read, which a signature check needs.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// `--require-signature`: the export's signature is not accepted, so nothing is imported.
     #[error(
         "the export {dir} was refused (--require-signature {signers}): {reason}; nothing was \
          written"
     )]
-    Refused { dir: PathBuf, signers: PathBuf, reason: Refusal },
+    Refused {
+        /// The export directory.
+        dir: PathBuf,
+        /// The allowed-signers file checked against.
+        signers: PathBuf,
+        /// Why the signature was refused.
+        reason: Refusal,
+    },
 }
 
 /// Why an export's signature is not accepted.
@@ -93,19 +152,48 @@ pub enum Refusal {
     /// There is no `manifest.json.sig`.
     Unsigned,
     /// The signature file is not a regular file, or too large.
-    Unreadable { detail: String },
+    Unreadable {
+        /// Why it cannot be read ([`fsio::Kind`] in words).
+        detail: String,
+    },
     /// The signature file is not an armored SSHSIG signature.
-    Malformed { detail: String },
+    Malformed {
+        /// The SSHSIG parser's message.
+        detail: String,
+    },
     /// A signature made for something other than a pg2lite export.
-    Namespace { found: String },
+    Namespace {
+        /// The namespace the signature was made for.
+        found: String,
+    },
     /// The signature does not match `manifest.json`'s bytes.
-    Mismatch { fingerprint: String },
+    Mismatch {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+    },
     /// The signing key is not in the allowed-signers file.
-    UnknownKey { fingerprint: String, signers: PathBuf },
+    UnknownKey {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+        /// The allowed-signers file checked.
+        signers: PathBuf,
+    },
     /// The key is there, but its `namespaces=` leaves out [`NAMESPACE`].
-    NamespaceNotAllowed { fingerprint: String, principals: String, namespaces: String },
+    NamespaceNotAllowed {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+        /// The principals of its allowed-signers line, as written.
+        principals: String,
+        /// Its `namespaces=` option, as written.
+        namespaces: String,
+    },
     /// The key is there, but outside its `valid-after`/`valid-before` window now.
-    NotValidNow { fingerprint: String, principals: String },
+    NotValidNow {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+        /// The principals of its allowed-signers line, as written.
+        principals: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -283,9 +371,19 @@ pub enum Status {
     Unsigned,
     /// Signed, and the signature matches the manifest, but who holds the key was not checked
     /// (no allowed-signers file was given).
-    Unchecked { fingerprint: String },
+    Unchecked {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+    },
     /// Signed by a key the allowed-signers file accepts for [`NAMESPACE`].
-    Verified { fingerprint: String, principals: String, allowed_signers: PathBuf },
+    Verified {
+        /// The signing key's fingerprint, `SHA256:...`.
+        fingerprint: String,
+        /// The principals of the accepting allowed-signers line, as written.
+        principals: String,
+        /// The allowed-signers file that accepted it.
+        allowed_signers: PathBuf,
+    },
 }
 
 /// Checks the signature of the export in `dir` over `manifest` (the bytes of its

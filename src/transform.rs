@@ -64,10 +64,15 @@ pub use batch::{Batch, BatchReader, ConvertedBatch, Error, Row, convert_batch};
 /// can, so binding copies them once, into SQLite.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue<'a> {
+    /// SQL NULL.
     Null,
+    /// A 64-bit INTEGER.
     Integer(i64),
+    /// A REAL (an `f64`, never NaN: NaN becomes `Null`).
     Real(f64),
+    /// TEXT, borrowed from the line when no unescaping was needed.
     Text(Cow<'a, str>),
+    /// A BLOB: bytea decoded from the line's base64 (owned), or a cell of a converted batch.
     Blob(Cow<'a, [u8]>),
 }
 
@@ -99,7 +104,9 @@ impl ToSql for SqlValue<'_> {
 /// One converted value, and what it lost, if anything.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Converted<'a> {
+    /// The value to bind.
     pub value: SqlValue<'a>,
+    /// What the conversion lost (a rounded numeric, a time zone), or `None` when it is exact.
     pub loss: Option<Loss>,
 }
 
@@ -121,18 +128,49 @@ pub enum ConvertError {
     /// too.
     #[error("{0}")]
     Misfit(Box<Misfit>),
+    /// The JSON value has another kind than the column's conversion takes (a string where a number
+    /// belongs).
     #[error("expected {expected}, found {found}")]
-    Unexpected { expected: &'static str, found: String },
+    Unexpected {
+        /// What the conversion takes, in words (`a JSON number`).
+        expected: &'static str,
+        /// The value's JSON text, cut after 60 characters.
+        found: String,
+    },
+    /// An integer or whole numeric beyond the 64-bit range, for an INTEGER column.
     #[error("{value} does not fit a 64-bit INTEGER")]
-    OutOfRange { value: String },
+    OutOfRange {
+        /// The value as written in the export, cut after 60 characters.
+        value: String,
+    },
+    /// A numeric with a fractional part, for an INTEGER column.
     #[error("numeric {value} is not a whole number, but the column is INTEGER")]
-    NotWhole { value: String },
+    NotWhole {
+        /// The value as written in the export, cut after 60 characters.
+        value: String,
+    },
+    /// A float whose text is beyond the range of an `f64`.
     #[error("float {value} is beyond the range of a double")]
-    FloatOverflow { value: String },
+    FloatOverflow {
+        /// The value as written in the export, cut after 60 characters.
+        value: String,
+    },
+    /// A bytea value that is not base64.
     #[error("not valid base64 ({reason}): {found}")]
-    Base64 { reason: String, found: String },
+    Base64 {
+        /// The decoder's message.
+        reason: String,
+        /// The value's JSON text, cut after 60 characters.
+        found: String,
+    },
+    /// A JSON string with a bad escape or invalid UTF-8.
     #[error("not a valid JSON string ({reason}): {found}")]
-    BadString { reason: String, found: String },
+    BadString {
+        /// The JSON parser's message.
+        reason: String,
+        /// The value's JSON text, cut after 60 characters.
+        found: String,
+    },
     /// NaN, which SQLite stores as NULL, in a column the plan keeps NOT NULL: the manifest's
     /// `nan_values` (from which the plan relaxes such columns) does not count it.
     #[error(
@@ -353,6 +391,7 @@ impl JsonNulls {
         JsonNulls { lines }
     }
 
+    /// Whether no column holds a JSON `null`, so no value needs checking.
     pub fn is_empty(&self) -> bool {
         self.lines.iter().all(Vec::is_empty)
     }

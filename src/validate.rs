@@ -107,6 +107,7 @@ impl ValidateOptions {
         }
     }
 
+    /// Re-counts every table in this Postgres too (`--source`).
     pub fn with_source(mut self, source: Source) -> Self {
         self.source = Some(source);
         self
@@ -116,24 +117,51 @@ impl ValidateOptions {
 /// Why validation could not be done at all. Differences are not errors: they are the report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `--from` is not a directory.
     #[error("{path}: no such export directory (validate takes --from migration_data/<id>)")]
-    ExportMissing { path: String },
+    ExportMissing {
+        /// The path given.
+        path: String,
+    },
+    /// The export's manifest cannot be read or its seal does not hold.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// The export directory cannot be checked at all (missing, or cannot be listed); what is
+    /// wrong inside it is the `export` file check of the report, not an error.
     #[error(transparent)]
     Verify(#[from] verify::Error),
+    /// The export cannot be planned with these options (as import would refuse it).
     #[error(transparent)]
     Schema(#[from] mapping::Error),
+    /// `--target` does not exist.
     #[error("{path}: no such file (validate takes the SQLite file import wrote, --target)")]
-    TargetMissing { path: String },
+    TargetMissing {
+        /// The path given.
+        path: String,
+    },
+    /// A read of the target or of the scratch database failed.
     #[error("{what}: {cause}")]
-    Sqlite { what: String, cause: rusqlite::Error },
+    Sqlite {
+        /// What was being done, for people (`cannot read the target`).
+        what: String,
+        /// SQLite's error.
+        cause: rusqlite::Error,
+    },
+    /// The target's columns are not what these options plan, and it does not record the options it
+    /// was imported with.
     #[error(
         "{target} was imported with other options than these, so its rows cannot be compared:\n  \
          {}\npass validate the same options you gave import (here: {hint})",
         problems.join("\n  ")
     )]
-    OptionsMismatch { target: String, problems: Vec<String>, hint: String },
+    OptionsMismatch {
+        /// The target file.
+        target: String,
+        /// Each column that differs, in words.
+        problems: Vec<String>,
+        /// The flags that would plan what the target holds.
+        hint: String,
+    },
     /// The target records its import's options, and its columns still differ from the plan
     /// they give.
     #[error(
@@ -141,7 +169,14 @@ pub enum Error {
          cannot be compared:\n  {}\nwas the file changed after import? import the export again",
         problems.join("\n  ")
     )]
-    RecordedMismatch { target: String, problems: Vec<String>, recorded: String },
+    RecordedMismatch {
+        /// The target file.
+        target: String,
+        /// Each column that differs, in words.
+        problems: Vec<String>,
+        /// The recorded options, as flags.
+        recorded: String,
+    },
     /// A flag that disagrees with the options the target records.
     #[error(
         "{target} records the options it was imported with ({recorded}), and {}:\n  {}\n\
@@ -149,7 +184,14 @@ pub enum Error {
         if problems.len() == 1 { "a flag contradicts them" } else { "flags contradict them" },
         problems.join("\n  ")
     )]
-    Contradicts { target: String, problems: Vec<String>, recorded: String },
+    Contradicts {
+        /// The target file.
+        target: String,
+        /// Each flag that contradicts the record, with both values.
+        problems: Vec<String>,
+        /// The recorded options, as flags.
+        recorded: String,
+    },
     /// The target's `_pg2lite_export` names another export than `--from`.
     #[error(
         "{target} was built from export {built_id} (manifest sha256 {}); you gave export \
@@ -158,21 +200,40 @@ pub enum Error {
         prefix(given_sha)
     )]
     OtherExport {
+        /// The target file.
         target: String,
+        /// The export id its `_pg2lite_export` records.
         built_id: String,
+        /// The manifest SHA-256 it records.
         built_sha: String,
+        /// The id of the export given with `--from`.
         given_id: String,
+        /// That export's manifest SHA-256.
         given_sha: String,
     },
+    /// The target's `_pg2lite_export` record of its import options cannot be read.
     #[error("{target}: {cause}")]
-    Record { target: String, cause: crate::sqlite::meta::RecordError },
+    Record {
+        /// The target file.
+        target: String,
+        /// What is wrong with the record.
+        cause: crate::sqlite::meta::RecordError,
+    },
+    /// `--source` cannot be reached, or a count there failed.
     #[error(transparent)]
     Pg(#[from] pg::Error),
     /// A filter of the manifest that does not fit the live catalog: nothing is counted.
     #[error("{0}; validate --source does not count with a filter that the database does not have")]
     Filter(pg::filter::Mismatch),
+    /// The scratch database next to the target, or the target itself, cannot be created or hashed.
     #[error("{path}: {cause}")]
-    Io { path: String, cause: io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// The tokio runtime for `--source` could not be started; holds the I/O error.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
 }
@@ -201,6 +262,7 @@ fn prefix(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+/// A result whose error is validation's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn sqlite_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {

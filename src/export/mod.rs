@@ -44,6 +44,7 @@ use codec::{EncodeError, Fields, SelectPlan};
 /// What to export and where.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// The database to read, and how to connect to it.
     pub source: Source,
     /// The directory that receives `<export-id>/`.
     pub out: PathBuf,
@@ -51,6 +52,8 @@ pub struct ExportOptions {
     pub schemas: Vec<String>,
     /// Only tables matching one of these patterns (all when empty); see [`select::Pattern`].
     pub tables: Vec<String>,
+    /// Tables matching one of these patterns are left out (`--exclude`), even when `tables`
+    /// selects them; each must match a table.
     pub exclude: Vec<String>,
     /// Parallel connections sharing the snapshot.
     pub jobs: usize,
@@ -67,9 +70,13 @@ pub struct ExportOptions {
 /// What an export produced.
 #[derive(Debug, Clone)]
 pub struct ExportSummary {
+    /// The new export's id: the name of its directory under `out`.
     pub export_id: String,
+    /// The export directory written (`out/<export_id>`).
     pub dir: PathBuf,
+    /// The manifest's `manifest_sha256`, which names this export's content.
     pub manifest_sha256: String,
+    /// One summary per exported table.
     pub tables: Vec<TableSummary>,
     /// Tables of a tenant-scoped export left out (no path to the tenant; see [`tenancy`]).
     pub left_out: Vec<String>,
@@ -79,30 +86,59 @@ pub struct ExportSummary {
     pub signed_by: Option<String>,
 }
 
+/// What the export of one table produced.
 #[derive(Debug, Clone)]
 pub struct TableSummary {
+    /// The table, `schema.name`.
     pub name: String,
+    /// Its data file, relative to the export directory.
     pub file: String,
+    /// Rows written.
     pub rows: u64,
+    /// Bytes written to its file.
     pub bytes: u64,
+    /// Wall time the table's export took, in seconds.
     pub seconds: f64,
 }
 
+/// Why an export failed; nothing is left in the output directory when it does.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Connecting to Postgres or reading its catalog failed.
     #[error(transparent)]
     Pg(#[from] pg::Error),
+    /// A `--schema`, `--table` or `--exclude` matches no table, or the selection leaves none.
     #[error(transparent)]
     Select(#[from] select::SelectError),
+    /// The user lacks SELECT on some selected tables; raised before any data is read.
     #[error(
         "permission denied: user {user:?} cannot read {}; grant SELECT on them or leave them \
          out with --exclude", tables.join(", ")
     )]
-    PermissionDenied { user: String, tables: Vec<String> },
+    PermissionDenied {
+        /// The Postgres user connected as.
+        user: String,
+        /// Each unreadable table, `schema.name`.
+        tables: Vec<String>,
+    },
+    /// `COPY ... TO STDOUT` of a table failed or broke off.
     #[error("reading table {table} failed: {detail}")]
-    Copy { table: String, detail: String },
+    Copy {
+        /// The table, `schema.name`.
+        table: String,
+        /// Postgres' message, with its detail and hint.
+        detail: String,
+    },
+    /// The `count(*)` that proves a table's copy failed.
     #[error("counting table {table} in the export's snapshot failed: {detail}")]
-    Count { table: String, detail: String },
+    Count {
+        /// The table, `schema.name`.
+        table: String,
+        /// Postgres' message, with its detail and hint.
+        detail: String,
+    },
+    /// The rows streamed and `count(*)` in the same snapshot disagree, so the copy is not provably
+    /// the snapshot.
     #[error(
         "table {table}: the export read {streamed} rows, but count(*) under the same filter in \
          the same snapshot says {counted}, so the copy cannot be proven to be that snapshot; \
@@ -111,25 +147,56 @@ pub enum Error {
          that does not keep a transaction on one server connection): connect to Postgres \
          directly, as a role the policies do not vary for"
     )]
-    CountMismatch { table: String, streamed: u64, counted: u64 },
+    CountMismatch {
+        /// The table, `schema.name`.
+        table: String,
+        /// Rows the COPY delivered.
+        streamed: u64,
+        /// What `count(*)` said (0 if it was negative).
+        counted: u64,
+    },
+    /// A value read from Postgres could not be written as NDJSON.
     #[error("table {table}, row {row}, column {column:?}: {cause}")]
-    Encode { table: String, row: u64, column: String, cause: EncodeError },
+    Encode {
+        /// The table, `schema.name`.
+        table: String,
+        /// The row's 1-based number in the COPY, which is its line in the file.
+        row: u64,
+        /// The column's name.
+        column: String,
+        /// What was wrong with the value.
+        cause: EncodeError,
+    },
+    /// A file in the export directory could not be created, written or synced.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// The manifest could not be written.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// The tenant filter could not be planned or the tenant was not found.
     #[error(transparent)]
     Tenancy(#[from] tenancy::Error),
+    /// The tokio runtime could not be started; holds the I/O error.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    /// The export's partial directory could not be claimed (another run holds it, or I/O
+    /// failed), or a stale one could not be swept.
     #[error(transparent)]
     Partial(#[from] partial::Error),
+    /// The manifest could not be signed (`--sign`).
     #[error(transparent)]
     Sign(#[from] crate::sign::Error),
+    /// The redaction asked for cannot be done.
     #[error(transparent)]
     Redact(#[from] redact::Error),
 }
 
+/// A result whose error is the export's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -240,9 +307,13 @@ struct Work<'a> {
 /// What an export would do, without doing it: for `migrate --dry-run`.
 #[derive(Debug)]
 pub struct ExportPlan {
+    /// The database's name.
     pub database: String,
+    /// The server's version, as Postgres reports it.
     pub server_version: String,
+    /// The tables that would be exported, after selection and redaction.
     pub tables: Vec<Table>,
+    /// The tenant filter, when `--tenant-key` was given.
     pub tenant: Option<ResolvedTenant>,
     /// What `--redact` and `--exclude-column` will do.
     pub redaction: redact::Plan,
@@ -327,8 +398,12 @@ fn check_readable(tables: &[Table], source: &Source) -> Result<()> {
 /// A tenant filter, resolved: the plan and the tenant's key value as Postgres prints it.
 #[derive(Debug)]
 pub struct ResolvedTenant {
+    /// Which filter each table gets, and why.
     pub plan: tenancy::TenantPlan,
+    /// The tenant's key as Postgres prints it (`key::text`).
     pub value: String,
+    /// `(COLUMN, VALUE)` of `--tenant-key COLUMN=VALUE`; `None` when the tenant was given by
+    /// its key value.
     pub named_by: Option<(String, String)>,
 }
 

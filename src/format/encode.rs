@@ -26,40 +26,67 @@ use crate::sql::quote_ident;
 /// How one value's bytes become JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Codec {
+    /// `int2`, as a JSON number.
     Int2,
+    /// `int4`, as a JSON number.
     Int4,
+    /// `int8`, as a JSON number.
     Int8,
+    /// `oid`, as a JSON number.
     Oid,
+    /// `float4`, as its shortest JSON number, or the string `NaN`, `Infinity` or `-Infinity`.
     Float4,
+    /// `float8`, as its shortest JSON number, or the string `NaN`, `Infinity` or `-Infinity`.
     Float8,
+    /// `numeric` (and money, cast to it), as a string of its exact digits and scale.
     Numeric,
+    /// `bool`, as `true` or `false`.
     Bool,
     /// Any UTF-8 text: text types, enums, and types rendered by Postgres' output function.
     Text,
+    /// `uuid`, as a string in lower-case hyphenated form.
     Uuid,
+    /// `json`, as its JSON, compacted.
     Json,
+    /// `jsonb`, as its JSON, compacted (after the binary format's version byte).
     Jsonb,
+    /// `timestamptz`, as a string `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC (six fraction digits
+    /// always), or `infinity`/`-infinity`.
     Timestamptz,
+    /// `timestamp`, as a string `YYYY-MM-DDTHH:MM:SS.ffffff` (six fraction digits always), or
+    /// `infinity`/`-infinity`.
     Timestamp,
+    /// `date`, as a string `YYYY-MM-DD` (ISO 8601 expanded years outside 0000–9999), or
+    /// `infinity`/`-infinity`.
     Date,
+    /// `time`, as a string `HH:MM:SS.ffffff`.
     Time,
+    /// `timetz`, as a string `HH:MM:SS.ffffff+HH:MM` (`:SS` added to the offset when it has
+    /// seconds).
     Timetz,
+    /// `bytea`, as a string of standard base64.
     Bytea,
     /// A binary array. `companion` is the select-list position of the column that holds the
     /// array's text output when its lower bounds are not all 1; `vector` marks int2vector and
     /// oidvector, whose lower bound is 0 by construction and which are plain arrays to a user.
     Array {
+        /// The elements' codec.
         element: Box<Codec>,
+        /// The select-list position of the column holding the array's text output for rows whose
+        /// bounds are not all 1; `None` when there is none (int2vector, oidvector).
         companion: Option<usize>,
+        /// Whether the type is int2vector or oidvector.
         vector: bool,
     },
     /// A binary record; each field with its JSON key (`"name":`, escaped) and codec.
     Composite {
+        /// Each field's JSON key (`"name":`, escaped) and codec, in field order.
         fields: Vec<(Vec<u8>, Codec)>,
     },
     /// Postgres' array text output (`{a,"b c",NULL}`), turned into JSON arrays of strings;
     /// kept as one string when it starts with bounds (`[0:1]={a,b}`).
     TextArray {
+        /// The element type's array delimiter (`,` for all but `box`, which uses `;`).
         delimiter: u8,
     },
 }

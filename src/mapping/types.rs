@@ -12,13 +12,18 @@ pub use crate::format::TimeForm;
 /// into numbers behind the user's back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqliteType {
+    /// INTEGER: integers, booleans as 0/1, numerics known to be whole.
     Integer,
+    /// REAL: floats, and numerics mapped to REAL (`--numeric real`, or values a double holds).
     Real,
+    /// TEXT: everything else that is not bytea.
     Text,
+    /// BLOB: bytea.
     Blob,
 }
 
 impl SqliteType {
+    /// The keyword as written in `CREATE TABLE` (`INTEGER`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Integer => "INTEGER",
@@ -74,6 +79,7 @@ pub enum Conversion {
 }
 
 impl Conversion {
+    /// The storage class the column is declared with.
     pub fn sqlite_type(self) -> SqliteType {
         match self {
             Self::Integer | Self::Boolean | Self::Numeric(NumericTarget::Integer) => {
@@ -137,8 +143,11 @@ pub enum Loss {
 /// How many values of one column each kind of [`Loss`] affected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ColumnLoss {
+    /// NaN values stored as NULL ([`Loss::NanToNull`]).
     pub nan_to_null: u64,
+    /// `-0` values stored as `0` ([`Loss::NegativeZero`]).
     pub negative_zero: u64,
+    /// Numerics rounded to the nearest REAL ([`Loss::Rounded`]).
     pub rounded: u64,
     /// Values kept as exported text that do not compare as time ([`Loss::NotTime`]); not a
     /// loss, so not in [`ColumnLoss::total`].
@@ -146,6 +155,7 @@ pub struct ColumnLoss {
 }
 
 impl ColumnLoss {
+    /// Counts one value of this kind.
     pub fn add(&mut self, loss: Loss) {
         match loss {
             Loss::NanToNull => self.nan_to_null += 1,
@@ -155,6 +165,7 @@ impl ColumnLoss {
         }
     }
 
+    /// Adds another count of the same column (from another batch).
     pub fn merge(&mut self, other: &ColumnLoss) {
         self.nan_to_null += other.nan_to_null;
         self.negative_zero += other.negative_zero;
@@ -162,6 +173,7 @@ impl ColumnLoss {
         self.not_time += other.not_time;
     }
 
+    /// Values actually lost: all but `not_time`.
     pub fn total(&self) -> u64 {
         self.nan_to_null + self.negative_zero + self.rounded
     }
@@ -189,6 +201,7 @@ pub struct Lossy {
 }
 
 impl Lossy {
+    /// No losses yet, for a table of `columns` columns.
     pub fn new(columns: usize) -> Self {
         Lossy { columns: vec![ColumnLoss::default(); columns] }
     }
@@ -198,6 +211,7 @@ impl Lossy {
         self.columns.get(index).copied().unwrap_or_default()
     }
 
+    /// Counts one value of column `index`, growing the table if needed.
     pub fn add(&mut self, index: usize, loss: Loss) {
         if index >= self.columns.len() {
             self.columns.resize(index + 1, ColumnLoss::default());
@@ -205,6 +219,7 @@ impl Lossy {
         self.columns[index].add(loss);
     }
 
+    /// Adds another batch's counts, column by column.
     pub fn merge(&mut self, other: &Lossy) {
         if other.columns.len() > self.columns.len() {
             self.columns.resize(other.columns.len(), ColumnLoss::default());

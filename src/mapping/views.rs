@@ -34,6 +34,8 @@ use crate::model::objects::{Objects, ViewDef};
 pub struct ObjectPlan {
     /// `CREATE VIEW ...;` statements, each after the views it reads.
     pub create_views: Vec<String>,
+    /// A note for every view not created and every other object (trigger, function, ...) not
+    /// carried.
     pub notes: Vec<Note>,
 }
 
@@ -848,7 +850,9 @@ pub const MAX_RECURSION: usize = 40;
      with pg2lite export"
 )]
 pub struct HostileView {
+    /// The view, `schema.name`.
     pub view: String,
+    /// What in the definition is not a single SELECT.
     pub why: String,
 }
 

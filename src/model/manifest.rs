@@ -22,62 +22,125 @@ use sha2::{Digest, Sha256};
 use crate::fsio;
 use crate::model::catalog::{Column, QualifiedName, Table};
 
+/// The `format` every pg2lite manifest carries; a manifest with another is refused
+/// ([`Error::Format`]).
 pub const FORMAT: &str = "pg2lite-export";
+/// The manifest version this pg2lite writes, and the newest it reads ([`Error::Version`]).
 pub const VERSION: u32 = 1;
+/// The manifest's file name inside an export directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The checksum list's file name inside an export directory, in `sha256sum -c` format.
 pub const SUMS_FILE: &str = "SHA256SUMS";
+/// The folder of an export directory that holds the tables' NDJSON files.
 pub const TABLES_DIR: &str = "tables";
 const CHECKSUM_KEY: &str = "\"manifest_sha256\": \"";
 
+/// Why a manifest could not be read, trusted or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The manifest file cannot be opened or read (most often: the directory is not an export).
     #[error(
         "{path}: cannot read the manifest: {cause}; is this an export directory \
          (migration_data/<id>, made by pg2lite export)?"
     )]
-    Read { path: PathBuf, cause: io::Error },
+    Read {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
+    /// The manifest is not JSON, or its JSON does not have this format's fields and types.
     #[error("{path}: the manifest is not valid JSON of this format: {cause}")]
-    Parse { path: PathBuf, cause: serde_json::Error },
+    Parse {
+        /// The manifest's path.
+        path: PathBuf,
+        /// serde_json's error, with line and column.
+        cause: serde_json::Error,
+    },
+    /// The manifest's `format` is not [`FORMAT`]: another tool's file.
     #[error("{path}: not a pg2lite export manifest (format {found:?}, expected {FORMAT:?})")]
-    Format { path: PathBuf, found: String },
+    Format {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The `format` it holds.
+        found: String,
+    },
+    /// The manifest's `version` is newer than [`VERSION`], so fields may mean what this pg2lite
+    /// does not know.
     #[error(
         "{path}: manifest version {found} is newer than this pg2lite understands ({VERSION}); \
          upgrade pg2lite"
     )]
-    Version { path: PathBuf, found: u32 },
+    Version {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The `version` it holds.
+        found: u32,
+    },
+    /// The manifest text has no `manifest_sha256` field, so it cannot be checked.
     #[error("{path}: the manifest has no manifest_sha256 field")]
-    NoChecksum { path: PathBuf },
+    NoChecksum {
+        /// The manifest's path.
+        path: PathBuf,
+    },
+    /// `manifest_sha256` does not match the text: the manifest was edited after export.
     #[error(
         "{path}: the manifest was changed after export (manifest_sha256 is {recorded}, the \
          content hashes to {actual})"
     )]
-    ChecksumMismatch { path: PathBuf, recorded: String, actual: String },
+    ChecksumMismatch {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The hex SHA-256 the manifest records.
+        recorded: String,
+        /// The hex SHA-256 its text (field blanked) hashes to.
+        actual: String,
+    },
+    /// `manifest.json` or `SHA256SUMS` could not be created, written or synced.
     #[error("{path}: cannot write: {cause}")]
-    Write { path: PathBuf, cause: io::Error },
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
     /// The manifest is not a regular file inside the export, or is too large (see
     /// [`crate::fsio`]).
     #[error(transparent)]
     File(#[from] fsio::Error),
+    /// The manifest's bytes are not UTF-8.
     #[error("{path}: the manifest is not UTF-8 text, so it is not a manifest pg2lite wrote")]
-    NotText { path: PathBuf },
+    NotText {
+        /// The manifest's path.
+        path: PathBuf,
+    },
 }
 
+/// A result whose error is the manifest's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The parsed `manifest.json`: everything an export directory says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Always [`FORMAT`].
     pub format: String,
+    /// The manifest version it was written in; at most [`VERSION`].
     pub version: u32,
+    /// The export's id, also the name of its directory under `migration_data/`.
     pub export_id: String,
+    /// The pg2lite that wrote it.
     pub tool: Tool,
     /// When the snapshot was taken, RFC 3339 UTC.
     pub created_at: String,
+    /// The server and database the data was read from.
     pub source: SourceInfo,
     /// The exported snapshot id all workers read through.
     pub snapshot: Option<String>,
     /// Session settings the data was read under.
     pub settings: BTreeMap<String, String>,
+    /// The options that chose what was exported.
     pub options: Options,
+    /// Every exported table, each with its data file.
     pub tables: Vec<TableEntry>,
     /// The database's objects that are not tables (views, triggers, functions, ...); empty in
     /// an export made before they were recorded.
@@ -87,9 +150,12 @@ pub struct Manifest {
     pub manifest_sha256: String,
 }
 
+/// The program that wrote a manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
+    /// Always `pg2lite`.
     pub name: String,
+    /// Its version (`CARGO_PKG_VERSION`).
     pub version: String,
 }
 
@@ -102,10 +168,15 @@ impl Default for Tool {
 /// Where the data came from. Never holds a password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
+    /// The host name or socket directory connected to.
     pub host: String,
+    /// The TCP port.
     pub port: u16,
+    /// The database name.
     pub database: String,
+    /// The user the export connected as.
     pub user: String,
+    /// The server's `server_version` setting, as Postgres reports it (`16.4`).
     pub server_version: String,
 }
 
@@ -119,10 +190,13 @@ impl SourceInfo {
 /// The options that shaped what was exported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Options {
+    /// The `--schema` names given; empty when none was (all schemas).
     #[serde(default)]
     pub schemas: Vec<String>,
+    /// The `--table` patterns given; empty when none was (every table).
     #[serde(default)]
     pub tables: Vec<String>,
+    /// The `--exclude` patterns given; empty when none was.
     #[serde(default)]
     pub exclude: Vec<String>,
     /// The tenant filter, when the export holds one tenant's data.
@@ -145,15 +219,20 @@ pub struct Redaction {
     pub key_source: String,
     /// Whether the key was drawn for this export only, so its pseudonyms match no other's.
     pub export_local: bool,
+    /// Every redacted or excluded column, one entry each.
     pub columns: Vec<RedactedColumn>,
 }
 
 /// One redacted or excluded column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedactedColumn {
+    /// The column's schema.
     pub schema: String,
+    /// The column's table.
     pub table: String,
+    /// The column's name.
     pub column: String,
+    /// What was done to its values.
     pub mode: RedactMode,
     /// For `hash`: `hex`, `email`, `uuid`, `integer` or `bytes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,9 +246,13 @@ pub struct RedactedColumn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedactMode {
+    /// The values were replaced by NULL.
     Null,
+    /// The values were replaced by a fixed mask of their type.
     Mask,
+    /// The values were replaced by keyed pseudonyms (HMAC), equal for equal values.
     Hash,
+    /// The column was left out of the export altogether.
     Excluded,
 }
 
@@ -208,7 +291,9 @@ pub struct Tenant {
 /// `--tenant-key COLUMN=VALUE` as given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamedBy {
+    /// The column named on the command line.
     pub column: String,
+    /// The value given for it, as typed.
     pub value: String,
 }
 
@@ -241,8 +326,11 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 pub struct TableEntry {
     /// Path of the data file, relative to the export directory.
     pub file: String,
+    /// How many rows the file holds (lines).
     pub rows: u64,
+    /// The file's size in bytes.
     pub bytes: u64,
+    /// The file's hex SHA-256, as also listed in `SHA256SUMS`.
     pub sha256: String,
     /// How the rows were selected; see [`Filter`].
     #[serde(default)]
@@ -268,6 +356,7 @@ pub struct TableEntry {
     /// first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub numeric_facts: BTreeMap<String, NumericFacts>,
+    /// The table's catalog (name, columns, keys), flattened into this entry in the JSON.
     #[serde(flatten)]
     pub table: Table,
 }
@@ -314,15 +403,28 @@ pub enum Filter {
     #[default]
     Whole,
     /// Rows whose tenant column holds the tenant's key.
-    TenantColumn { column: String },
+    TenantColumn {
+        /// The tenant column, which should be [`Tenant::column`].
+        column: String,
+    },
     /// The tenants table's own row for the tenant; `columns` is the key column.
-    TenantRow { columns: Vec<String> },
+    TenantRow {
+        /// The key column, which should be [`Tenant::key_column`].
+        columns: Vec<String>,
+    },
     /// Rows reaching a tenant-owned table through foreign keys, first hop first.
-    Path { path: Vec<Hop> },
+    Path {
+        /// The foreign-key steps from this table to a table with the tenant column; never empty in
+        /// a trusted manifest.
+        path: Vec<Hop>,
+    },
     /// A table with no path to the tenant that exported rows reference (a lookup such as
     /// countries): only the rows referenced through one of these foreign keys, each from a
     /// table whose own filter says which of its rows were exported.
-    Lookup { referenced_by: Vec<Hop> },
+    Lookup {
+        /// The foreign keys into this table, each from an exported table.
+        referenced_by: Vec<Hop>,
+    },
     /// Every row, because `--whole-table` asked for it.
     WholeTable,
     /// No row: the table has no path to the tenant and nothing exported references it, so it
@@ -348,11 +450,15 @@ impl Filter {
 /// One foreign-key step: `from(columns)` references `to(to_columns)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hop {
+    /// The referencing table.
     #[serde(deserialize_with = "qualified_name")]
     pub from: QualifiedName,
+    /// Its foreign-key columns, in key order.
     pub columns: Vec<String>,
+    /// The referenced table.
     #[serde(deserialize_with = "qualified_name")]
     pub to: QualifiedName,
+    /// The referenced columns, paired with `columns` in order.
     pub to_columns: Vec<String>,
 }
 
@@ -377,31 +483,77 @@ fn qualified_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<QualifiedNam
 /// Why a manifest's tenancy cannot be trusted; import and validate refuse such an export.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TenancyError {
+    /// A table has a tenant filter but the manifest names no tenant.
     #[error(
         "table {table} is filtered by tenant ({kind}) but the manifest names no tenant \
          (options.tenant); the export cannot be checked, make it again"
     )]
-    NoTenant { table: String, kind: &'static str },
+    NoTenant {
+        /// The table, `schema.name`.
+        table: String,
+        /// Its filter's kind ([`Filter::kind`]).
+        kind: &'static str,
+    },
+    /// A tenant-scoped export has a table whose filter does not limit it to the tenant (`whole`, or
+    /// a `path` with no hop).
     #[error(
         "tenant-scoped export, but table {table} has filter {kind:?}, which says nothing about \
          whose rows it holds (exports made before pg2lite filtered such tables, or forged); \
          make the export again (with --whole-table for reference data)"
     )]
-    Unfiltered { table: String, kind: &'static str },
+    Unfiltered {
+        /// The table, `schema.name`.
+        table: String,
+        /// Its filter's kind ([`Filter::kind`]).
+        kind: &'static str,
+    },
+    /// The tenants table named by the tenant is missing, lacks the key column, or is not filtered
+    /// to the tenant's row.
     #[error(
         "the tenants table {table} named by options.tenant is not in the export with a \
          tenant_row filter on {key:?}"
     )]
-    NoTenantsTable { table: String, key: String },
+    NoTenantsTable {
+        /// The tenants table, `schema.name`.
+        table: String,
+        /// The key column it should be filtered by.
+        key: String,
+    },
+    /// A table's filter names another tenant column or key than the manifest's tenant.
     #[error("table {table}: its {kind} filter names {found:?}, but the tenant is {expected:?}")]
-    Mismatch { table: String, kind: &'static str, found: String, expected: String },
+    Mismatch {
+        /// The table, `schema.name`.
+        table: String,
+        /// Its filter's kind ([`Filter::kind`]).
+        kind: &'static str,
+        /// The column(s) its filter names.
+        found: String,
+        /// What the tenant says it should name.
+        expected: String,
+    },
+    /// The tenant value is not an integer although the tenants table's key column is.
     #[error(
         "the tenant value {value:?} is not an integer, but the key column {table}.{column} \
          is {ty}"
     )]
-    ValueType { value: String, table: String, column: String, ty: String },
+    ValueType {
+        /// The tenant value as recorded.
+        value: String,
+        /// The tenants table, `schema.name`.
+        table: String,
+        /// Its key column.
+        column: String,
+        /// The key column's Postgres type name.
+        ty: String,
+    },
+    /// A filter names a column the table does not have.
     #[error("table {table}: column {column:?} named by its filter is not a column of the table")]
-    NoColumn { table: String, column: String },
+    NoColumn {
+        /// The table, `schema.name`.
+        table: String,
+        /// The column named.
+        column: String,
+    },
 }
 
 impl Manifest {
@@ -467,6 +619,7 @@ impl Manifest {
         write_synced(&dir.join(SUMS_FILE), sums.as_bytes())
     }
 
+    /// The entry of table `name` in `schema`, if it was exported.
     pub fn table(&self, schema: &str, name: &str) -> Option<&TableEntry> {
         self.tables.iter().find(|t| t.table.schema == schema && t.table.name == name)
     }
@@ -636,6 +789,7 @@ fn percent_encode(name: &str) -> String {
     out
 }
 
+/// The lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -669,6 +823,7 @@ pub struct HashingWriter<W> {
 }
 
 impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`, with nothing hashed or counted yet.
     pub fn new(inner: W) -> Self {
         HashingWriter { inner, hasher: Sha256::new(), bytes: 0 }
     }

@@ -46,7 +46,9 @@ pub struct Objects {
 /// A view or materialized view as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewDef {
+    /// The view's schema.
     pub schema: String,
+    /// The view's name.
     pub name: String,
     /// The view's columns, in order, with their Postgres types (`format_type`).
     pub columns: Vec<ViewColumn>,
@@ -57,7 +59,9 @@ pub struct ViewDef {
 /// One output column of a view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewColumn {
+    /// The column's name.
     pub name: String,
+    /// Its Postgres type (`format_type`).
     #[serde(rename = "type")]
     pub ty: String,
 }
@@ -65,15 +69,20 @@ pub struct ViewColumn {
 /// An object that belongs to a table: a trigger or a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableObject {
+    /// The table's schema.
     pub schema: String,
+    /// The table the object belongs to.
     pub table: String,
+    /// The trigger's or policy's name.
     pub name: String,
 }
 
 /// A function, procedure or aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Routine {
+    /// The routine's schema.
     pub schema: String,
+    /// The routine's name.
     pub name: String,
     /// `function`, `procedure`, `aggregate` or `window`.
     pub kind: String,
@@ -85,7 +94,9 @@ pub struct Routine {
 /// An installed extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
+    /// The extension's name (`pgcrypto`).
     pub name: String,
+    /// Its installed version (`extversion`).
     pub version: String,
 }
 

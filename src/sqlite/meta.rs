@@ -38,7 +38,9 @@ pub fn meta_ddl(strict: bool) -> String {
 /// The row of `_pg2lite_export`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportMeta {
+    /// The export's id.
     pub export_id: String,
+    /// The export manifest's `manifest_sha256`, which names exactly what was imported.
     pub manifest_sha256: String,
     /// `postgresql://user@host:port/db`: never a password.
     pub source: String,
@@ -51,6 +53,7 @@ pub struct ExportMeta {
 }
 
 impl ExportMeta {
+    /// The row for an import of the export `m`, by this build.
     pub fn from_manifest(m: &Manifest) -> Self {
         ExportMeta {
             export_id: m.export_id.clone(),
@@ -143,9 +146,13 @@ pub fn mark_redacted(conn: &Connection, manifest: &Manifest) -> rusqlite::Result
 /// existed have none of them, and [`read_imported_with`] says so with `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedWith {
+    /// `--numeric`.
     pub numeric: NumericPolicy,
+    /// `--strict`.
     pub strict: bool,
+    /// `--rename`, all of them, in the order given.
     pub renames: Vec<Rename>,
+    /// What was done with the tenant column and tenants table.
     pub tenancy: RecordedTenancy,
     /// `--datetime`; a file written before pg2lite recorded it was built with RFC 3339 text
     /// (`iso`).
@@ -160,7 +167,10 @@ pub enum RecordedTenancy {
     /// The tenant column and the tenants table were kept (`kept`, `--keep-tenancy`).
     Kept,
     /// Stripped (`stripped`); the tenant's own row is in the table `table_as`.
-    Stripped { table_as: String },
+    Stripped {
+        /// The tenants table's SQLite name (`--tenant-table-as`).
+        table_as: String,
+    },
 }
 
 impl ImportedWith {
@@ -293,13 +303,20 @@ pub fn record_imported_with(conn: &Connection, with: &ImportedWith) -> rusqlite:
 /// Why the recorded options cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The table or its columns cannot be read; holds SQLite's error.
     #[error("cannot read {EXPORT_TABLE}: {0}")]
     Sqlite(rusqlite::Error),
+    /// A recorded column holds a value import never writes.
     #[error(
         "{EXPORT_TABLE}.{field} holds {value:?}, which is not what import writes there (was \
          the file edited?)"
     )]
-    Bad { field: &'static str, value: String },
+    Bad {
+        /// The column of `_pg2lite_export`.
+        field: &'static str,
+        /// What it holds.
+        value: String,
+    },
 }
 
 /// The message names the cause itself, so it is not also returned as the error's source

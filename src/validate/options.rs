@@ -14,11 +14,15 @@ use crate::sqlite::meta::{ImportedWith, RecordedTenancy, numeric_word, rename_te
 /// is read from the target, or is import's default when the target does not record it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanFlags {
+    /// `--numeric`.
     pub numeric: Option<NumericPolicy>,
+    /// `--strict`.
     pub strict: Option<bool>,
+    /// `--rename`, all of them; `None` when none was given (the target's record decides).
     pub renames: Option<Vec<Rename>>,
     /// `--strip-tenancy` or `--keep-tenancy`.
     pub tenancy: Option<Tenancy>,
+    /// `--tenant-table-as`.
     pub tenant_table_as: Option<String>,
     /// `--datetime`.
     pub datetime: Option<DatetimePolicy>,

@@ -61,6 +61,7 @@ pub enum Level {
 pub struct VerifyOptions {
     /// The export directory (`migration_data/<id>`).
     pub dir: PathBuf,
+    /// How far to check (`--fast`, the default, `--deep`).
     pub level: Level,
     /// Line problems listed per file before the rest are only counted. Default 20.
     pub max_problems_per_file: usize,
@@ -70,6 +71,7 @@ pub struct VerifyOptions {
 }
 
 impl VerifyOptions {
+    /// Verification of `dir` at the default level, 20 line problems per file, no signer check.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         VerifyOptions {
             dir: dir.into(),
@@ -85,11 +87,14 @@ impl VerifyOptions {
         self
     }
 
+    /// Checks as far as `level` goes.
     pub fn with_level(mut self, level: Level) -> Self {
         self.level = level;
         self
     }
 
+    /// Lists at most `max` line problems per file; the rest are only counted
+    /// ([`ProblemKind::More`]).
     pub fn with_max_problems_per_file(mut self, max: usize) -> Self {
         self.max_problems_per_file = max;
         self
@@ -100,17 +105,24 @@ impl VerifyOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// `manifest.json`: present, parsed, of this format and version, its seal intact.
     Manifest,
+    /// `SHA256SUMS`: parsed, and agreeing with the manifest.
     Sums,
+    /// Every listed file present with its listed size, and no unlisted file.
     Files,
+    /// Every data file's SHA-256 against the manifest's (not with `--fast`).
     Checksums,
+    /// Every line and value of every data file (`--deep` only).
     Deep,
 }
 
 /// What verify found. Clean when `problems` is empty.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    /// The export directory verified.
     pub dir: PathBuf,
+    /// The level it was verified at.
     pub level: Level,
     /// The stages that ran (fewer when the manifest could not be read).
     pub stages: Vec<Stage>,
@@ -122,6 +134,8 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// What is known of `manifest.json.sig` (none when the manifest could not be read).
     pub signature: Option<sign::Status>,
+    /// Every problem found; a file's line problems beyond the cap are one
+    /// [`ProblemKind::More`].
     pub problems: Vec<Problem>,
 }
 
@@ -145,6 +159,7 @@ impl VerifyReport {
         self.bytes = manifest.tables.iter().map(|t| t.bytes).sum();
     }
 
+    /// Whether no problem was found.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
@@ -184,12 +199,26 @@ fn plural(n: u64, noun: &str) -> String {
 /// Verify could not do its job at all (exit 2): problems *in* the export are not errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The path does not exist.
     #[error("{path}: no such directory (verify takes an export directory, migration_data/<id>)")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is not a directory.
     #[error("{path}: not a directory (verify takes an export directory, migration_data/<id>)")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The directory cannot be listed.
     #[error("{path}: cannot read the directory: {cause}")]
-    Unreadable { path: PathBuf, cause: io::Error },
+    Unreadable {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        cause: io::Error,
+    },
 }
 
 /// Verifies the export at `opts.dir`, reporting per-file work to `progress`.
