@@ -54,11 +54,14 @@ pub struct ImportOptions {
     /// Numeric policy, STRICT, renames. Its `strip` and `header` are set from the manifest
     /// and [`ImportOptions::tenancy`].
     pub schema: SchemaOptions,
+    /// Whether a tenant-scoped export is stripped to a single-user database (the default),
+    /// kept as it is (`--keep-tenancy`), or must be (`--strip-tenancy`).
     pub tenancy: Tenancy,
     /// The SQLite name of the tenant's own row's table (`app_config` by default).
     pub tenant_table_as: Option<String>,
     /// Load into the tables this SQL creates instead of the planned schema.
     pub schema_file: Option<PathBuf>,
+    /// Where the replaced target's backup goes (`--backup-dir`, `backups/` by default).
     pub backup_dir: PathBuf,
     /// Copy an existing target to `backup_dir` before replacing it.
     pub backup: bool,
@@ -81,100 +84,200 @@ pub use crate::mapping::Tenancy;
 /// What an import did.
 #[derive(Debug, Clone)]
 pub struct ImportSummary {
+    /// The SQLite file written.
     pub target: PathBuf,
+    /// The manifest's `export_id`.
     pub export_id: String,
+    /// The manifest's `manifest_sha256`, which `_pg2lite_export` records too.
     pub manifest_sha256: String,
+    /// Each loaded table, in load (foreign-key) order.
     pub tables: Vec<TableImport>,
+    /// Tables SQLite cannot hold (no columns), with why.
     pub skipped: Vec<Skipped>,
+    /// What the plan could not carry over (defaults, checks, indexes, objects), with why.
     pub notes: Vec<mapping::Note>,
     /// The backup of the target this import replaced.
     pub backup: Option<Backup>,
+    /// Wall time of the whole import, in seconds.
     pub seconds: f64,
     /// The signature `--require-signature` accepted.
     pub signature: Option<crate::sign::Status>,
 }
 
+/// What was loaded into one table.
 #[derive(Debug, Clone)]
 pub struct TableImport {
     /// `schema.table` in Postgres.
     pub source: String,
     /// The SQLite table.
     pub name: String,
+    /// Rows loaded (equal to the manifest's count, or the import fails).
     pub rows: u64,
     /// Per SQLite column with lossy values: its name and what was lost.
     pub lossy: Vec<(String, ColumnLoss)>,
+    /// Seconds from the table's first row to its last.
     pub seconds: f64,
 }
 
+/// Why an import wrote nothing (the target is then as it was).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The manifest is missing, unreadable, not sealed or not of this format.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// The export directory cannot be checked at all.
     #[error(transparent)]
     Verify(#[from] verify::Error),
+    /// The export's checksums, sizes or file list do not match its manifest.
     #[error(
         "the export in {dir} does not match its manifest, so it was not imported (run `pg2lite \
          verify {dir}` for details):\n  {}", problems.join("\n  ")
     )]
-    ChangedExport { dir: String, problems: Vec<String> },
+    ChangedExport {
+        /// The export directory.
+        dir: String,
+        /// Each problem verify found, as it words them.
+        problems: Vec<String>,
+    },
+    /// The SQLite schema cannot be planned (a name collision, a bad `--rename`, ...).
     #[error(transparent)]
     Schema(#[from] mapping::Error),
+    /// The target exists and replacing it was not agreed to (`--yes`).
     #[error(
         "{target} exists; pass --yes to replace it (it is first backed up to {backup_dir}), or \
          choose another --target"
     )]
-    TargetExists { target: String, backup_dir: String },
+    TargetExists {
+        /// The existing target.
+        target: String,
+        /// Where its backup would go.
+        backup_dir: String,
+    },
+    /// The existing target cannot be backed up, or is in use by another program.
     #[error(transparent)]
     Backup(#[from] backup::Error),
+    /// A data file cannot be read.
     #[error("{file}: cannot read: {cause}")]
-    Read { file: String, cause: io::Error },
+    Read {
+        /// The data file, relative to the export directory.
+        file: String,
+        /// The operating system's error.
+        cause: io::Error,
+    },
     /// A line that is not UTF-8, or a file cut short (no final newline).
     #[error("{file}: {cause}{VERIFY_HINT}")]
-    Malformed { file: String, cause: io::Error },
+    Malformed {
+        /// The data file, relative to the export directory.
+        file: String,
+        /// What is wrong with the bytes.
+        cause: io::Error,
+    },
     /// A line or value that breaks the format's rules (the first one, in file order).
     #[error("{file}: {cause}{VERIFY_HINT}")]
-    Transform { file: String, cause: Box<transform::Error> },
+    Transform {
+        /// The data file, relative to the export directory.
+        file: String,
+        /// The first line or value that breaks the rules, with its line and column.
+        cause: Box<transform::Error>,
+    },
+    /// SQLite refused a statement while the file was built.
     #[error("{what}: {cause}")]
-    Sqlite { what: String, cause: rusqlite::Error },
+    Sqlite {
+        /// What was being done (`cannot insert into film`).
+        what: String,
+        /// SQLite's error.
+        cause: rusqlite::Error,
+    },
+    /// A table's file holds another number of rows than the manifest records.
     #[error("{table}: the file has {found} rows, the manifest says {expected}")]
-    RowCount { table: String, found: u64, expected: u64 },
+    RowCount {
+        /// The table, `schema.name`.
+        table: String,
+        /// Rows read from its file.
+        found: u64,
+        /// Rows the manifest records.
+        expected: u64,
+    },
+    /// Rows reference parent rows that are not there, once every table is loaded.
     #[error(
         "foreign keys do not hold after loading ({count} rows point at rows that are not \
          there), so nothing was written:\n  {}", first.join("\n  ")
     )]
-    ForeignKeys { count: usize, first: Vec<String> },
+    ForeignKeys {
+        /// Every violation SQLite reported.
+        count: usize,
+        /// The first few, each naming table, rowid and parent.
+        first: Vec<String>,
+    },
+    /// `PRAGMA integrity_check` fails on the loaded file.
     #[error(
         "the new database fails SQLite's check (a CHECK or NOT NULL constraint the data breaks, \
          or corruption), so nothing was written:\n  {}", problems.join("\n  ")
     )]
-    Integrity { problems: Vec<String> },
+    Integrity {
+        /// What `PRAGMA integrity_check` reported.
+        problems: Vec<String>,
+    },
+    /// `--schema-file` does not create what the export needs, or fails.
     #[error("--schema-file {file}: {problem}")]
-    SchemaFile { file: String, problem: String },
+    SchemaFile {
+        /// The `--schema-file` given.
+        file: String,
+        /// What it lacks or gets wrong (a missing table or column, a SQL error).
+        problem: String,
+    },
+    /// A file operation on the target side failed (sync, rename, remove).
     #[error("{path}: {cause}")]
-    Io { path: String, cause: io::Error },
+    Io {
+        /// The file or directory concerned.
+        path: String,
+        /// The operating system's error.
+        cause: io::Error,
+    },
     #[error("the export stopped before it finished, so the import fed from it did too")]
+    /// The export feeding this import (`migrate`) stopped before sending its manifest.
     FeedEnded,
+    /// A file of the export is not a regular file inside it, or is too large.
     #[error(transparent)]
     File(#[from] crate::fsio::Error),
+    /// Another import into the same target holds its partial file's lock.
     #[error(
         "another import into {target} is running (its partial file {partial} is locked), so \
          this one was refused and changed nothing; wait for the other to finish, then try again"
     )]
-    Busy { target: String, partial: String },
+    Busy {
+        /// The target both imports write.
+        target: String,
+        /// The locked partial file.
+        partial: String,
+    },
+    /// The partial file cannot be claimed (created, locked or a stale one removed).
     #[error(transparent)]
     Partial(crate::partial::Error),
+    /// The target or backup directory lies inside the export directory.
     #[error(
         "{what} {path} is inside the export directory {export}, which must hold only what \
          export wrote (a file there fails verify and every later import); choose a path \
          outside it"
     )]
-    InsideExport { what: &'static str, path: String, export: String },
+    InsideExport {
+        /// Which path (`--target`, `--backup-dir`).
+        what: &'static str,
+        /// The path given.
+        path: String,
+        /// The export directory it is inside.
+        export: String,
+    },
+    /// A fed import cannot give its tables the types the finished export decides.
     #[error("cannot give the tables the schema the finished export calls for: {0}")]
     Refit(String),
+    /// `--require-signature`: the export is unsigned, or signed by a key the file does not
+    /// allow, or the signature does not match.
     #[error(transparent)]
     Signature(#[from] crate::sign::Error),
 }
 
+/// An import's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What to do about an export whose content breaks the format.
