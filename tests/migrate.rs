@@ -6,18 +6,13 @@ use std::process::Command;
 
 use crate::support::cli::{Outcome, pg2lite};
 use crate::support::pg::TestDb;
+use crate::support::sqlite::dump;
 use crate::tenancy::{tenants_db, user_uuid};
 
 fn migrate(dir: &Path, url: &str, extra: &[&str]) -> Outcome {
     let mut args = vec!["migrate", "--source", url, "--target", "app.db"];
     args.extend_from_slice(extra);
     pg2lite(&args).cwd(dir).run()
-}
-
-fn dump(db: &Path) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(".dump").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The user tables of a SQLite file, a line each, as the `sqlite3` CLI lists them.
