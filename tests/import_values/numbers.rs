@@ -214,20 +214,7 @@ fn nan_in_a_not_null_column_is_stored_as_null_and_counted_or_refused_naming_the_
     let dir = tempfile::tempdir().unwrap();
     let export = export_db(&db, &dir.path().join("export")).dir;
     let target = dir.path().join("nan.db");
-    let opts = ImportOptions {
-        replace: true,
-        wal: false,
-        require_signature: None,
-        backup: false,
-        meta: true,
-        schema: SchemaOptions::default(),
-        tenancy: Default::default(),
-        tenant_table_as: None,
-        schema_file: None,
-        from: export,
-        target: target.clone(),
-        backup_dir: dir.path().join("backups"),
-    };
+    let opts = ImportOptions::new(export, &target);
     match import::run(&opts, &Silent) {
         Ok(summary) => {
             let lossy = summary.tables.iter().find(|t| t.name == "f").map(|t| t.lossy.clone());

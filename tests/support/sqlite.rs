@@ -23,7 +23,8 @@ pub fn import_into(opts: &ImportOptions) -> ImportSummary {
 /// What the `sqlite3` CLI prints for `sql` (or a dot command) on `db`; panics when it fails.
 pub fn sqlite3(db: &Path, sql: &str) -> String {
     let out = Command::new("sqlite3").arg(db).arg(sql).output().expect("sqlite3 runs");
-    assert!(out.status.success(), "sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sqlite3 {} {sql:?} failed: {err}", db.display());
     String::from_utf8(out.stdout).unwrap()
 }
 
