@@ -79,6 +79,31 @@ pub struct ImportOptions {
     pub require_signature: Option<crate::sign::AllowedSigners>,
 }
 
+impl ImportOptions {
+    /// The options `pg2lite import --yes --no-backup FROM TARGET` would use: replace the
+    /// target, no backup, meta tables written, rollback-journal mode, the default schema
+    /// options and tenancy, no schema file, no signature required, and `backup_dir` the
+    /// `backups` directory beside the target. Change the fields a caller needs after it.
+    pub fn new(from: impl Into<PathBuf>, target: impl Into<PathBuf>) -> ImportOptions {
+        let target = target.into();
+        let backup_dir = target.parent().unwrap_or(Path::new("")).join("backups");
+        ImportOptions {
+            from: from.into(),
+            target,
+            schema: SchemaOptions::default(),
+            tenancy: Tenancy::default(),
+            tenant_table_as: None,
+            schema_file: None,
+            backup_dir,
+            backup: false,
+            meta: true,
+            replace: true,
+            wal: false,
+            require_signature: None,
+        }
+    }
+}
+
 pub use crate::mapping::Tenancy;
 
 /// What an import did.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pg2lite::import::{self, ImportOptions, ImportSummary, Tenancy};
+use pg2lite::import::{self, ImportOptions, ImportSummary};
 use pg2lite::model::manifest::{self, Manifest};
 use pg2lite::progress::Silent;
 use rusqlite::Connection;
@@ -12,26 +12,16 @@ use rusqlite::Connection;
 use crate::export::{export_db, options};
 use crate::support::cli::pg2lite;
 use crate::support::pg::{Cluster, TestDb};
+use crate::support::sqlite::{Exported, import_into, sqlite3};
 
+/// The options of `pg2lite import --yes FROM TARGET`: like [`ImportOptions::new`], but an
+/// existing target is backed up first.
 pub fn import_options(from: &Path, target: &Path) -> ImportOptions {
-    ImportOptions {
-        from: from.to_owned(),
-        target: target.to_owned(),
-        schema: Default::default(),
-        tenancy: Tenancy::Auto,
-        tenant_table_as: None,
-        schema_file: None,
-        backup_dir: target.parent().unwrap().join("backups"),
-        backup: true,
-        meta: true,
-        replace: true,
-        wal: false,
-        require_signature: None,
-    }
+    ImportOptions { backup: true, ..ImportOptions::new(from, target) }
 }
 
 pub fn import_to(from: &Path, target: &Path) -> ImportSummary {
-    import::run(&import_options(from, target), &Silent).expect("import succeeds")
+    import_into(&import_options(from, target))
 }
 
 fn small_db() -> TestDb {
@@ -55,12 +45,6 @@ fn precious(path: &Path) {
 fn count(db: &Path, table: &str) -> i64 {
     let conn = Connection::open(db).unwrap();
     conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
-}
-
-fn sqlite3(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().expect("sqlite3 runs");
-    assert!(out.status.success(), "sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Recomputes every file's size and checksum and re-seals the manifest, as someone who
@@ -88,9 +72,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 #[test]
 fn an_export_imports_into_one_file_at_rest_with_its_meta_tables() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     let summary = import_to(&export.dir, &target);
     assert_eq!(summary.tables.iter().map(|t| t.rows).sum::<u64>(), 250);
     assert!(summary.backup.is_none());
@@ -118,9 +100,7 @@ fn an_export_imports_into_one_file_at_rest_with_its_meta_tables() {
 #[test]
 fn wal_leaves_the_file_in_wal_mode() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work: _work, export, target } = Exported::new(&db);
     let opts = ImportOptions { wal: true, ..import_options(&export.dir, &target) };
     import::run(&opts, &Silent).expect("the import succeeds");
     assert_eq!(sqlite3(&target, "PRAGMA journal_mode"), "wal\n");
@@ -129,9 +109,7 @@ fn wal_leaves_the_file_in_wal_mode() {
 #[test]
 fn replacing_a_target_backs_it_up_with_a_checksum_sha256sum_accepts() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     import_to(&export.dir, &target);
     let before = sqlite3(&target, ".dump");
     db.execute("INSERT INTO parent VALUES (51, 'new')");
@@ -156,9 +134,7 @@ fn replacing_a_target_backs_it_up_with_a_checksum_sha256sum_accepts() {
 #[test]
 fn an_existing_target_is_not_replaced_without_yes_when_there_is_no_terminal() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     precious(&target);
     let before = std::fs::read(&target).unwrap();
     let from = export.dir.to_str().unwrap();
@@ -190,14 +166,12 @@ fn an_existing_target_is_not_replaced_without_yes_when_there_is_no_terminal() {
 #[test]
 fn an_export_with_one_changed_byte_is_refused_naming_the_file_before_anything_is_written() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, target } = Exported::new(&db);
     let file = export.dir.join("tables/public.parent.ndjson");
     let mut bytes = std::fs::read(&file).unwrap();
     let at = bytes.iter().position(|&b| b == b'p').unwrap();
     bytes[at] = b'q';
     std::fs::write(&file, bytes).unwrap();
-    let target = work.path().join("app.db");
     let err = import::run(&import_options(&export.dir, &target), &Silent).unwrap_err().to_string();
     assert!(err.contains("tables/public.parent.ndjson") && err.contains("changed"), "{err}");
     assert!(!target.exists());
@@ -207,10 +181,8 @@ fn an_export_with_one_changed_byte_is_refused_naming_the_file_before_anything_is
 #[test]
 fn an_export_with_a_missing_file_is_refused_naming_it() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, target } = Exported::new(&db);
     std::fs::remove_file(export.dir.join("tables/public.child.ndjson")).unwrap();
-    let target = work.path().join("app.db");
     let out = pg2lite(&["import", "--from", export.dir.to_str().unwrap(), "--target", "app.db"])
         .cwd(work.path())
         .run()
@@ -224,9 +196,7 @@ fn an_export_with_a_missing_file_is_refused_naming_it() {
 #[test]
 fn rows_that_disagree_with_the_manifest_stop_the_import_and_leave_the_target_alone() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     import_to(&export.dir, &target);
     let before = std::fs::read(&target).unwrap();
     // A value that is not what its column's type is exported as, resealed so only the
@@ -263,8 +233,7 @@ fn rows_that_disagree_with_the_manifest_stop_the_import_and_leave_the_target_alo
 #[test]
 fn a_dangling_foreign_key_stops_the_import_naming_the_tables() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, target } = Exported::new(&db);
     let file = export.dir.join("tables/public.child.ndjson");
     let text = std::fs::read_to_string(&file).unwrap().replacen(
         "\"parent_id\":2,",
@@ -273,7 +242,6 @@ fn a_dangling_foreign_key_stops_the_import_naming_the_tables() {
     );
     std::fs::write(&file, text).unwrap();
     reseal(&export.dir, |_| {});
-    let target = work.path().join("app.db");
     let err = import::run(&import_options(&export.dir, &target), &Silent).unwrap_err().to_string();
     assert!(
         err.contains("foreign keys") && err.contains("child") && err.contains("parent"),
@@ -286,9 +254,7 @@ fn a_dangling_foreign_key_stops_the_import_naming_the_tables() {
 #[test]
 fn a_target_in_use_by_another_writer_is_refused_and_left_alone() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     import_to(&export.dir, &target);
     let holder = Connection::open(&target).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE; INSERT INTO parent VALUES (1000, 'held');").unwrap();
@@ -314,9 +280,7 @@ fn big_db() -> TestDb {
 #[test]
 fn an_import_killed_half_way_leaves_the_old_target_byte_identical() {
     let db = big_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work, export, target } = Exported::new(&db);
     precious(&target);
     let before = std::fs::read(&target).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pg2lite"))
@@ -386,8 +350,7 @@ fn names_that_collide_in_sqlite_are_refused_with_the_rename_that_resolves_them()
            CREATE TABLE m ("Value" int, value int);
            INSERT INTO "Users" VALUES (1); INSERT INTO users VALUES (2); INSERT INTO m VALUES (3, 4);"#,
     );
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, .. } = Exported::new(&db);
     let from = export.dir.to_str().unwrap();
     let out = pg2lite(&["import", "--from", from, "--target", "app.db"])
         .cwd(work.path())
@@ -429,9 +392,7 @@ fn foreign_key_cycles_and_self_references_import_and_hold() {
          INSERT INTO dept VALUES (10, 1), (20, 3);
          COMMIT;",
     );
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
-    let target = work.path().join("app.db");
+    let Exported { work: _work, export, target } = Exported::new(&db);
     import_to(&export.dir, &target);
     assert_eq!(sqlite3(&target, "PRAGMA foreign_key_check"), "");
     let fks = sqlite3(&target, "SELECT \"table\" FROM pragma_foreign_key_list('emp')");
@@ -442,8 +403,7 @@ fn foreign_key_cycles_and_self_references_import_and_hold() {
 #[test]
 fn a_schema_file_is_loaded_into_and_must_fit_the_export() {
     let db = small_db();
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, .. } = Exported::new(&db);
     let from = export.dir.to_str().unwrap();
     let schema = work.path().join("mine.sql");
     std::fs::write(
@@ -500,13 +460,11 @@ fn data_that_breaks_a_check_constraint_is_refused_after_loading_and_nothing_is_w
         "CREATE TABLE t (id int PRIMARY KEY, qty int CONSTRAINT qty_positive CHECK (qty > 0));
          INSERT INTO t VALUES (1, 5), (2, 3);",
     );
-    let work = tempfile::tempdir().unwrap();
-    let export = export_db(&db, work.path());
+    let Exported { work, export, target } = Exported::new(&db);
     let file = export.dir.join("tables/public.t.ndjson");
     let text = std::fs::read_to_string(&file).unwrap().replace("\"qty\":3", "\"qty\":-3");
     std::fs::write(&file, text).unwrap();
     reseal(&export.dir, |_| {});
-    let target = work.path().join("app.db");
     let err = import::run(&import_options(&export.dir, &target), &Silent).unwrap_err().to_string();
     assert!(err.contains("CHECK constraint failed") && err.contains("in t"), "{err}");
     assert!(!target.exists());

@@ -2,10 +2,10 @@
 //! back a target; and one tenant's database end to end.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::cli::{Outcome, pg2lite};
 use crate::support::pg::TestDb;
+use crate::support::sqlite::{dump, sqlite3};
 use crate::tenancy::{tenants_db, user_uuid};
 
 fn migrate(dir: &Path, url: &str, extra: &[&str]) -> Outcome {
@@ -14,19 +14,11 @@ fn migrate(dir: &Path, url: &str, extra: &[&str]) -> Outcome {
     pg2lite(&args).cwd(dir).run()
 }
 
-fn dump(db: &Path) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(".dump").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The user tables of a SQLite file, a line each, as the `sqlite3` CLI lists them.
 fn sqlite3_tables(db: &Path) -> String {
     let sql = "SELECT name FROM sqlite_schema WHERE type = 'table' \
                AND name NOT LIKE '\\_pg2lite%' ESCAPE '\\' ORDER BY name";
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    sqlite3(db, sql)
 }
 
 fn entries(dir: &Path) -> Vec<String> {

@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -104,9 +103,7 @@ fn import(export: &Path, target: &Path, extra: &[&str]) {
 }
 
 fn sqlite(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    crate::support::sqlite::sqlite3(db, sql).trim().to_owned()
 }
 
 /// Every file under `dir` (or `dir` itself when it is a file), read whole.

@@ -17,6 +17,7 @@ use rusqlite::Connection;
 
 use crate::support::cli::{Outcome, pg2lite};
 use crate::support::pg::TestDb;
+use crate::support::sqlite::dump;
 
 /// A working directory with a target `app.db` and a `backups` directory.
 struct Work {
@@ -94,15 +95,6 @@ fn change_target(path: &Path, tag: &str) {
          DROP VIEW IF EXISTS cheap;"
     ))
     .unwrap();
-}
-
-/// `sqlite3 FILE .dump`, with the real CLI.
-fn dump(path: &Path) -> String {
-    let out = Command::new("sqlite3").arg(path).arg(".dump").output().expect("sqlite3 runs");
-    assert!(out.status.success(), "sqlite3 {} .dump: {out:?}", path.display());
-    let text = String::from_utf8(out.stdout).expect("a dump is UTF-8");
-    assert!(text.contains("CREATE TABLE"), "an empty dump of {}:\n{text}", path.display());
-    text
 }
 
 /// The dump of a backup, taken from a copy, so that the backup file itself is never opened.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 use pg2lite::export::{self, ExportSummary};
-use pg2lite::import::{self, ImportOptions, Tenancy};
+use pg2lite::import::{ImportOptions, Tenancy};
 use pg2lite::mapping::{NumericPolicy, SchemaOptions};
 use pg2lite::model::manifest::{self, Manifest};
 use pg2lite::pg::Source;
@@ -21,28 +21,8 @@ use tempfile::TempDir;
 use crate::export::{export_db, options};
 use crate::support::cli::{Outcome, pg2lite};
 use crate::support::pg::TestDb;
+use crate::support::sqlite::import_into;
 use crate::tenancy::{tenants_db, user_uuid};
-
-/// Imports `export` into `target` as `pg2lite import --yes --no-backup` would.
-fn import_into(export: &Path, target: &Path, schema: SchemaOptions, tenancy: Tenancy) {
-    let opts = ImportOptions {
-        from: export.to_owned(),
-        target: target.to_owned(),
-        schema,
-        tenancy,
-        tenant_table_as: None,
-        schema_file: None,
-        backup_dir: target.with_extension("backups"),
-        backup: false,
-        meta: true,
-        replace: true,
-        wal: false,
-        require_signature: None,
-    };
-    if let Err(e) = import::run(&opts, &Silent) {
-        panic!("import of {} into {} failed:\n{e}", export.display(), target.display());
-    }
-}
 
 /// `db` exported into a new temporary directory and imported there as `file`: the
 /// directory, the export and the SQLite file.
@@ -50,7 +30,7 @@ fn exported_and_imported(db: &TestDb, file: &str) -> (TempDir, PathBuf, PathBuf)
     let dir = tempfile::tempdir().unwrap();
     let export = export_db(db, dir.path()).dir;
     let target = dir.path().join(file);
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    import_into(&ImportOptions::new(&export, &target));
     (dir, export, target)
 }
 
@@ -118,7 +98,7 @@ fn pagila() -> Pagila {
     let dir = tempfile::tempdir().unwrap();
     let export = export_db(&db, &dir.path().join("exports")).dir;
     let target = dir.path().join("pagila.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    import_into(&ImportOptions::new(&export, &target));
     Pagila { db, dir, export, target }
 }
 
@@ -355,7 +335,7 @@ fn a_tenant_export_validates_clean_against_postgres_and_a_broken_json_value_is_f
     let dir = tempfile::tempdir().unwrap();
     let export = export_tenant(&db, dir.path(), 2).dir;
     let target = dir.path().join("me.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    import_into(&ImportOptions::new(&export, &target));
     let r = validate_with(&export, &target, |o| o.source = Some(source(&db)));
     expect_failures(&r, &[]);
     for t in &r.tables {
@@ -433,7 +413,7 @@ fn another_tenants_key_in_a_resealed_export_is_caught_by_the_tenancy_check_namin
             .is_clean()
     );
     let target = dir.path().join("leaky.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Keep);
+    import_into(&ImportOptions { tenancy: Tenancy::Keep, ..ImportOptions::new(&export, &target) });
     let r = validate(&export, &target);
     expect_failures(&r, &[("public.clients", "tenancy"), ("public.users", "tenancy")]);
     let clients = &table(&r, "public.clients").checks.tenancy;
@@ -464,7 +444,7 @@ fn numeric_fixture() -> (TestDb, TempDir, PathBuf, PathBuf) {
     let export = export_db(&db, &dir.path().join("exports")).dir;
     let target = dir.path().join("prices.db");
     let text = SchemaOptions { numeric: NumericPolicy::Text, ..SchemaOptions::default() };
-    import_into(&export, &target, text, Tenancy::Auto);
+    import_into(&ImportOptions { schema: text, ..ImportOptions::new(&export, &target) });
     (db, dir, export, target)
 }
 
@@ -685,7 +665,7 @@ fn big_table() -> (TestDb, TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let export = export_db(&db, &dir.path().join("exports")).dir;
     let target = dir.path().join("big.db");
-    import_into(&export, &target, SchemaOptions::default(), Tenancy::Auto);
+    import_into(&ImportOptions::new(&export, &target));
     (db, dir, export, target)
 }
 
