@@ -8,6 +8,8 @@
 //! exactly as by `pg2lite export`; should the fed import fail for any reason, the import is
 //! redone from those files, as `pg2lite import` would do it.
 
+pub mod each_tenant;
+
 use std::sync::mpsc;
 
 use crate::export::{self, ExportOptions, ExportPlan, ExportSummary};

@@ -25,6 +25,7 @@ pub fn options(url: &str, out: &Path) -> ExportOptions {
         sign: None,
         redact: Default::default(),
         matviews_as_tables: false,
+        snapshot: None,
     }
 }
 

@@ -41,6 +41,7 @@ pub fn options(
         sign: None,
         redact: pg2lite::redact::Options::default(),
         matviews_as_tables: select.matviews_as_tables,
+        snapshot: None,
     })
 }
 

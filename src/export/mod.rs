@@ -12,6 +12,7 @@
 //! interrupted export never looks finished.
 
 use crate::format::encode as codec;
+pub mod each_tenant;
 pub mod numeric_facts;
 mod redacted;
 pub mod tenancy;
@@ -65,6 +66,9 @@ pub struct ExportOptions {
     pub redact: redact::Options,
     /// Export populated materialized views' rows as tables (`--matviews-as-tables`).
     pub matviews_as_tables: bool,
+    /// `--snapshot ID`: read in a snapshot another session exported and holds
+    /// (`pg2lite snapshot --hold`), instead of a new one.
+    pub snapshot: Option<String>,
 }
 
 /// What an export produced.
@@ -194,6 +198,26 @@ pub enum Error {
     /// The redaction asked for cannot be done.
     #[error(transparent)]
     Redact(#[from] redact::Error),
+    /// `--each-tenant`: the tenants cannot be chosen or named as asked.
+    #[error(transparent)]
+    Each(#[from] each_tenant::EachError),
+    /// `--snapshot` is not a snapshot id.
+    #[error(
+        "--snapshot {0:?} is not a snapshot id (it looks like 00000003-0000001B-1, as \
+         `pg2lite snapshot --hold` prints it)"
+    )]
+    SnapshotId(String),
+    /// The snapshot could not be joined: no session holds it any more.
+    #[error(
+        "cannot read in snapshot {id}: {detail}; is the `pg2lite snapshot --hold` that printed \
+         it still running, against this same server and database?"
+    )]
+    Snapshot {
+        /// The snapshot id given.
+        id: String,
+        /// Postgres' message.
+        detail: String,
+    },
 }
 
 /// A result whose error is the export's [`Error`].
@@ -204,6 +228,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// One table's work: what to run and where to write.
+#[derive(Clone)]
 struct Job {
     table: Table,
     plan: SelectPlan,
@@ -215,6 +240,8 @@ struct Job {
     /// Per column of `table`, how it is hashed (see [`redacted`]).
     hashes: Vec<Option<redact::Render>>,
     hasher: Option<redact::Hasher>,
+    /// The COPY tags each row with its owner (`--each-tenant`, [`each_tenant`]).
+    owned: bool,
 }
 
 /// Exports the selected tables.
@@ -279,7 +306,7 @@ pub fn run_feeding(
         draft.tables = jobs.iter().map(Job::draft_entry).collect();
         feed.send(Fed::Begin(Box::new(draft)));
     }
-    let work = Work { dir: &partial, progress, feed };
+    let work = Work { dir: &partial, progress, feed, each: None };
     let outcome = export_tables(opts, &rt, &client, &snapshot, jobs, &work);
     let target = opts.out.join(&export_id);
     let finished = outcome.and_then(|results| {
@@ -302,6 +329,8 @@ struct Work<'a> {
     dir: &'a Path,
     progress: &'a dyn Progress,
     feed: Option<&'a Feeder>,
+    /// Where tagged tables' rows go, for `--each-tenant`.
+    each: Option<&'a each_tenant::Each>,
 }
 
 /// What an export would do, without doing it: for `migrate --dry-run`.
@@ -380,10 +409,39 @@ async fn open_snapshot(opts: &ExportOptions) -> Result<(Client, String, catalog:
     let client = source.connect().await?;
     let q = |e: tokio_postgres::Error| source.query_error(&e);
     client.batch_execute(BEGIN_SNAPSHOT).await.map_err(q)?;
-    let snapshot: String =
-        client.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]).await.map_err(q)?.get(0);
+    let snapshot = match &opts.snapshot {
+        Some(id) => {
+            join_snapshot(&client, id).await?;
+            id.clone()
+        }
+        None => {
+            let row = client.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]).await;
+            row.map_err(q)?.get(0)
+        }
+    };
     let catalog = catalog::read_with(&client, source, opts.matviews_as_tables).await?;
     Ok((client, snapshot, catalog))
+}
+
+/// Whether `id` has the shape of a snapshot id (`00000003-0000001B-1`): hex words and a
+/// counter, nothing that could end the literal it is sent in.
+pub fn is_snapshot_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    (2..=3).contains(&parts.len())
+        && id.len() <= 64
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Makes the open transaction see the snapshot `id` (`SET TRANSACTION SNAPSHOT`).
+async fn join_snapshot(client: &Client, id: &str) -> Result<()> {
+    if !is_snapshot_id(id) {
+        return Err(Error::SnapshotId(id.to_owned()));
+    }
+    let sql = format!("SET TRANSACTION SNAPSHOT {}", pg::quote_literal(id));
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| Error::Snapshot { id: id.to_owned(), detail: pg::error_detail(&e) })
 }
 
 fn check_readable(tables: &[Table], source: &Source) -> Result<()> {
@@ -485,7 +543,7 @@ fn job_for(table: Table, tenant: Option<&ResolvedTenant>, redaction: &redact::Pl
     let file = manifest::table_file(&table.schema, &table.name);
     let hashes = redacted::hashes(redaction, &pruned);
     let hasher = redaction.hasher();
-    Ok(Job { table: pruned, plan, sql, count_sql, file, filter, hashes, hasher })
+    Ok(Job { table: pruned, plan, sql, count_sql, file, filter, hashes, hasher, owned: false })
 }
 
 /// `FROM [ONLY] t AS t0 [WHERE ..]`: the rows a table's COPY and its count both read.
@@ -657,7 +715,13 @@ impl Shared<'_> {
 
     async fn work(&self, client: &Client) -> Result<()> {
         while let Some(job) = self.next_job() {
-            match export_table(client, &job, self.work).await {
+            let done = match self.work.each {
+                Some(each) if job.owned => {
+                    each_tenant::export_owned(client, &job, each, self.work).await
+                }
+                _ => export_table(client, &job, self.work).await,
+            };
+            match done {
                 Ok(r) => self.results.lock().expect("results lock").push(r),
                 Err(e) => {
                     self.failed.store(true, Ordering::Relaxed);
@@ -699,26 +763,18 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
     let started = Instant::now();
     let name = job.table.display_name();
     let task = work.progress.start("export", &name, job.table.estimated_rows);
-    let copy_err = |e: tokio_postgres::Error| Error::Copy {
-        table: name.clone(),
-        detail: pg::error_detail(&e),
-    };
-    let sink = client.copy_out(job.sql.as_str()).await.map_err(copy_err)?;
+    let copy_err = copy_err(&name);
+    let sink = client.copy_out(job.sql.as_str()).await.map_err(&copy_err)?;
     let types = vec![Type::BYTEA; job.plan.exprs.len()];
     let rows = BinaryCopyOutStream::new(sink, &types);
     pin_mut!(rows);
     let path = work.dir.join(&job.file);
     let mut out = TableFile::create(&path)?;
     let (mut count, mut reported_bytes) = (0u64, 0u64);
-    let mut seen = Seen::default();
-    for (i, (_, codec)) in job.plan.columns.iter().enumerate() {
-        if matches!(codec, codec::Codec::Numeric) {
-            seen.numeric.column(&job.table.columns[i].name);
-        }
-    }
+    let mut seen = Seen::for_job(job);
     let mut fed = TableFeed::new(work.feed, job);
     while let Some(row) = rows.next().await {
-        let row = row.map_err(copy_err)?;
+        let row = row.map_err(&copy_err)?;
         encode_row(&row, job, count + 1, out.buffer(), &mut seen)?;
         if out.is_full() {
             fed.lines(out.buffer(), &mut seen);
@@ -744,6 +800,11 @@ async fn export_table(client: &Client, job: &Job, work: &Work<'_>) -> Result<Tab
         sha256,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The error of a table's COPY.
+fn copy_err(table: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+    move |e| Error::Copy { table: table.to_owned(), detail: pg::error_detail(&e) }
 }
 
 /// Proves that the `streamed` rows are the table's rows in the export's snapshot: `count(*)`
@@ -782,6 +843,18 @@ struct Seen {
 }
 
 impl Seen {
+    /// Nothing seen yet, with the job's numeric columns known, so that a table without rows
+    /// still records their (empty) facts.
+    fn for_job(job: &Job) -> Seen {
+        let mut seen = Seen::default();
+        for (i, (_, codec)) in job.plan.columns.iter().enumerate() {
+            if matches!(codec, codec::Codec::Numeric) {
+                seen.numeric.column(&job.table.columns[i].name);
+            }
+        }
+        seen
+    }
+
     /// Looks at one value just encoded (`encoded`, not SQL NULL) of `column` in `row`.
     fn value(&mut self, codec: &codec::Codec, column: &str, row: u64, encoded: &[u8]) {
         use codec::Codec::{Float4, Float8, Json, Jsonb, Numeric};
@@ -841,7 +914,7 @@ impl<'a> TableFeed<'a> {
 
 /// Appends one row as a JSON line, telling `seen` what the line alone cannot say.
 fn encode_row(
-    row: &BinaryCopyOutRow,
+    row: &dyn Fields,
     job: &Job,
     row_number: u64,
     out: &mut Vec<u8>,
@@ -934,6 +1007,36 @@ fn build_manifest(
     tenant: Option<&ResolvedTenant>,
     results: &[TableResult],
 ) -> Manifest {
+    let tables = results
+        .iter()
+        .map(|r| TableEntry {
+            file: r.file.clone(),
+            rows: r.rows,
+            bytes: r.bytes,
+            sha256: r.sha256.clone(),
+            filter: r.filter.clone(),
+            json_nulls: r.seen.json_nulls.clone(),
+            nan_values: r.seen.nan_values.clone(),
+            json_depth: r.seen.json_depth.clone(),
+            numeric_facts: r.seen.numeric.facts(),
+            table: r.table.clone(),
+        })
+        .collect();
+    let tenant = tenant.map(tenant_record);
+    manifest_of_entries(opts, catalog, snapshot, created, export_id, tenant, tables)
+}
+
+/// The manifest of an export whose tables' entries are known (without the redaction record
+/// and the seal, which the caller adds).
+fn manifest_of_entries(
+    opts: &ExportOptions,
+    catalog: &catalog::Catalog,
+    snapshot: &str,
+    created: chrono::DateTime<chrono::Utc>,
+    export_id: &str,
+    tenant: Option<manifest::Tenant>,
+    tables: Vec<TableEntry>,
+) -> Manifest {
     let settings: BTreeMap<String, String> = [
         ("TimeZone", "UTC"),
         ("DateStyle", "ISO, YMD"),
@@ -944,6 +1047,7 @@ fn build_manifest(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    let exported: Vec<QualifiedName> = tables.iter().map(|t| qualified(&t.table)).collect();
     Manifest {
         format: manifest::FORMAT.into(),
         version: manifest::VERSION,
@@ -963,28 +1067,11 @@ fn build_manifest(
             schemas: opts.schemas.clone(),
             tables: opts.tables.clone(),
             exclude: opts.exclude.clone(),
-            tenant: tenant.map(tenant_record),
+            tenant,
             redaction: None,
         },
-        tables: results
-            .iter()
-            .map(|r| TableEntry {
-                file: r.file.clone(),
-                rows: r.rows,
-                bytes: r.bytes,
-                sha256: r.sha256.clone(),
-                filter: r.filter.clone(),
-                json_nulls: r.seen.json_nulls.clone(),
-                nan_values: r.seen.nan_values.clone(),
-                json_depth: r.seen.json_depth.clone(),
-                numeric_facts: r.seen.numeric.facts(),
-                table: r.table.clone(),
-            })
-            .collect(),
-        objects: catalog.objects.selected(
-            &opts.schemas,
-            &results.iter().map(|r| qualified(&r.table)).collect::<Vec<_>>(),
-        ),
+        tables,
+        objects: catalog.objects.selected(&opts.schemas, &exported),
         manifest_sha256: String::new(),
     }
 }

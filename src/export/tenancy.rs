@@ -444,6 +444,21 @@ impl TenantPlan {
         Builder::new(&self.selection, filters, Bind::Literal(value)).condition(&t.qualified_name())
     }
 
+    /// Who owns each row of a table, for reading every tenant's rows at once
+    /// ([`crate::pg::filter::Owned`]).
+    ///
+    /// # Errors
+    /// [`Mismatch`] when the plan does not fit its own catalog (a bug, not an input), or a
+    /// table has a column named [`crate::pg::filter::OWNER`].
+    pub fn owned(&self, t: &Table) -> Result<crate::pg::filter::Owned, Mismatch> {
+        let filters = self.tables.iter().map(|(q, f)| (q.clone(), f));
+        Builder::new(&self.selection, filters, Bind::Params).owned(
+            &t.qualified_name(),
+            &self.tenants_table,
+            &self.key_column,
+        )
+    }
+
     /// The filter recorded in the manifest for a table.
     pub fn manifest_filter(&self, t: &Table) -> Filter {
         self.rule(t).clone()

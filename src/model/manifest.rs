@@ -777,6 +777,12 @@ pub fn table_file(schema: &str, name: &str) -> String {
     format!("{TABLES_DIR}/{}.{}.ndjson", percent_encode(schema), percent_encode(name))
 }
 
+/// `name` made safe as a file name, as table files are: ASCII letters, digits, `_` and `-`
+/// kept, every other byte `%XX`. So no name is hidden, `..`, or holds a path separator.
+pub fn safe_name(name: &str) -> String {
+    percent_encode(name)
+}
+
 fn percent_encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for &b in name.as_bytes() {

@@ -6,6 +6,10 @@
 //! quoted literal ([`Bind::Literal`], for `COPY`, which takes no parameters) or bound
 //! parameters ([`Bind::Params`]). No text of a manifest is ever part of the SQL.
 
+mod owners;
+
+pub use owners::{OWNER, Owned};
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
