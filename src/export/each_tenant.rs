@@ -132,6 +132,9 @@ pub enum EachError {
         /// The `--name-by` column.
         column: String,
     },
+    /// `--name-by` names a column the export redacts: the file names would show it.
+    #[error("--name-by {0}: that column is redacted, and file names would show its values; name by another column or by key")]
+    NameRedacted(String),
     /// A name too long for a file system.
     #[error(
         "tenant {key:?}: its file name would be longer than {MAX_NAME} bytes; use another --name-by column"
@@ -297,6 +300,9 @@ pub fn run(opts: &EachOptions, progress: &dyn Progress) -> Result<EachSummary> {
     let chosen = choose(listed, opts, &plan)?;
     let named = name(chosen)?;
     let redaction = redact_plan(&tables, opts)?;
+    if let Some(c) = opts.name_by.as_deref().filter(|c| redaction.hides(&plan.tenants_table, c)) {
+        return Err(EachError::NameRedacted(c.to_owned()).into());
+    }
     fs::create_dir_all(&x.out).map_err(io_err(&x.out))?;
     for removed in partial::sweep(&x.out, is_work_name)? {
         progress
