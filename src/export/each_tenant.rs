@@ -133,7 +133,9 @@ pub enum EachError {
         column: String,
     },
     /// `--name-by` names a column the export redacts: the file names would show it.
-    #[error("--name-by {0}: that column is redacted, and file names would show its values; name by another column or by key")]
+    #[error(
+        "--name-by {0}: that column is redacted, and file names would show its values; name by another column or by key"
+    )]
     NameRedacted(String),
     /// A name too long for a file system.
     #[error(
