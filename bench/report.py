@@ -9,7 +9,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-PG2LITE = ("export", "export_jobs", "import", "migrate_fast", "migrate", "tenant", "redact")
+PG2LITE = ("export", "export_jobs", "import", "migrate_fast", "migrate", "tenant", "redact",
+           "each_tenant")
 
 
 def load(path):
@@ -147,7 +148,17 @@ def bars(data, per_size):
     out.append("| export with one hashed column ÷ export ≤ 1.10 (issue 16) | " + " | ".join(cells) + " |")
     cells = []
     for n in sizes:
-        rss = [(v["rss"], cid) for cid, v in per_size[n].items() if cid in PG2LITE]
+        w = {c: v["wall"] for c, v in per_size[n].items()}
+        r = ratio(w.get("each_tenant"), w.get("migrate"))
+        rss = per_size[n].get("each_tenant", {}).get("rss")
+        cells.append("not measured" if r is None
+                     else f"{r:.2f} {mark(r <= 1.5)}, peak {rss:.0f} MB {mark(rss < 150)}")
+    out.append("| migrate --each-tenant ÷ migrate ≤ 1.5, peak RSS < 150 MB (issue 17) | "
+               + " | ".join(cells) + " |")
+    cells = []
+    for n in sizes:
+        rss = [(v["rss"], cid) for cid, v in per_size[n].items()
+               if cid in PG2LITE and cid != "each_tenant"]
         if rss:
             top, cid = max(rss)
             cells.append(f"{top:.0f} MB ({cid}) {mark(top < 100)}")

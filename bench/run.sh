@@ -18,7 +18,7 @@ usage: bench/run.sh [--rows N[,N2...]] [--runs R] [--url URL] [--out FILE]
   --bin PATH    use this pg2lite binary instead of `cargo build --release` (also PG2LITE_BIN)
   --no-duckdb   do not install or run the DuckDB comparison
   --only IDS    run only these commands (ids: source pipeline csvimport writelimit hashlimit
-                duckdb export export_jobs import migrate_fast migrate tenant redact)
+                duckdb export export_jobs import migrate_fast migrate tenant redact each_tenant)
 EOF
 }
 
@@ -179,6 +179,7 @@ has_import() { "$BIN" help import >/dev/null 2>&1; }
 has_migrate() { "$BIN" help migrate >/dev/null 2>&1; }
 has_skip_validate() { has_migrate && "$BIN" migrate --help 2>/dev/null | grep -q -- --skip-validate; }
 has_tenant() { "$BIN" export --help 2>/dev/null | grep -q -- --tenant-column; }
+has_each_tenant() { "$BIN" migrate --help 2>/dev/null | grep -q -- --each-tenant; }
 has_redact() { "$BIN" export --help 2>/dev/null | grep -q -- --redact; }
 # The default of `export --jobs`, read from its help, so that the second export case is the
 # other setting whatever the default becomes.
@@ -326,6 +327,9 @@ EOF
     echo 'exec "$B_BIN" migrate --source "$B_URL" --target target.db --yes -q' >"$WORK/cmd/migrate.sh"
     echo 'exec "$B_BIN" export --source "$B_URL" --out out -q --tenant-column tenant_id --tenant 1' \
         >"$WORK/cmd/tenant.sh"
+    # Every tenant (100) to its own file, against `migrate` of the whole database.
+    printf '%s\n' 'exec "$B_BIN" migrate --source "$B_URL" -q --tenant-column tenant_id --each-tenant --target-dir tenants' \
+        >"$WORK/cmd/each_tenant.sh"
     # One hashed column on events (uid: its text is hashed, written back as a UUID), to set
     # against `export`, which is the same command without --redact.
     printf '%s\n' 'exec "$B_BIN" export --source "$B_URL" --out out -q --redact events.uid=hash' \
@@ -347,11 +351,12 @@ label() {
         migrate) echo 'pg2lite migrate (with validation)' ;;
         tenant) echo 'pg2lite export --tenant-column tenant_id --tenant 1' ;;
         redact) echo 'pg2lite export --redact events.uid=hash (one hashed column)' ;;
+        each_tenant) echo 'pg2lite migrate --each-tenant (every tenant to its own file, validated)' ;;
     esac
 }
 
 ALL_IDS=(source pipeline csvimport writelimit hashlimit duckdb export export_jobs import migrate_fast
-    migrate tenant redact)
+    migrate tenant redact each_tenant)
 SKIPPED=()
 
 # The commands to measure: everything available (and selected with --only).
@@ -372,6 +377,8 @@ choose_commands() {
                 || { SKIPPED+=("skipped: pg2lite export --tenant-column not available yet"); continue; } ;;
             redact) has_redact \
                 || { SKIPPED+=("skipped: pg2lite export --redact not available yet"); continue; } ;;
+            each_tenant) has_each_tenant \
+                || { SKIPPED+=("skipped: pg2lite migrate --each-tenant not available yet"); continue; } ;;
         esac
         IDS+=("$id")
     done
@@ -471,7 +478,7 @@ check_target() {
     done
 }
 
-is_pg2lite() { [[ " export export_jobs import migrate_fast migrate tenant redact " == *" $1 "* ]]; }
+is_pg2lite() { [[ " export export_jobs import migrate_fast migrate tenant redact each_tenant " == *" $1 "* ]]; }
 
 # A baseline that fails means the machine cannot run the benchmark: stop. A pg2lite command
 # that fails is a finding: report it, leave it out of the remaining rounds, and go on.

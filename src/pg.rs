@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod filter;
 pub mod libpq;
 pub mod objects;
+pub mod snapshot;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -24,6 +25,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// password) and says what to try.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The signal handlers that end `snapshot --hold` could not be installed.
+    #[error("cannot wait for Ctrl-C or SIGTERM: {0}")]
+    Signal(std::io::Error),
     /// The connection string cannot be parsed.
     #[error("invalid connection string: {reason} (expected postgresql://user@host:port/dbname)")]
     InvalidUrl {

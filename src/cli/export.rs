@@ -12,6 +12,9 @@ use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 use super::{ExportArgs, SelectArgs, SourceArgs, TenantArgs, Ui};
 
 pub fn run(args: &ExportArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    if args.tenancy.each_tenant {
+        return super::each_tenant::export(args, ui);
+    }
     let sign = super::sign::signing_key(args.signing.sign.as_deref())?;
     let mut opts =
         ExportOptions { sign, ..options(&args.source, &args.select, &args.tenancy, &args.out)? };
@@ -41,7 +44,7 @@ pub fn options(
         sign: None,
         redact: pg2lite::redact::Options::default(),
         matviews_as_tables: select.matviews_as_tables,
-        snapshot: None,
+        snapshot: tenancy.snapshot.clone(),
     })
 }
 
@@ -62,6 +65,9 @@ pub fn redact_options(args: &super::RedactArgs) -> anyhow::Result<pg2lite::redac
 
 fn tenant_options(args: &TenantArgs) -> anyhow::Result<Option<TenantOptions>> {
     let Some(column) = &args.tenant_column else { return Ok(None) };
+    if args.each_tenant {
+        return Ok(None);
+    }
     let tenant = match (&args.tenant, &args.tenant_key) {
         (Some(v), _) => TenantRef::Value(v.clone()),
         (None, Some(pair)) => {

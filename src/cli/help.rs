@@ -7,6 +7,7 @@ Examples:
   pg2lite export --source postgresql://app@db.example/shop
   pg2lite export -h db.example -U app -d shop -n public -T 'audit_*'
   pg2lite export -d shop --tenant-column user_id --tenant-key email=alice@example.com
+  pg2lite export -d shop --tenant-column user_id --each-tenant --out exports
   DATABASE_URL=postgresql://app@db.example/shop?sslmode=verify-full pg2lite export -j 4";
 
 /// `pg2lite verify --help`.
@@ -29,7 +30,16 @@ Examples:
   pg2lite migrate postgresql://app@db.example/shop shop.db
   pg2lite migrate --dry-run -h db.example -U app -d shop --target shop.db
   pg2lite migrate -d shop --tenant-column user_id --tenant-key email=alice@example.com --target alice.db
+  pg2lite migrate -d shop --tenant-column user_id --each-tenant --target-dir tenants --name-by email
+  pg2lite migrate -d shop --tenant-column user_id --each-tenant --target-dir tenants --shard 1/4 --snapshot ID
   pg2lite migrate --skip-export --from migration_data/shop-20260101T120000Z --target shop.db --yes";
+
+/// `pg2lite snapshot --help`.
+pub const SNAPSHOT: &str = "\
+Examples:
+  pg2lite snapshot --hold -d shop      (prints the id, e.g. 00000003-0000001B-1; Ctrl-C releases it)
+  ID=$(pg2lite snapshot --hold -d shop | head -1) ...   (in a script: read the first line, keep it running)
+  pg2lite migrate -d shop --tenant-column user_id --each-tenant --target-dir t --shard 2/2 --snapshot 00000003-0000001B-1";
 
 /// `pg2lite schema --help`.
 pub const SCHEMA: &str = "\

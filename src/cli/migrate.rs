@@ -22,6 +22,9 @@ use super::{
 };
 
 pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    if args.tenancy.each_tenant {
+        return super::each_tenant::migrate(args, ui);
+    }
     let started = std::time::Instant::now();
     if let (Some(dir), false) = (&args.from, args.skip_export) {
         anyhow::bail!(

@@ -2,6 +2,7 @@
 //! glue file per command. Nothing here knows how a stage works: it builds options, calls the
 //! library, and prints.
 
+mod each_tenant;
 mod export;
 mod help;
 mod import;
@@ -9,6 +10,7 @@ mod migrate;
 mod rollback;
 mod schema;
 mod sign;
+mod snapshot;
 mod ui;
 mod validate;
 mod verify;
@@ -61,7 +63,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Dump tables to checksummed NDJSON with a manifest (migration_data/<id>/).
     #[command(disable_help_flag = true, after_help = help::EXPORT)]
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
     /// Check an export offline: manifest, file list, sizes, checksums (and with --deep, every line).
     #[command(after_help = help::VERIFY)]
     Verify(VerifyArgs),
@@ -80,6 +82,20 @@ pub enum Command {
     /// Prove a SQLite file holds exactly its export: counts, keys, content, FKs, JSON, tenancy.
     #[command(disable_help_flag = true, after_help = help::VALIDATE)]
     Validate(ValidateArgs),
+    /// Hold a snapshot open (--hold) and print its id, for exports and shards to share.
+    #[command(disable_help_flag = true, after_help = help::SNAPSHOT)]
+    Snapshot(SnapshotArgs),
+}
+
+/// `pg2lite snapshot --hold`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Keep the snapshot's transaction open until interrupted (Ctrl-C or SIGTERM). Required:
+    /// a snapshot lives only as long as the session that exported it.
+    #[arg(long, required = true)]
+    pub hold: bool,
 }
 
 /// Where to read from, as psql and pg_dump take it: `--source` (or `-d` given a connection
@@ -169,6 +185,24 @@ pub struct TenantArgs {
     /// Repeatable; patterns as --table.
     #[arg(long = "whole-table", value_name = "PAT", requires = "tenant_column")]
     pub whole_tables: Vec<String>,
+    /// Every tenant, each to its own export directory (and with migrate its own SQLite file),
+    /// from one snapshot that reads each table once.
+    #[arg(long, group = "tenant_ref", requires = "tenant_column")]
+    pub each_tenant: bool,
+    /// With --each-tenant: name each tenant's files by this unique column of the tenants
+    /// table (an e-mail, a slug) instead of its key.
+    #[arg(long, value_name = "COLUMN", requires = "each_tenant")]
+    pub name_by: Option<String>,
+    /// With --each-tenant: only the tenants whose keys this file lists, one a line.
+    #[arg(long = "tenants", value_name = "FILE", requires = "each_tenant")]
+    pub tenants_file: Option<PathBuf>,
+    /// With --each-tenant: only the tenants of shard I of N (by a hash of the key), so N
+    /// machines split the work; use the same --snapshot on each.
+    #[arg(long, value_name = "I/N", requires = "each_tenant")]
+    pub shard: Option<pg2lite::export::each_tenant::Shard>,
+    /// Read in a snapshot that `pg2lite snapshot --hold` holds, instead of a new one.
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -278,9 +312,14 @@ pub struct MigrateArgs {
     /// now differs from the export's snapshot. By default the change is reported, not failed.
     #[arg(long, conflicts_with_all = ["skip_export", "skip_validate"])]
     pub require_unchanged: bool,
-    /// Where to write the validation report (default: beside the export).
+    /// Where to write the validation report (default: beside the export; with
+    /// --each-tenant, DIR/report.json).
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
+    /// With --each-tenant: the directory that receives DIR/<tenant>.db and each tenant's
+    /// export directory DIR/<tenant>/.
+    #[arg(long, value_name = "DIR", requires = "each_tenant")]
+    pub target_dir: Option<PathBuf>,
 }
 
 /// How the SQLite schema is planned (shared by import, schema and migrate).
@@ -495,6 +534,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(&args, &ui),
         Command::Rollback(args) => rollback::run(&args, &ui),
         Command::Validate(args) => validate::run(&args, &ui),
+        Command::Snapshot(args) => snapshot::run(&args, &ui),
     }
 }
 

@@ -132,6 +132,9 @@ pub enum EachError {
         /// The `--name-by` column.
         column: String,
     },
+    /// `--name-by` names a column the export redacts: the file names would show it.
+    #[error("--name-by {0}: that column is redacted, and file names would show its values; name by another column or by key")]
+    NameRedacted(String),
     /// A name too long for a file system.
     #[error(
         "tenant {key:?}: its file name would be longer than {MAX_NAME} bytes; use another --name-by column"
@@ -297,6 +300,9 @@ pub fn run(opts: &EachOptions, progress: &dyn Progress) -> Result<EachSummary> {
     let chosen = choose(listed, opts, &plan)?;
     let named = name(chosen)?;
     let redaction = redact_plan(&tables, opts)?;
+    if let Some(c) = opts.name_by.as_deref().filter(|c| redaction.hides(&plan.tenants_table, c)) {
+        return Err(EachError::NameRedacted(c.to_owned()).into());
+    }
     fs::create_dir_all(&x.out).map_err(io_err(&x.out))?;
     for removed in partial::sweep(&x.out, is_work_name)? {
         progress
@@ -834,4 +840,47 @@ fn empty_file(path: &Path, job: &Job) -> Result<Stats> {
     File::create(path).and_then(|f| f.sync_all()).map_err(io_err(path))?;
     let empty = hex::encode(Sha256::digest(b""));
     Ok(Stats::of(&job.file, 0, 0, empty, &Seen::for_job(job)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_take_each_key_exactly_once_and_refuse_bad_syntax() {
+        let shards: Vec<Shard> = ["1/3", "2/3", "3/3"].iter().map(|s| s.parse().unwrap()).collect();
+        for n in 0..300 {
+            let key = format!("tenant-{n}");
+            assert_eq!(shards.iter().filter(|s| s.contains(&key)).count(), 1, "{key}");
+        }
+        let sizes: Vec<usize> = shards
+            .iter()
+            .map(|s| (0..300).filter(|n| s.contains(&n.to_string())).count())
+            .collect();
+        assert!(sizes.iter().all(|&n| n > 50), "a shard is nearly empty: {sizes:?}");
+        for bad in ["0/2", "3/2", "x", "1/0", "1/", "/2", "-1/2", "1/2/3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_file_safe_and_collisions_ignoring_case_are_refused() {
+        let named = name(vec![("1".into(), Some("a/b@x.com".into())), ("2".into(), None)]).unwrap();
+        assert_eq!(named[0].name, "a%2Fb%40x%2Ecom");
+        assert_eq!(named[1].name, "2");
+        let err = name(vec![("1".into(), Some("Acme".into())), ("2".into(), Some("acme".into()))])
+            .unwrap_err();
+        assert!(err.to_string().contains("\"1\" and \"2\""), "{err}");
+        let long = "x".repeat(MAX_NAME + 1);
+        assert!(name(vec![(long, None)]).is_err());
+    }
+
+    #[test]
+    fn snapshot_ids_are_hex_words_only() {
+        assert!(super::super::is_snapshot_id("00000003-0000001B-1"));
+        assert!(super::super::is_snapshot_id("00000003-0000001B"));
+        for bad in ["", "x", "0000-", "00000003-0000001B-1'; DROP TABLE t; --", "a b-c"] {
+            assert!(!super::super::is_snapshot_id(bad), "{bad}");
+        }
+    }
 }

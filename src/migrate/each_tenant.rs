@@ -1,6 +1,6 @@
 //! `migrate --each-tenant`: every tenant's export ([`crate::export::each_tenant`]), then each
 //! imported into `<dir>/<name>.db` and validated against its export, as `migrate --tenant`
-//! would do for one tenant. Tenants are imported in parallel; one tenant that fails does not
+//! would do for one tenant. Tenants are imported in parallel, one per core; one tenant that fails does not
 //! stop the others, and is reported with why.
 //!
 //! A rerun into the same directory skips a tenant whose export is in place and verifies and
@@ -9,9 +9,8 @@
 //! again.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
-
-use rayon::prelude::*;
 
 use crate::export::each_tenant::{self, EachOptions, TenantExport};
 use crate::import::{self, ImportOptions};
@@ -84,16 +83,27 @@ pub fn run(
     let exported = each_tenant::run(&opts.export, progress)?;
     let total_rows: u64 = exported.tenants.iter().map(|t| t.rows).sum();
     let label = format!("{} tenants", exported.tenants.len());
-    let task = std::sync::Mutex::new(progress.start("import", &label, Some(total_rows)));
-    let tenants: Vec<TenantResult> = exported
-        .tenants
-        .into_par_iter()
-        .map(|t| {
-            let r = one_tenant(opts, t);
-            task.lock().expect("progress lock").add(r.export.rows, r.export.bytes);
-            r
-        })
-        .collect();
+    let task = Mutex::new(progress.start("import", &label, Some(total_rows)));
+    // Plain threads, not rayon's pool: import uses that pool itself, and blocks on it.
+    let queue = Mutex::new(exported.tenants.into_iter().enumerate());
+    let done = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("queue lock").next();
+                    let Some((i, t)) = next else { break };
+                    let r = one_tenant(opts, t);
+                    task.lock().expect("progress lock").add(r.export.rows, r.export.bytes);
+                    done.lock().expect("results lock").push((i, r));
+                }
+            });
+        }
+    });
+    let mut tenants = done.into_inner().expect("results lock");
+    tenants.sort_by_key(|(i, _)| *i);
+    let tenants: Vec<TenantResult> = tenants.into_iter().map(|(_, r)| r).collect();
     let bytes = tenants.iter().map(|t| t.export.bytes).sum();
     task.into_inner().expect("progress lock").finish(total_rows, bytes);
     Ok(EachTenantSummary { snapshot: exported.snapshot, tenants, tables: exported.tables })

@@ -413,4 +413,27 @@ mod tests {
         let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
         assert!(b.condition(&q("a")).unwrap_err().why.contains("cycle"));
     }
+
+    #[test]
+    fn owners_are_joined_hop_by_hop_and_a_lookup_gets_each_referencing_tenant_once() {
+        let (live, filters) = (live(), filters());
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        let owned = |t: &str| b.owned(&q(t), &q("users"), "id").unwrap();
+        assert_eq!(
+            owned("notes"),
+            Owned::Rows(
+                "SELECT t0.\"user_id\" AS \"_pg2lite_owner\", t0.* FROM ONLY \"public\".\"notes\" \
+                 AS t0 WHERE t0.\"user_id\" IS NOT NULL"
+                    .into()
+            )
+        );
+        let Owned::Rows(tags) = owned("tags") else { panic!("tags are owned") };
+        assert!(tags.contains(" UNION ") || tags.contains("JOIN (SELECT s."), "{tags}");
+        assert!(tags.contains("AS o ON t0.\"id\" = o.k0"), "{tags}");
+        let mut live = live;
+        live[0].columns[0].name = OWNER.into();
+        let filters = [(q("users"), Filter::TenantRow { columns: vec![OWNER.into()] })];
+        let b = Builder::new(&live, filters.iter().map(|(q, f)| (q.clone(), f)), Bind::Params);
+        assert!(b.owned(&q("users"), &q("users"), OWNER).unwrap_err().why.contains("reserved"));
+    }
 }

@@ -394,6 +394,15 @@ fn parse_row(
     Ok(ImportedWith { numeric, strict, renames, tenancy, datetime: DatetimePolicy::Iso })
 }
 
+/// The `manifest_sha256` a file records in `_pg2lite_export`: which export it was imported
+/// from. `None` for a file without the table (or not a pg2lite file at all).
+pub fn imported_manifest(path: &std::path::Path) -> Option<String> {
+    let conn =
+        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let sql = format!("SELECT \"manifest_sha256\" FROM {} LIMIT 1", quote_ident(EXPORT_TABLE));
+    conn.query_row(&sql, [], |r| r.get(0)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,13 +466,4 @@ mod tests {
         let err = read_imported_with(&conn).unwrap_err().to_string();
         assert!(err.contains("_pg2lite_export.tenancy holds \"sideways\""), "{err}");
     }
-}
-
-/// The `manifest_sha256` a file records in `_pg2lite_export`: which export it was imported
-/// from. `None` for a file without the table (or not a pg2lite file at all).
-pub fn imported_manifest(path: &std::path::Path) -> Option<String> {
-    let conn =
-        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
-    let sql = format!("SELECT \"manifest_sha256\" FROM {} LIMIT 1", quote_ident(EXPORT_TABLE));
-    conn.query_row(&sql, [], |r| r.get(0)).ok()
 }
