@@ -4,6 +4,7 @@
 mod support;
 
 mod connect;
+mod each_tenant;
 mod export;
 mod format_doc;
 mod harness;

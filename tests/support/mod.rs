@@ -6,3 +6,4 @@
 pub mod cli;
 pub mod pg;
 pub mod sqlite;
+pub mod tenants;
