@@ -514,9 +514,9 @@ fn names_that_differ_only_in_case_are_refused_naming_both_before_anything_is_wri
     .arg("--target-dir")
     .arg(&dir)
     .assert_code(2)
-    .assert_stderr_contains("\"1\"")
-    .assert_stderr_contains("\"2\"")
-    .assert_stderr_contains("acme");
+    .assert_stderr_contains("\"1 (Acme)\"")
+    .assert_stderr_contains("\"2 (acme)\"")
+    .assert_stderr_contains("\"acme\"");
     assert!(is_empty(&dir), "something was written: {:?}", files_under(&dir));
 }
 

@@ -115,7 +115,7 @@ pub enum EachError {
          compared ignoring case); choose another --name-by column, or none to name files by key"
     )]
     NameCollision {
-        /// One tenant's key.
+        /// One tenant: its key, and its `--name-by` value in parentheses.
         first: String,
         /// The other's.
         second: String,
@@ -463,8 +463,12 @@ fn name(chosen: Vec<(String, Option<String>)>) -> Result<Vec<TenantName>> {
         if name.len() > MAX_NAME {
             return Err(EachError::NameTooLong { key }.into());
         }
-        if let Some(first) = seen.insert(name.to_ascii_lowercase(), key.clone()) {
-            return Err(EachError::NameCollision { first, second: key, name }.into());
+        let shown = match &named {
+            Some(n) => format!("{key} ({n})"),
+            None => key.clone(),
+        };
+        if let Some(first) = seen.insert(name.to_ascii_lowercase(), shown.clone()) {
+            return Err(EachError::NameCollision { first, second: shown, name }.into());
         }
         out.push(TenantName { key, named, name });
     }
@@ -872,7 +876,7 @@ mod tests {
         assert_eq!(named[1].name, "2");
         let err = name(vec![("1".into(), Some("Acme".into())), ("2".into(), Some("acme".into()))])
             .unwrap_err();
-        assert!(err.to_string().contains("\"1\" and \"2\""), "{err}");
+        assert!(err.to_string().contains("\"1 (Acme)\" and \"2 (acme)\""), "{err}");
         let long = "x".repeat(MAX_NAME + 1);
         assert!(name(vec![(long, None)]).is_err());
     }
