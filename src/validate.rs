@@ -61,7 +61,6 @@ use std::time::Instant;
 use crate::format::encode as codec;
 use crate::mapping::Conversion;
 use crate::mapping::{self, Plan, TablePlan};
-use crate::model::catalog::Table;
 use crate::model::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
@@ -357,9 +356,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 /// The plan import made with these options. Stripped columns lose their `must_equal`, so
 /// another tenant's row is found by the tenancy check instead of stopping the conversion.
 fn plan_for(manifest: &Manifest, opts: &options::Resolved) -> Result<Plan> {
-    let schema = opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?;
-    let tables: Vec<Table> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let mut plan = mapping::plan(&tables, &schema)?;
+    let mut plan = mapping::plan_export(manifest, &opts.schema)?;
     for t in &mut plan.tables {
         t.dropped.iter_mut().for_each(|d| d.must_equal = None);
     }

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE};
 use crate::mapping::{
-    DatetimePolicy, Lossy, NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy,
-    quote_ident,
+    DatetimePolicy, Lossy, NumericPolicy, Rename, RenameFrom, SchemaFlags, Strip, TablePlan,
+    Tenancy, quote_ident,
 };
 use crate::model::manifest::Manifest;
 
@@ -174,10 +174,11 @@ pub enum RecordedTenancy {
 }
 
 impl ImportedWith {
-    /// What `schema`, completed for the export `m` ([`SchemaOptions::for_export`]), plans.
-    pub fn of(schema: &SchemaOptions, m: &Manifest) -> Self {
-        let tenancy = match (&schema.strip, &m.options.tenant) {
-            (Some(strip), _) => RecordedTenancy::Stripped { table_as: strip.table_as.clone() },
+    /// What `schema` plans for the export `m` (which it planned without error).
+    pub fn of(schema: &SchemaFlags, m: &Manifest) -> Self {
+        let stripped = schema.strip(Strip::from_manifest(m)).ok().flatten();
+        let tenancy = match (stripped, &m.options.tenant) {
+            (Some(strip), _) => RecordedTenancy::Stripped { table_as: strip.table_as },
             (None, Some(_)) => RecordedTenancy::Kept,
             (None, None) => RecordedTenancy::NotScoped,
         };
