@@ -842,23 +842,8 @@ fn all_skipped(entry: &TableEntry, why: &str) -> TableChecks {
             postgres: None,
             details: vec![why.to_owned()],
         },
-        keys: KeysCheck {
-            status: Status::Skip,
-            compared_by: String::new(),
-            missing: 0,
-            extra: 0,
-            first_missing: Vec::new(),
-            first_extra: Vec::new(),
-            details: vec![why.to_owned()],
-        },
-        content: ContentCheck {
-            status: Status::Skip,
-            digest_export: None,
-            digest_sqlite: None,
-            different: 0,
-            first_different: Vec::new(),
-            details: vec![why.to_owned()],
-        },
+        keys: keys_not_compared(why.to_owned()),
+        content: content_not_compared(Status::Skip, why),
         foreign_keys: ListCheck::skipped(why),
         json: ListCheck::skipped(why),
         tenancy: ListCheck::skipped(why),
@@ -867,22 +852,30 @@ fn all_skipped(entry: &TableEntry, why: &str) -> TableChecks {
 
 /// The keys and content checks of a table one side of which could not be read.
 fn unreadable(why: &str) -> (KeysCheck, ContentCheck) {
-    let keys = KeysCheck {
+    (keys_not_compared(format!("not compared: {why}")), content_not_compared(Status::Fail, why))
+}
+
+/// A keys check skipped, saying why.
+fn keys_not_compared(detail: String) -> KeysCheck {
+    KeysCheck {
         status: Status::Skip,
         compared_by: String::new(),
         missing: 0,
         extra: 0,
         first_missing: Vec::new(),
         first_extra: Vec::new(),
-        details: vec![format!("not compared: {why}")],
-    };
-    let content = ContentCheck {
-        status: Status::Fail,
+        details: vec![detail],
+    }
+}
+
+/// A content check not made, with its `status` and why.
+fn content_not_compared(status: Status, why: &str) -> ContentCheck {
+    ContentCheck {
+        status,
         digest_export: None,
         digest_sqlite: None,
         different: 0,
         first_different: Vec::new(),
         details: vec![why.to_owned()],
-    };
-    (keys, content)
+    }
 }

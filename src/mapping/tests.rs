@@ -869,15 +869,7 @@ fn ddl_has_a_header_notes_as_comments_and_is_deterministic() -> Result {
 fn meta_tables_are_created_and_filled_from_the_plan() -> Result {
     let p = plan_of(&[film()]);
     let conn = sqlite_with(&(ddl(&p) + &meta_ddl(true)))?;
-    let meta = ExportMeta {
-        export_id: "e1".into(),
-        manifest_sha256: "ab".into(),
-        source: "postgresql://u@h:5432/db".into(),
-        exported_at: "2024-01-01T00:00:00Z".into(),
-        exported_by: "pg2lite 0.1.0".into(),
-        imported_by: "pg2lite 0.1.0".into(),
-    };
-    insert_export(&conn, &meta)?;
+    insert_export(&conn, &crate::sqlite::meta::tests::sample_meta())?;
     let mut lossy = crate::mapping::Lossy::new(p.tables[0].columns.len());
     lossy.add(3, crate::mapping::Loss::NanToNull);
     insert_columns(&conn, &p.tables[0], &lossy)?;

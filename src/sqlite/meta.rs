@@ -396,19 +396,23 @@ fn parse_row(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn export_row(conn: &Connection) {
-        let meta = ExportMeta {
+    /// A row of `_pg2lite_export` for tests (here and in the schema plan's).
+    pub(crate) fn sample_meta() -> ExportMeta {
+        ExportMeta {
             export_id: "e1".into(),
             manifest_sha256: "ab".into(),
             source: "postgresql://u@h:5432/db".into(),
             exported_at: "2024-01-01T00:00:00Z".into(),
             exported_by: "pg2lite 0.1.0".into(),
             imported_by: "pg2lite 0.1.0".into(),
-        };
-        insert_export(conn, &meta).unwrap();
+        }
+    }
+
+    fn export_row(conn: &Connection) {
+        insert_export(conn, &sample_meta()).unwrap();
     }
 
     #[test]
