@@ -467,7 +467,7 @@ pub struct RollbackArgs {
 #[command(
     mut_arg("numeric", |a| a.default_value(None)
         .help("The --numeric import was given (auto, text or real)")),
-    mut_arg("datetime", |a| a.default_value(None)
+    mut_arg("datetime", |a| a.default_value(None).display_order(usize::MAX)
         .help("The --datetime import was given (sqlite or iso)")),
     mut_arg("strict", |a| a.help("Import was given --strict")),
     mut_arg("rename", |a| a.help("A --rename import was given (repeatable)")),
