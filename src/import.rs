@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-use crate::mapping::{self, Plan, SchemaOptions, Skipped, TablePlan};
+use crate::mapping::{self, Plan, SchemaFlags, Skipped, TablePlan};
 use crate::mapping::{ColumnLoss, Lossy};
 use crate::model::manifest::{self, Manifest, TableEntry};
 use crate::progress::Progress;
@@ -51,14 +51,9 @@ pub struct ImportOptions {
     pub from: PathBuf,
     /// The SQLite file to create or replace.
     pub target: PathBuf,
-    /// Numeric policy, STRICT, renames. Its `strip` and `header` are set from the manifest
-    /// and [`ImportOptions::tenancy`].
-    pub schema: SchemaOptions,
-    /// Whether a tenant-scoped export is stripped to a single-user database (the default),
-    /// kept as it is (`--keep-tenancy`), or must be (`--strip-tenancy`).
-    pub tenancy: Tenancy,
-    /// The SQLite name of the tenant's own row's table (`app_config` by default).
-    pub tenant_table_as: Option<String>,
+    /// What the user asked of the schema: numeric policy, STRICT, renames, datetime, tenancy.
+    /// What the export says is read from its manifest ([`mapping::ExportFacts::of`]).
+    pub schema: SchemaFlags,
     /// Load into the tables this SQL creates instead of the planned schema.
     pub schema_file: Option<PathBuf>,
     /// Where the replaced target's backup goes (`--backup-dir`, `backups/` by default).
@@ -90,9 +85,7 @@ impl ImportOptions {
         ImportOptions {
             from: from.into(),
             target,
-            schema: SchemaOptions::default(),
-            tenancy: Tenancy::default(),
-            tenant_table_as: None,
+            schema: SchemaFlags::default(),
             schema_file: None,
             backup_dir,
             backup: false,
@@ -362,8 +355,7 @@ fn import_with(
     mut partial: PartialFile,
     build: impl FnOnce(&Path, &Plan) -> Result<(Vec<TableImport>, Manifest)>,
 ) -> Result<ImportSummary> {
-    let tables: Vec<_> = planned.tables.iter().map(|t| t.table.clone()).collect();
-    let plan = mapping::plan(&tables, &schema_options(planned, opts)?)?;
+    let plan = mapping::plan_export(planned, &opts.schema)?;
     check_target(opts)?;
     let (tables, manifest) = build(&partial.path, &plan)?;
     let notes = final_notes(planned, &manifest, opts, &plan)?;
@@ -389,8 +381,7 @@ fn final_plan(planned: &Manifest, done: &Manifest, opts: &ImportOptions) -> Resu
     if planned.tables == done.tables || opts.schema_file.is_some() {
         return Ok(None);
     }
-    let tables: Vec<_> = done.tables.iter().map(|t| t.table.clone()).collect();
-    Ok(Some(mapping::plan(&tables, &schema_options(done, opts)?)?))
+    Ok(Some(mapping::plan_export(done, &opts.schema)?))
 }
 
 /// The notes of the plan the file ends up with (see [`final_plan`]).
@@ -401,15 +392,6 @@ fn final_notes(
     plan: &Plan,
 ) -> Result<Vec<mapping::Note>> {
     Ok(final_plan(planned, done, opts)?.map_or_else(|| plan.notes.clone(), |p| p.notes))
-}
-
-/// The schema options this export and these import options imply; see
-/// [`SchemaOptions::for_export`].
-///
-/// # Errors
-/// [`Error::Schema`] when `--strip-tenancy` is asked of an export of whole tables.
-pub fn schema_options(manifest: &Manifest, opts: &ImportOptions) -> Result<SchemaOptions> {
-    Ok(opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?)
 }
 
 /// Verifies sizes and checksums of every file the manifest lists (one progress line, not
@@ -585,7 +567,7 @@ fn complete(
         meta::insert_export(&tx, &meta::ExportMeta::from_manifest(manifest))
             .map_err(sqlite("cannot record the export"))?;
         meta::mark_redacted(&tx, manifest).map_err(sqlite("cannot record the redaction"))?;
-        let with = meta::ImportedWith::of(&schema_options(manifest, opts)?, manifest);
+        let with = meta::ImportedWith::of(&opts.schema, manifest);
         meta::record_imported_with(&tx, &with)
             .map_err(sqlite("cannot record the options of the import"))?;
     }

@@ -2,8 +2,9 @@
 //! [`Conversion`] of each column, defaults, keys, foreign keys, checks, indexes, load order,
 //! and the DDL that creates it all.
 //!
-//! Reads: the catalog of the exported tables (`catalog::Table`, as the manifest records it)
-//! and [`SchemaOptions`]. Writes nothing: [`plan`] returns a [`Plan`], [`ddl`] its script
+//! Reads: the catalog of the exported tables (`catalog::Table`, as the manifest records it),
+//! the user's [`SchemaFlags`] and the [`ExportFacts`] of the export (what its manifest says
+//! beyond the catalog: header, tenancy, NaN, JSON depth, numeric facts, other objects). Writes nothing: [`plan`] returns a [`Plan`], [`ddl`] its script
 //! (what `pg2lite schema` writes), and import executes each [`TablePlan::create_table`],
 //! loads the rows with [`TablePlan::insert_sql`] and [`crate::transform::convert_batch`], then
 //! runs [`TablePlan::create_indexes`].
@@ -231,19 +232,48 @@ impl FromStr for DatetimePolicy {
     }
 }
 
-/// Options for [`plan`]. `Default` is what import does without flags.
+/// What the user asked of the plan: `--numeric`, `--strict`, `--rename`, `--datetime` and the
+/// tenancy flags. `Default` is what import does without flags. What the export itself says
+/// is in [`ExportFacts`]; [`plan`] takes both.
 #[derive(Debug, Clone, Default)]
-pub struct SchemaOptions {
+pub struct SchemaFlags {
     /// How numeric and money columns are mapped (`--numeric`).
     pub numeric: NumericPolicy,
     /// `--strict`: every table is declared `STRICT`, so SQLite refuses a value of the wrong type.
     pub strict: bool,
     /// `--rename` requests, applied before names are checked for collisions.
     pub renames: Vec<Rename>,
-    /// `--strip-tenancy`; see [`Strip`].
-    pub strip: Option<Strip>,
+    /// `--datetime`.
+    pub datetime: DatetimePolicy,
+    /// Whether a tenant-scoped export is stripped to a single-user database (the default),
+    /// kept as it is (`--keep-tenancy`), or must be (`--strip-tenancy`).
+    pub tenancy: Tenancy,
+    /// `--tenant-table-as`: the SQLite name of the table holding the tenant's own row when
+    /// tenancy is stripped ([`DEFAULT_TENANT_TABLE`] when `None`).
+    pub tenant_table_as: Option<String>,
+}
+
+impl SchemaFlags {
+    /// The stripping these flags decide for an export scoped by `found` (see [`Strip::chosen`]).
+    ///
+    /// # Errors
+    /// [`Error::NotTenantScoped`] for `--strip-tenancy` on an export of whole tables.
+    pub fn strip(&self, found: Option<Strip>) -> Result<Option<Strip>, Error> {
+        Strip::chosen(found, self.tenancy, self.tenant_table_as.as_deref())
+    }
+}
+
+/// What the export says that the plan needs beyond its tables: where it comes from, the
+/// tenancy it is scoped by, and what its data holds that the catalog cannot say. Built from
+/// a manifest by [`ExportFacts::of`]; a plan of a live catalog fills in what it knows.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFacts {
     /// Where the schema comes from, for the DDL's header comment.
     pub header: Header,
+    /// The tenancy the export is scoped by, as `--strip-tenancy` would strip it (with the
+    /// tenant's key, so no other tenant's row can slip in once the column is gone); `None`
+    /// for an export of whole tables. [`SchemaFlags::tenancy`] decides whether it is stripped.
+    pub tenant: Option<Strip>,
     /// Columns whose data holds NaN (the manifest's `nan_values`), with how many. SQLite has
     /// no NaN; where the mapping stores it as NULL, such a column cannot stay NOT NULL.
     pub nan_columns: BTreeMap<(QualifiedName, String), u64>,
@@ -251,8 +281,6 @@ pub struct SchemaOptions {
     /// manifest's `json_depth`): they keep their values but lose the `json_valid` CHECK,
     /// which would refuse them.
     pub deep_json: BTreeMap<(QualifiedName, String), JsonDepth>,
-    /// `--datetime`.
-    pub datetime: DatetimePolicy,
     /// What the export recorded of each numeric and money column's values (the manifest's
     /// `numeric_facts`, or a first pass over an older export's data): from these a column
     /// that its declaration does not settle is INTEGER, REAL or TEXT ([`numeric`]). A
@@ -275,28 +303,20 @@ pub enum Tenancy {
     Keep,
 }
 
-impl SchemaOptions {
-    /// These options completed for one export: its header, the stripping its tenancy implies
-    /// (with the tenant's key, so no other tenant's row can slip in once the column is gone),
-    /// and the columns its data says hold NaN.
+impl ExportFacts {
+    /// What the manifest `m` says: its header, its tenancy (with the tenant's key as the
+    /// NDJSON writes it), the columns its data says hold NaN or nest too deep, its numeric
+    /// facts and its other objects. The one place a plan's facts are read from a manifest.
     ///
     /// # Errors
-    /// [`Error::NotTenantScoped`] for [`Tenancy::Strip`] on an export of whole tables;
     /// [`Error::Tenancy`] for a manifest whose tenancy fails [`Manifest::check_tenancy`].
-    pub fn for_export(
-        &self,
-        m: &Manifest,
-        tenancy: Tenancy,
-        table_as: Option<&str>,
-    ) -> Result<SchemaOptions, Error> {
+    pub fn of(m: &Manifest) -> Result<ExportFacts, Error> {
         m.check_tenancy()?;
-        let mut opts = self.clone();
-        opts.header = Header::from_manifest(m);
-        opts.strip = Strip::chosen(Strip::from_manifest(m), tenancy, table_as)?.map(|mut s| {
+        let tenant = Strip::from_manifest(m).map(|mut s| {
             s.tenant_value = tenant_json(m, &s.tenant_column);
             s
         });
-        opts.nan_columns = m
+        let nan_columns = m
             .tables
             .iter()
             .flat_map(|t| {
@@ -304,8 +324,7 @@ impl SchemaOptions {
                 t.nan_values.iter().map(move |(c, n)| ((q.clone(), c.clone()), *n))
             })
             .collect();
-        opts.objects = m.objects.clone();
-        opts.deep_json = m
+        let deep_json = m
             .tables
             .iter()
             .flat_map(|t| {
@@ -316,8 +335,14 @@ impl SchemaOptions {
                     .map(move |(c, d)| ((q.clone(), c.clone()), *d))
             })
             .collect();
-        opts.numeric_facts = numeric::recorded(m);
-        Ok(opts)
+        Ok(ExportFacts {
+            header: Header::from_manifest(m),
+            tenant,
+            nan_columns,
+            deep_json,
+            numeric_facts: numeric::recorded(m),
+            objects: m.objects.clone(),
+        })
     }
 }
 
@@ -567,19 +592,41 @@ impl fmt::Display for Note {
     }
 }
 
-/// Plans the SQLite database for `tables`.
+/// The plan import makes of the export `m`: its tables, planned with `flags` and what the
+/// manifest says ([`ExportFacts::of`]).
 ///
 /// # Errors
+/// As [`ExportFacts::of`] and [`plan`].
+pub fn plan_export(m: &Manifest, flags: &SchemaFlags) -> Result<Plan, Error> {
+    let facts = ExportFacts::of(m)?;
+    let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
+    plan(&tables, flags, &facts)
+}
+
+/// The flags and the facts together, with the stripping they decide: what the planner's
+/// parts read.
+struct Options<'a> {
+    flags: &'a SchemaFlags,
+    facts: &'a ExportFacts,
+    strip: Option<Strip>,
+}
+
+/// Plans the SQLite database for `tables`, as the user's `flags` ask, with what the export
+/// says of them (`facts`).
+///
+/// # Errors
+/// [`Error::NotTenantScoped`] for `--strip-tenancy` where `facts` has no tenant;
 /// [`Error::Names`] listing every collision and reserved name; [`Error::UnknownRename`] or
 /// [`Error::BadRename`] for a rename that matches nothing or the same object twice;
 /// [`Error::UnknownTenantsTable`] / [`Error::UnknownTenantColumn`] for a strip that does
 /// not fit the export; [`Error::Inconsistent`] for a catalog naming columns its tables lack.
-pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
+pub fn plan(tables: &[Table], flags: &SchemaFlags, facts: &ExportFacts) -> Result<Plan, Error> {
+    let opts = Options { flags, facts, strip: flags.strip(facts.tenant.clone())? };
     refs::check(tables)?;
     check_strip(tables, opts.strip.as_ref())?;
-    let renames = names::Renames::resolve(&opts.renames, tables)?;
-    let prepared = table::prepare(tables, opts, &renames);
-    let planner = table::Planner::new(tables, &prepared, opts, &renames);
+    let renames = names::Renames::resolve(&flags.renames, tables)?;
+    let prepared = table::prepare(tables, &opts, &renames);
+    let planner = table::Planner::new(tables, &prepared, &opts, &renames);
     let mut notes = Vec::new();
     let mut drafts = Vec::new();
     let mut skipped = Vec::new();
@@ -598,11 +645,11 @@ pub fn plan(tables: &[Table], opts: &SchemaOptions) -> Result<Plan, Error> {
             }
         }
     }
-    check_names(tables, &prepared, &drafts, opts)?;
+    check_names(tables, &prepared, &drafts, opts.strip.is_some())?;
     let tables = in_load_order(drafts);
-    let objects = views::plan(&opts.objects, &tables)?;
+    let objects = views::plan(&facts.objects, &tables)?;
     notes.extend(objects.notes);
-    let (header, strict, views) = (opts.header.clone(), opts.strict, objects.create_views);
+    let (header, strict, views) = (facts.header.clone(), flags.strict, objects.create_views);
     Ok(Plan { tables, skipped, notes, header, strict, views })
 }
 
@@ -627,13 +674,13 @@ fn check_names(
     tables: &[Table],
     prepared: &[table::Prepared],
     drafts: &[(usize, table::Draft)],
-    opts: &SchemaOptions,
+    stripped: bool,
 ) -> Result<(), Error> {
     let mut database = Vec::new();
     let mut problems = Vec::new();
     for (i, d) in drafts {
         let t = &tables[*i];
-        let tenants = prepared[*i].tenants && opts.strip.is_some();
+        let tenants = prepared[*i].tenants && stripped;
         database.push(names::Named {
             kind: "table",
             source: names::pg_qualified(&d.plan.source),

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 
 use crate::export::{self, ExportOptions, ExportPlan, ExportSummary};
 use crate::import::{self, ImportOptions, ImportSummary};
-use crate::mapping::{self, Plan, SchemaOptions, Strip, Tenancy};
+use crate::mapping::{self, ExportFacts, Plan, SchemaFlags, Strip, Tenancy};
 use crate::progress::Progress;
 use crate::transform::feed::Feeder;
 use crate::validate::{PlanFlags, ValidateOptions};
@@ -46,24 +46,18 @@ pub enum Error {
 /// # Errors
 /// [`Error::Plan`] when the catalog cannot be read or the selection is wrong;
 /// [`Error::Schema`] or [`Error::NotTenantScoped`] when the schema cannot be planned.
-pub fn plan(
-    export: &ExportOptions,
-    schema: &SchemaOptions,
-    tenancy: Tenancy,
-    table_as: Option<&str>,
-) -> Result<(ExportPlan, Plan), Error> {
+pub fn plan(export: &ExportOptions, schema: &SchemaFlags) -> Result<(ExportPlan, Plan), Error> {
     let plan = export::plan(export).map_err(Error::Plan)?;
     let found = plan
         .tenant
         .as_ref()
         .map(|t| Strip::new(&t.plan.column, Some(t.plan.tenants_table.clone())));
-    let mut schema = schema.clone();
-    schema.objects = plan.objects.clone();
-    schema.strip = Strip::chosen(found, tenancy, table_as).map_err(|e| match e {
+    let facts =
+        ExportFacts { tenant: found, objects: plan.objects.clone(), ..ExportFacts::default() };
+    let planned = mapping::plan(&plan.tables, schema, &facts).map_err(|e| match e {
         mapping::Error::NotTenantScoped => Error::NotTenantScoped,
         e => Error::Schema(e),
     })?;
-    let planned = mapping::plan(&plan.tables, &schema).map_err(Error::Schema)?;
     Ok((plan, planned))
 }
 
@@ -113,8 +107,8 @@ pub fn validate_options(import: &ImportOptions) -> ValidateOptions {
         numeric: Some(import.schema.numeric),
         strict: Some(import.schema.strict),
         renames: Some(import.schema.renames.clone()),
-        tenancy: (import.tenancy != Tenancy::Auto).then_some(import.tenancy),
-        tenant_table_as: import.tenant_table_as.clone(),
+        tenancy: (import.schema.tenancy != Tenancy::Auto).then_some(import.schema.tenancy),
+        tenant_table_as: import.schema.tenant_table_as.clone(),
         datetime: Some(import.schema.datetime),
     };
     ValidateOptions { flags, ..ValidateOptions::new(&import.from, &import.target) }

@@ -11,12 +11,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::mapping::Tenancy;
-use crate::model::catalog::Table;
 use crate::model::manifest::{self, Manifest};
 use crate::pg::catalog;
 use crate::pg::{self, Source};
 
-use crate::mapping::{Header, Plan, SchemaOptions, ddl, plan};
+use crate::mapping::{ExportFacts, Header, Plan, SchemaFlags, ddl, plan};
 
 /// Where the tables come from.
 #[derive(Debug, Clone)]
@@ -34,13 +33,9 @@ pub struct WriteOptions {
     pub from: SchemaFrom,
     /// The file to write; `None` for `schema/<database>.sql`.
     pub out: Option<PathBuf>,
-    /// Mapping options; `header` and `strip` are filled in from the origin.
-    pub schema: SchemaOptions,
-    /// `--strip-tenancy` / `--keep-tenancy`, decided as import decides it.
-    pub tenancy: Tenancy,
-    /// `--tenant-table-as NAME`: the SQLite name of the single-row table that holds the
-    /// tenant's own row when tenancy is stripped (`app_config` when `None`).
-    pub tenant_table_as: Option<String>,
+    /// What the user asked of the schema, tenancy included (decided as import decides it);
+    /// the header and the tenancy found come from the origin.
+    pub schema: SchemaFlags,
 }
 
 /// What was written.
@@ -145,29 +140,24 @@ pub fn plan_schema(opts: &WriteOptions) -> Result<(String, Plan), CommandError> 
 pub fn plan_export(dir: &Path, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
     let m = Manifest::load(dir)?;
     let m = crate::mapping::numeric::with_scanned_facts(dir, &m).map_err(CommandError::Plan)?;
-    let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
-    let schema = opts
-        .schema
-        .for_export(&m, opts.tenancy, opts.tenant_table_as.as_deref())
-        .map_err(|e| match e {
-            crate::mapping::Error::NotTenantScoped => {
-                CommandError::NotTenantScoped { dir: dir.into() }
-            }
-            other => CommandError::Plan(other),
-        })?;
-    Ok((m.source.database.clone(), plan(&tables, &schema)?))
+    let plan = crate::mapping::plan_export(&m, &opts.schema).map_err(|e| match e {
+        crate::mapping::Error::NotTenantScoped => CommandError::NotTenantScoped { dir: dir.into() },
+        other => CommandError::Plan(other),
+    })?;
+    Ok((m.source.database.clone(), plan))
 }
 
 fn plan_database(source: &Source, opts: &WriteOptions) -> Result<(String, Plan), CommandError> {
-    if opts.tenancy == Tenancy::Strip {
+    if opts.schema.tenancy == Tenancy::Strip {
         return Err(CommandError::StripNeedsExport);
     }
     let catalog = read_catalog(source)?;
-    let mut schema = opts.schema.clone();
-    schema.header = Header { source: Some(source.to_string()), export_id: None };
-    schema.strip = None;
-    schema.objects = catalog.objects.clone();
-    Ok((catalog.database, plan(&catalog.tables, &schema)?))
+    let facts = ExportFacts {
+        header: Header { source: Some(source.to_string()), export_id: None },
+        objects: catalog.objects.clone(),
+        ..ExportFacts::default()
+    };
+    Ok((catalog.database, plan(&catalog.tables, &opts.schema, &facts)?))
 }
 
 fn read_catalog(source: &Source) -> Result<catalog::Catalog, CommandError> {

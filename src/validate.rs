@@ -61,7 +61,6 @@ use std::time::Instant;
 use crate::format::encode as codec;
 use crate::mapping::Conversion;
 use crate::mapping::{self, Plan, TablePlan};
-use crate::model::catalog::Table;
 use crate::model::manifest::{self, MANIFEST_FILE, Manifest, TableEntry};
 use crate::pg::{self, Source};
 use crate::progress::Progress;
@@ -357,9 +356,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 /// The plan import made with these options. Stripped columns lose their `must_equal`, so
 /// another tenant's row is found by the tenancy check instead of stopping the conversion.
 fn plan_for(manifest: &Manifest, opts: &options::Resolved) -> Result<Plan> {
-    let schema = opts.schema.for_export(manifest, opts.tenancy, opts.tenant_table_as.as_deref())?;
-    let tables: Vec<Table> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let mut plan = mapping::plan(&tables, &schema)?;
+    let mut plan = mapping::plan_export(manifest, &opts.schema)?;
     for t in &mut plan.tables {
         t.dropped.iter_mut().for_each(|d| d.must_equal = None);
     }
@@ -845,23 +842,8 @@ fn all_skipped(entry: &TableEntry, why: &str) -> TableChecks {
             postgres: None,
             details: vec![why.to_owned()],
         },
-        keys: KeysCheck {
-            status: Status::Skip,
-            compared_by: String::new(),
-            missing: 0,
-            extra: 0,
-            first_missing: Vec::new(),
-            first_extra: Vec::new(),
-            details: vec![why.to_owned()],
-        },
-        content: ContentCheck {
-            status: Status::Skip,
-            digest_export: None,
-            digest_sqlite: None,
-            different: 0,
-            first_different: Vec::new(),
-            details: vec![why.to_owned()],
-        },
+        keys: keys_not_compared(why.to_owned()),
+        content: content_not_compared(Status::Skip, why),
         foreign_keys: ListCheck::skipped(why),
         json: ListCheck::skipped(why),
         tenancy: ListCheck::skipped(why),
@@ -870,22 +852,30 @@ fn all_skipped(entry: &TableEntry, why: &str) -> TableChecks {
 
 /// The keys and content checks of a table one side of which could not be read.
 fn unreadable(why: &str) -> (KeysCheck, ContentCheck) {
-    let keys = KeysCheck {
+    (keys_not_compared(format!("not compared: {why}")), content_not_compared(Status::Fail, why))
+}
+
+/// A keys check skipped, saying why.
+fn keys_not_compared(detail: String) -> KeysCheck {
+    KeysCheck {
         status: Status::Skip,
         compared_by: String::new(),
         missing: 0,
         extra: 0,
         first_missing: Vec::new(),
         first_extra: Vec::new(),
-        details: vec![format!("not compared: {why}")],
-    };
-    let content = ContentCheck {
-        status: Status::Fail,
+        details: vec![detail],
+    }
+}
+
+/// A content check not made, with its `status` and why.
+fn content_not_compared(status: Status, why: &str) -> ContentCheck {
+    ContentCheck {
+        status,
         digest_export: None,
         digest_sqlite: None,
         different: 0,
         first_different: Vec::new(),
         details: vec![why.to_owned()],
-    };
-    (keys, content)
+    }
 }

@@ -292,7 +292,7 @@ fn tenancy_can_be_kept_and_the_tenant_table_renamed() {
     let summary = export_tenant(&db, work.path(), by_email(1)).unwrap();
     let keep = work.path().join("keep.db");
     let mut opts = crate::import::import_options(&summary.dir, &keep);
-    opts.tenancy = pg2lite::import::Tenancy::Keep;
+    opts.schema.tenancy = pg2lite::import::Tenancy::Keep;
     pg2lite::import::run(&opts, &Silent).unwrap();
     let conn = rusqlite::Connection::open(&keep).unwrap();
     assert_eq!(sqlite_count(&conn, "users"), 1);
@@ -301,7 +301,7 @@ fn tenancy_can_be_kept_and_the_tenant_table_renamed() {
     assert_eq!(uid, user_uuid(&db, 1));
     let renamed = work.path().join("renamed.db");
     let mut opts = crate::import::import_options(&summary.dir, &renamed);
-    opts.tenant_table_as = Some("me".into());
+    opts.schema.tenant_table_as = Some("me".into());
     pg2lite::import::run(&opts, &Silent).unwrap();
     let conn = rusqlite::Connection::open(&renamed).unwrap();
     assert_eq!(sqlite_count(&conn, "me"), 1);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use pg2lite::export::tenancy::{TenantOptions, TenantRef};
 use pg2lite::export::{self, ExportSummary};
 use pg2lite::import::{ImportOptions, Tenancy};
-use pg2lite::mapping::{NumericPolicy, SchemaOptions};
+use pg2lite::mapping::{NumericPolicy, SchemaFlags};
 use pg2lite::model::manifest::{self, Manifest};
 use pg2lite::pg::Source;
 use pg2lite::progress::Silent;
@@ -413,7 +413,8 @@ fn another_tenants_key_in_a_resealed_export_is_caught_by_the_tenancy_check_namin
             .is_clean()
     );
     let target = dir.path().join("leaky.db");
-    import_into(&ImportOptions { tenancy: Tenancy::Keep, ..ImportOptions::new(&export, &target) });
+    let keep = SchemaFlags { tenancy: Tenancy::Keep, ..SchemaFlags::default() };
+    import_into(&ImportOptions { schema: keep, ..ImportOptions::new(&export, &target) });
     let r = validate(&export, &target);
     expect_failures(&r, &[("public.clients", "tenancy"), ("public.users", "tenancy")]);
     let clients = &table(&r, "public.clients").checks.tenancy;
@@ -443,7 +444,7 @@ fn numeric_fixture() -> (TestDb, TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let export = export_db(&db, &dir.path().join("exports")).dir;
     let target = dir.path().join("prices.db");
-    let text = SchemaOptions { numeric: NumericPolicy::Text, ..SchemaOptions::default() };
+    let text = SchemaFlags { numeric: NumericPolicy::Text, ..SchemaFlags::default() };
     import_into(&ImportOptions { schema: text, ..ImportOptions::new(&export, &target) });
     (db, dir, export, target)
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pg2lite::import::{self, ImportOptions, ImportSummary, Tenancy};
-use pg2lite::mapping::SchemaOptions;
+use pg2lite::import::{self, ImportOptions, ImportSummary};
+use pg2lite::mapping::SchemaFlags;
 use serde_json::json;
 
 use super::{ImportArgs, PlanArgs, TargetArgs, Ui};
@@ -29,50 +29,43 @@ pub fn options(from: &Path, target: &TargetArgs, plan: &PlanArgs) -> ImportOptio
     ImportOptions {
         from: from.to_owned(),
         target: target.target.clone(),
-        schema: schema_options(plan),
-        tenancy: tenancy(plan),
-        tenant_table_as: plan.tenant_table_as.clone(),
+        schema: schema_flags(plan),
         schema_file: None,
-        backup_dir: target.backup_dir.clone(),
-        backup: !target.no_backup,
-        meta: !target.no_meta,
+        backup_dir: target.options.backup_dir.clone(),
+        backup: !target.options.no_backup,
+        meta: !target.options.no_meta,
         replace: false,
-        wal: target.wal,
+        wal: target.options.wal,
         require_signature: None,
     }
 }
 
-pub fn schema_options(plan: &PlanArgs) -> SchemaOptions {
-    SchemaOptions {
-        numeric: plan.numeric,
+/// The schema flags of import, schema and migrate, defaults filled in.
+pub fn schema_flags(plan: &PlanArgs) -> SchemaFlags {
+    SchemaFlags {
+        numeric: plan.numeric.unwrap_or_default(),
         strict: plan.strict,
         renames: plan.rename.clone(),
-        datetime: plan.datetime,
-        ..SchemaOptions::default()
-    }
-}
-
-pub fn tenancy(plan: &PlanArgs) -> Tenancy {
-    match (plan.strip_tenancy, plan.keep_tenancy) {
-        (true, _) => Tenancy::Strip,
-        (_, true) => Tenancy::Keep,
-        _ => Tenancy::Auto,
+        datetime: plan.datetime.unwrap_or_default(),
+        tenancy: plan.tenancy().unwrap_or_default(),
+        tenant_table_as: plan.tenant_table_as.clone(),
     }
 }
 
 /// Whether an existing target may be replaced: `--yes`, or the user's answer on a terminal.
 /// Without a terminal and without `--yes` the answer is no, and import says why.
 pub fn confirm_replace(target: &TargetArgs) -> anyhow::Result<bool> {
-    if target.yes || !target.target.exists() {
+    let options = &target.options;
+    if options.yes || !target.target.exists() {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Ok(false);
     }
-    let backup = if target.no_backup {
+    let backup = if options.no_backup {
         "it will NOT be backed up (--no-backup)".to_owned()
     } else {
-        format!("it is backed up to {} first", target.backup_dir.display())
+        format!("it is backed up to {} first", options.backup_dir.display())
     };
     eprint!("{} exists; replace it? ({backup}) [y/N] ", target.target.display());
     std::io::stderr().flush()?;

@@ -43,7 +43,7 @@ pub fn run(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             "{} exists; pass --yes to replace it (it is first backed up to {}), or choose another \
              --target. Nothing was exported.",
             target.target.display(),
-            target.backup_dir.display()
+            target.options.backup_dir.display()
         );
     }
     let mut opts = import_cli::options(std::path::Path::new(""), &target, &args.plan);
@@ -110,9 +110,7 @@ fn export_and_import(
         ..export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?
     };
     export_opts.redact = export_cli::redact_options(&args.redact)?;
-    let schema = import_cli::schema_options(&args.plan);
-    let table_as = args.plan.tenant_table_as.as_deref();
-    migrate::plan(&export_opts, &schema, import_cli::tenancy(&args.plan), table_as)?;
+    migrate::plan(&export_opts, &import_cli::schema_flags(&args.plan))?;
     let (exported, imported) = migrate::export_and_import(&export_opts, opts, ui)?;
     Ok((Exported::New(exported), imported))
 }
@@ -271,9 +269,7 @@ fn dry_run(args: &MigrateArgs, target: &TargetArgs, ui: &Ui) -> anyhow::Result<E
     let mut opts =
         export_cli::options(&args.source_args()?, &args.select, &args.tenancy, &args.out)?;
     opts.redact = export_cli::redact_options(&args.redact)?;
-    let schema = import_cli::schema_options(&args.plan);
-    let table_as = args.plan.tenant_table_as.as_deref();
-    let (plan, schema) = migrate::plan(&opts, &schema, import_cli::tenancy(&args.plan), table_as)
+    let (plan, schema) = migrate::plan(&opts, &import_cli::schema_flags(&args.plan))
         .context("cannot plan the migration")?;
     let human = describe(&opts.source.to_string(), target, &plan, &schema);
     ui.result(&human, &dry_run_json(&plan, &schema))?;

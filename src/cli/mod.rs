@@ -322,16 +322,18 @@ pub struct MigrateArgs {
     pub target_dir: Option<PathBuf>,
 }
 
-/// How the SQLite schema is planned (shared by import, schema and migrate).
+/// How the SQLite schema is planned (import, schema and migrate; validate takes the same flags
+/// as the options import was given, see [`ValidateArgs`]).
 #[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
+    // `Option` (always `Some` but in validate, which removes the default): one struct for both.
     /// numeric columns: auto (INTEGER or REAL only when exact, else TEXT), text, or real.
     #[arg(long, default_value = "auto", value_name = "auto|text|real")]
-    pub numeric: pg2lite::mapping::NumericPolicy,
+    pub numeric: Option<pg2lite::mapping::NumericPolicy>,
     /// Dates and times: sqlite ('YYYY-MM-DD HH:MM:SS[.ffffff]', timestamptz in UTC, as
     /// SQLite's datetime() writes them) or iso (the export's RFC 3339 text).
     #[arg(long, default_value = "sqlite", value_name = "sqlite|iso")]
-    pub datetime: pg2lite::mapping::DatetimePolicy,
+    pub datetime: Option<pg2lite::mapping::DatetimePolicy>,
     /// Create STRICT tables.
     #[arg(long)]
     pub strict: bool,
@@ -350,27 +352,26 @@ pub struct PlanArgs {
     pub tenant_table_as: Option<String>,
 }
 
+impl PlanArgs {
+    /// `--strip-tenancy` or `--keep-tenancy`, when one was given.
+    pub fn tenancy(&self) -> Option<pg2lite::mapping::Tenancy> {
+        use pg2lite::mapping::Tenancy;
+        match (self.strip_tenancy, self.keep_tenancy) {
+            (true, _) => Some(Tenancy::Strip),
+            (_, true) => Some(Tenancy::Keep),
+            _ => None,
+        }
+    }
+}
+
 /// Where the SQLite file goes, and what happens to the one there.
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// The SQLite file to create or replace.
     #[arg(long, value_name = "FILE.db")]
     pub target: PathBuf,
-    /// Where the replaced file is backed up.
-    #[arg(long, default_value = "backups", value_name = "DIR")]
-    pub backup_dir: PathBuf,
-    /// Replace an existing target without asking.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Replace an existing target without backing it up.
-    #[arg(long)]
-    pub no_backup: bool,
-    /// Leave out the _pg2lite_export and _pg2lite_columns tables.
-    #[arg(long)]
-    pub no_meta: bool,
-    /// Leave the file in WAL mode (journal_mode=WAL); by default it is one file at rest.
-    #[arg(long)]
-    pub wal: bool,
+    #[command(flatten)]
+    pub options: TargetOptions,
 }
 
 /// [`TargetArgs`] with the file optional, since migrate may be given it as its TARGET.
@@ -379,6 +380,14 @@ pub struct MigrateTargetArgs {
     /// The SQLite file to create or replace.
     #[arg(long = "target", value_name = "FILE.db")]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: TargetOptions,
+}
+
+/// What happens to the file already at the target, and how the new one is written (import
+/// and migrate).
+#[derive(Debug, Args, Clone)]
+pub struct TargetOptions {
     /// Where the replaced file is backed up.
     #[arg(long, default_value = "backups", value_name = "DIR")]
     pub backup_dir: PathBuf,
@@ -413,14 +422,7 @@ impl MigrateArgs {
         let shown = |p: &PathBuf| p.display().to_string();
         let target = one_of("target", self.target_arg.clone(), t.file.clone(), shown)?
             .context("no target: give the SQLite file as TARGET or with --target FILE.db")?;
-        Ok(TargetArgs {
-            target,
-            backup_dir: t.backup_dir.clone(),
-            yes: t.yes,
-            no_backup: t.no_backup,
-            no_meta: t.no_meta,
-            wal: t.wal,
-        })
+        Ok(TargetArgs { target, options: t.options.clone() })
     }
 }
 
@@ -497,7 +499,21 @@ pub struct RollbackArgs {
     pub list: bool,
 }
 
+/// Validate takes the plan flags as the options import was given: the target records them,
+/// so they have no default and are needed only for a file that does not; given anyway, each
+/// must agree with what the file records. Hence their own help texts.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("numeric", |a| a.default_value(None)
+        .help("The --numeric import was given (auto, text or real)")),
+    mut_arg("datetime", |a| a.default_value(None).display_order(usize::MAX)
+        .help("The --datetime import was given (sqlite or iso)")),
+    mut_arg("strict", |a| a.help("Import was given --strict")),
+    mut_arg("rename", |a| a.help("A --rename import was given (repeatable)")),
+    mut_arg("strip_tenancy", |a| a.help("Import was given --strip-tenancy")),
+    mut_arg("keep_tenancy", |a| a.help("Import was given --keep-tenancy")),
+    mut_arg("tenant_table_as", |a| a.help("The --tenant-table-as import was given")),
+)]
 pub struct ValidateArgs {
     /// The export directory (migration_data/<id>) the target was imported from.
     #[arg(long, value_name = "EXPORT_DIR")]
@@ -518,8 +534,12 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
     /// The options import was given, needed only for a file that does not record them.
-    #[command(flatten)]
-    pub plan: validate::ImportFlags,
+    #[command(
+        flatten,
+        next_help_heading = "Import's options (read from the target; needed only for a file \
+                             built with --no-meta or by an older pg2lite)"
+    )]
+    pub plan: PlanArgs,
 }
 
 /// Runs the chosen command. `Ok` carries the exit code (0, or 1 when a check found a

@@ -11,7 +11,7 @@ use pg2lite::schema::{self, SchemaFrom, WriteOptions};
 use serde_json::json;
 
 use super::export::resolve_source;
-use super::import::{schema_options, tenancy};
+use super::import::schema_flags;
 use super::{SchemaArgs, Ui};
 
 pub fn run(args: &SchemaArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
@@ -24,13 +24,7 @@ pub fn run(args: &SchemaArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         }
         None => SchemaFrom::Database(Box::new(resolve_source(&args.source)?)),
     };
-    let opts = WriteOptions {
-        from,
-        out: args.out.clone(),
-        schema: schema_options(&args.plan),
-        tenancy: tenancy(&args.plan),
-        tenant_table_as: args.plan.tenant_table_as.clone(),
-    };
+    let opts = WriteOptions { from, out: args.out.clone(), schema: schema_flags(&args.plan) };
     if args.out.as_deref() == Some(std::path::Path::new("-")) {
         return print_schema(&opts, ui);
     }

@@ -7,60 +7,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
-use pg2lite::import::Tenancy;
-use pg2lite::mapping::{NumericPolicy, Rename};
 use pg2lite::report::ValidationReport;
 use pg2lite::validate::{self, PlanFlags, ValidateOptions};
 
-use super::{Ui, ValidateArgs};
+use super::{PlanArgs, Ui, ValidateArgs};
 
-/// The options import was given. The target records them (unless imported with --no-meta
-/// or by an older pg2lite), so they are needed only for such a file; given anyway, each must
-/// agree with what the file records.
-#[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Import's options (read from the target; needed only for a file \
-    built with --no-meta or by an older pg2lite)")]
-pub struct ImportFlags {
-    /// The --numeric import was given (auto, text or real).
-    #[arg(long, value_name = "auto|text|real")]
-    pub numeric: Option<NumericPolicy>,
-    /// Import was given --strict.
-    #[arg(long)]
-    pub strict: bool,
-    /// A --rename import was given (repeatable).
-    #[arg(long, value_name = "FROM=TO")]
-    pub rename: Vec<Rename>,
-    /// Import was given --strip-tenancy.
-    #[arg(long, conflicts_with = "keep_tenancy")]
-    pub strip_tenancy: bool,
-    /// Import was given --keep-tenancy.
-    #[arg(long)]
-    pub keep_tenancy: bool,
-    /// The --tenant-table-as import was given.
-    #[arg(long, value_name = "NAME")]
-    pub tenant_table_as: Option<String>,
-    /// The --datetime import was given (sqlite or iso).
-    #[arg(long, value_name = "sqlite|iso")]
-    pub datetime: Option<pg2lite::mapping::DatetimePolicy>,
-}
-
-impl ImportFlags {
-    /// Only what was given: the rest is read from the target.
-    fn plan_flags(&self) -> PlanFlags {
-        let tenancy = match (self.strip_tenancy, self.keep_tenancy) {
-            (true, _) => Some(Tenancy::Strip),
-            (_, true) => Some(Tenancy::Keep),
-            _ => None,
-        };
-        PlanFlags {
-            numeric: self.numeric,
-            strict: self.strict.then_some(true),
-            renames: (!self.rename.is_empty()).then(|| self.rename.clone()),
-            tenancy,
-            tenant_table_as: self.tenant_table_as.clone(),
-            datetime: self.datetime,
-        }
+/// Only the plan flags given: the rest is read from the target.
+fn plan_flags(plan: &PlanArgs) -> PlanFlags {
+    PlanFlags {
+        numeric: plan.numeric,
+        strict: plan.strict.then_some(true),
+        renames: (!plan.rename.is_empty()).then(|| plan.rename.clone()),
+        tenancy: plan.tenancy(),
+        tenant_table_as: plan.tenant_table_as.clone(),
+        datetime: plan.datetime,
     }
 }
 
@@ -87,7 +47,7 @@ pub fn run(args: &ValidateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 
 fn options(args: &ValidateArgs) -> anyhow::Result<ValidateOptions> {
     let mut opts = ValidateOptions::new(&args.from, &args.target);
-    opts.flags = args.plan.plan_flags();
+    opts.flags = plan_flags(&args.plan);
     opts.require_unchanged = args.require_unchanged;
     if args.source.given() {
         opts.source = Some(super::resolve_source(&args.source, false)?);

@@ -9,8 +9,8 @@ use super::defaults::{self, Outcome};
 use super::expr::{self, Class, Scope, ScopeColumn};
 use super::names::{self, Fix, Named, Renames, pg_ident, pg_qualified, quote_ident, quote_literal};
 use super::{
-    ColumnPlan, DatetimePolicy, DroppedColumn, LoadInfo, Note, NumericPolicy, SchemaOptions,
-    TablePlan, numeric,
+    ColumnPlan, DatetimePolicy, DroppedColumn, LoadInfo, Note, NumericPolicy, Options, TablePlan,
+    numeric,
 };
 use crate::mapping::{Conversion, NumericTarget, TimeForm};
 use crate::model::catalog::{Column, ForeignKey, Index, PgType, QualifiedName, Table, TypeKind};
@@ -96,16 +96,16 @@ impl Prepared {
     }
 }
 
-pub(super) fn prepare(tables: &[Table], opts: &SchemaOptions, renames: &Renames) -> Vec<Prepared> {
+pub(super) fn prepare(tables: &[Table], opts: &Options<'_>, renames: &Renames) -> Vec<Prepared> {
     tables.iter().map(|t| prepare_one(t, opts, renames)).collect()
 }
 
-fn is_tenants(t: &Table, opts: &SchemaOptions) -> bool {
+fn is_tenants(t: &Table, opts: &Options<'_>) -> bool {
     let q = opts.strip.as_ref().and_then(|s| s.tenants.as_ref());
     q.is_some_and(|q| q.schema == t.schema && q.name == t.name)
 }
 
-fn prepare_one(t: &Table, opts: &SchemaOptions, renames: &Renames) -> Prepared {
+fn prepare_one(t: &Table, opts: &Options<'_>, renames: &Renames) -> Prepared {
     let tenants = is_tenants(t, opts);
     let strip_col = opts.strip.as_ref().filter(|_| !tenants).map(|s| s.tenant_column.as_str());
     let columns: Vec<Option<String>> = t
@@ -132,7 +132,7 @@ fn prepare_one(t: &Table, opts: &SchemaOptions, renames: &Renames) -> Prepared {
         keys.push(KeySet { columns: keep(&cols) });
     }
     keys.retain(|k| !k.columns.is_empty());
-    let rowid = rowid_column(t, &keep, opts.numeric);
+    let rowid = rowid_column(t, &keep, opts.flags.numeric);
     Prepared { name, columns, tenants, keys, rowid }
 }
 
@@ -175,7 +175,7 @@ pub(super) struct Draft {
 pub(super) struct Planner<'a> {
     tables: &'a [Table],
     prep: &'a [Prepared],
-    opts: &'a SchemaOptions,
+    opts: &'a Options<'a>,
     renames: &'a Renames,
     by_name: HashMap<(&'a str, &'a str), usize>,
 }
@@ -201,7 +201,7 @@ impl<'a> Planner<'a> {
     pub(super) fn new(
         tables: &'a [Table],
         prep: &'a [Prepared],
-        opts: &'a SchemaOptions,
+        opts: &'a Options<'a>,
         renames: &'a Renames,
     ) -> Self {
         let by_name = tables
@@ -244,7 +244,7 @@ impl<'a> Planner<'a> {
         let name = self.prep[i].name.clone();
         let plan = TablePlan {
             source: t.qualified_name(),
-            create_table: render_table(&name, &lines, self.opts.strict),
+            create_table: render_table(&name, &lines, self.opts.flags.strict),
             name,
             columns: cols.plans,
             dropped: cols.dropped,
@@ -299,12 +299,12 @@ impl<'a> Planner<'a> {
     /// [`numeric::decide`] says (noting a decision the data made), time types in SQLite's
     /// form under `--datetime sqlite`, the rest by [`conversion`].
     fn conversion(&self, i: usize, col: &Column, notes: &mut Vec<Note>) -> (Conversion, String) {
-        let conv = conversion(&col.ty, self.opts.numeric);
+        let conv = conversion(&col.ty, self.opts.flags.numeric);
         if let Conversion::Numeric(_) = conv {
             let t = &self.tables[i];
             let q = QualifiedName { schema: t.schema.clone(), name: t.name.clone() };
-            let facts = self.opts.numeric_facts.get(&(q, col.name.clone()));
-            let decision = numeric::decide(&col.ty, self.opts.numeric, facts);
+            let facts = self.opts.facts.numeric_facts.get(&(q, col.name.clone()));
+            let decision = numeric::decide(&col.ty, self.opts.flags.numeric, facts);
             if let Some((what, why)) = decision.note() {
                 let object = Some(format!("column {}", pg_ident(&col.name)));
                 notes.push(self.note(i, object, what, why));
@@ -312,7 +312,7 @@ impl<'a> Planner<'a> {
             let conv = Conversion::Numeric(decision.target());
             return (conv, decision.mapping().unwrap_or(conv.describe()).to_owned());
         }
-        let conv = match (conv, self.opts.datetime) {
+        let conv = match (conv, self.opts.flags.datetime) {
             (Conversion::Text, DatetimePolicy::Sqlite) => {
                 time_form(&col.ty).map_or(conv, Conversion::Datetime)
             }
@@ -336,7 +336,7 @@ impl<'a> Planner<'a> {
         );
         let t = &self.tables[i];
         let q = t.qualified_name();
-        let count = *self.opts.nan_columns.get(&(q, col.name.clone()))?;
+        let count = *self.opts.facts.nan_columns.get(&(q, col.name.clone()))?;
         if col.nullable || !nan_to_null || count == 0 {
             return None;
         }
@@ -363,7 +363,7 @@ impl<'a> Planner<'a> {
     fn too_deep(&self, i: usize, col: &Column, notes: &mut Vec<Note>) -> bool {
         let t = &self.tables[i];
         let q = t.qualified_name();
-        let Some(d) = self.opts.deep_json.get(&(q, col.name.clone())) else {
+        let Some(d) = self.opts.facts.deep_json.get(&(q, col.name.clone())) else {
             return false;
         };
         let why = format!(

@@ -172,3 +172,21 @@ pub(crate) fn expression_key(definition: &str) -> IndexColumn {
 pub(crate) fn check(name: &str, definition: &str) -> Check {
     Check { name: name.to_owned(), definition: definition.to_owned() }
 }
+
+/// What a test plans with: flags or facts, the other left at its default.
+pub(crate) trait PlanWith {
+    /// [`super::plan`] of `tables` with these and the default of the other.
+    fn plan_of(&self, tables: &[Table]) -> Result<super::Plan, super::Error>;
+}
+
+impl PlanWith for super::SchemaFlags {
+    fn plan_of(&self, tables: &[Table]) -> Result<super::Plan, super::Error> {
+        super::plan(tables, self, &super::ExportFacts::default())
+    }
+}
+
+impl PlanWith for super::ExportFacts {
+    fn plan_of(&self, tables: &[Table]) -> Result<super::Plan, super::Error> {
+        super::plan(tables, &super::SchemaFlags::default(), self)
+    }
+}

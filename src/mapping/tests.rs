@@ -11,15 +11,24 @@ use crate::sqlite::meta::{ExportMeta, insert_columns, insert_export, meta_ddl};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn opts() -> SchemaOptions {
-    SchemaOptions::default()
+fn opts() -> SchemaFlags {
+    SchemaFlags::default()
+}
+
+fn facts() -> ExportFacts {
+    ExportFacts::default()
+}
+
+/// [`super::plan`] with flags or facts, the other at its default.
+fn plan(tables: &[Table], o: &impl PlanWith) -> std::result::Result<Plan, Error> {
+    o.plan_of(tables)
 }
 
 fn plan_of(tables: &[Table]) -> Plan {
     plan(tables, &opts()).unwrap_or_else(|e| panic!("plan failed: {e}"))
 }
 
-fn names_error(tables: &[Table], o: &SchemaOptions) -> String {
+fn names_error(tables: &[Table], o: &impl PlanWith) -> String {
     match plan(tables, o) {
         Err(e @ Error::Names { .. }) => e.to_string(),
         Err(e) => panic!("expected a naming error, got {e}"),
@@ -54,7 +63,7 @@ fn tables_differing_only_in_case_collide_with_the_exact_message_and_fix() -> Res
         "tables public.\"Users\" and public.users would both be named \"users\" in SQLite \
          (names are case-insensitive there); rename one: --rename 'public.Users=users_2'"
     );
-    let fixed = SchemaOptions { renames: vec![rename_from(&message)], ..opts() };
+    let fixed = SchemaFlags { renames: vec![rename_from(&message)], ..opts() };
     let p = plan(&tables, &fixed)?;
     let names: Vec<&str> = p.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["users_2", "users"]);
@@ -83,7 +92,7 @@ fn columns_differing_only_in_case_collide_and_a_column_rename_fixes_it() -> Resu
         "columns public.t.\"Value\" and public.t.value would both be named \"value\" in SQLite \
          (names are case-insensitive there); rename one: --rename 'public.t.Value=value_2'"
     );
-    let fixed = SchemaOptions { renames: vec![rename_from(&message)], ..opts() };
+    let fixed = SchemaFlags { renames: vec![rename_from(&message)], ..opts() };
     let p = plan(&[t], &fixed)?;
     let cols: Vec<&str> = p.tables[0].columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(cols, ["value_2", "value"]);
@@ -147,10 +156,10 @@ fn renames_parse_every_documented_form_and_refuse_the_rest() {
 
 #[test]
 fn a_rename_of_nothing_or_of_the_same_object_twice_is_an_error() {
-    let o = SchemaOptions { renames: vec!["public.usres=x".parse().unwrap()], ..opts() };
+    let o = SchemaFlags { renames: vec!["public.usres=x".parse().unwrap()], ..opts() };
     let err = plan(&[users("users")], &o).unwrap_err().to_string();
     assert_eq!(err, "--rename public.usres: the export has no such table, index or column");
-    let o = SchemaOptions {
+    let o = SchemaFlags {
         renames: vec!["users=a".parse().unwrap(), "public.users=b".parse().unwrap()],
         ..opts()
     };
@@ -170,8 +179,7 @@ fn renames_reach_foreign_keys_and_indexes() -> Result {
         "public.posts.user_id=person",
         "public.posts_user_idx=by_person",
     ];
-    let o =
-        SchemaOptions { renames: renames.iter().map(|r| r.parse().unwrap()).collect(), ..opts() };
+    let o = SchemaFlags { renames: renames.iter().map(|r| r.parse().unwrap()).collect(), ..opts() };
     let p = plan(&[parent, child], &o)?;
     let posts = p.table("public", "posts").unwrap();
     assert!(
@@ -187,7 +195,7 @@ fn renames_reach_foreign_keys_and_indexes() -> Result {
 }
 
 fn declared(t: PgType, policy: NumericPolicy) -> (SqliteType, Conversion) {
-    let o = SchemaOptions { numeric: policy, ..opts() };
+    let o = SchemaFlags { numeric: policy, ..opts() };
     let p = plan(&[table("public", "t", vec![col("c", t)])], &o).unwrap();
     let c = &p.tables[0].columns[0];
     (c.declared, c.conversion)
@@ -336,7 +344,7 @@ fn assert_timestamptz(at: &str) {
 
 #[test]
 fn strict_tables_are_declared_strict_and_refuse_wrong_types() -> Result {
-    let o = SchemaOptions { strict: true, ..opts() };
+    let o = SchemaFlags { strict: true, ..opts() };
     let p = plan(&[film()], &o)?;
     assert!(p.tables[0].create_table.ends_with(") STRICT;"));
     let conn = sqlite_with(&ddl(&p))?;
@@ -736,7 +744,7 @@ fn tenancy() -> Vec<Table> {
 #[test]
 fn strip_tenancy_drops_the_tenant_column_and_keys_to_the_tenants_table() -> Result {
     let accounts = QualifiedName { schema: "public".into(), name: "accounts".into() };
-    let o = SchemaOptions { strip: Some(Strip::new("account_id", Some(accounts))), ..opts() };
+    let o = ExportFacts { tenant: Some(Strip::new("account_id", Some(accounts))), ..facts() };
     let p = plan(&tenancy(), &o)?;
     let names: Vec<&str> = p.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["app_config", "projects", "tasks"]);
@@ -792,17 +800,17 @@ fn strip_tenancy_names_the_tenants_table_as_asked_and_checks_it_exists() {
     let accounts = QualifiedName { schema: "public".into(), name: "accounts".into() };
     let mut strip = Strip::new("account_id", Some(accounts));
     strip.table_as = "settings".into();
-    let o = SchemaOptions { strip: Some(strip.clone()), ..opts() };
+    let o = ExportFacts { tenant: Some(strip.clone()), ..facts() };
     assert_eq!(plan(&tenancy(), &o).unwrap().tables[0].name, "settings");
     strip.tenants = Some(QualifiedName { schema: "public".into(), name: "nope".into() });
-    let o = SchemaOptions { strip: Some(strip.clone()), ..opts() };
+    let o = ExportFacts { tenant: Some(strip.clone()), ..facts() };
     assert_eq!(
         plan(&tenancy(), &o).unwrap_err().to_string(),
         "--strip-tenancy: the tenants table public.nope is not in the export"
     );
     strip.tenants = None;
     strip.tenant_column = "org_id".into();
-    let o = SchemaOptions { strip: Some(strip), ..opts() };
+    let o = ExportFacts { tenant: Some(strip), ..facts() };
     assert_eq!(
         plan(&tenancy(), &o).unwrap_err().to_string(),
         "--strip-tenancy: no table of the export has the tenant column \"org_id\""
@@ -814,7 +822,7 @@ fn a_tenants_table_name_that_collides_is_fixed_with_tenant_table_as() {
     let accounts = QualifiedName { schema: "public".into(), name: "accounts".into() };
     let mut tables = tenancy();
     tables.push(users("app_config"));
-    let o = SchemaOptions { strip: Some(Strip::new("account_id", Some(accounts))), ..opts() };
+    let o = ExportFacts { tenant: Some(Strip::new("account_id", Some(accounts))), ..facts() };
     let message = names_error(&tables, &o);
     assert!(
         message.ends_with("rename one: --rename 'public.app_config=app_config_2'"),
@@ -838,12 +846,12 @@ fn a_table_without_columns_is_skipped_with_a_note() {
 fn ddl_has_a_header_notes_as_comments_and_is_deterministic() -> Result {
     let mut t = film();
     t.columns.push(with_default(col("x", ty("text")), "md5('a\nb'::text)"));
-    let o = SchemaOptions {
+    let o = ExportFacts {
         header: Header {
             source: Some("postgresql://u@h:5432/db".into()),
             export_id: Some("20240101T000000Z".into()),
         },
-        ..opts()
+        ..facts()
     };
     let script = ddl(&plan(std::slice::from_ref(&t), &o)?);
     assert_eq!(script, ddl(&plan(&[t], &o)?));
@@ -861,15 +869,7 @@ fn ddl_has_a_header_notes_as_comments_and_is_deterministic() -> Result {
 fn meta_tables_are_created_and_filled_from_the_plan() -> Result {
     let p = plan_of(&[film()]);
     let conn = sqlite_with(&(ddl(&p) + &meta_ddl(true)))?;
-    let meta = ExportMeta {
-        export_id: "e1".into(),
-        manifest_sha256: "ab".into(),
-        source: "postgresql://u@h:5432/db".into(),
-        exported_at: "2024-01-01T00:00:00Z".into(),
-        exported_by: "pg2lite 0.1.0".into(),
-        imported_by: "pg2lite 0.1.0".into(),
-    };
-    insert_export(&conn, &meta)?;
+    insert_export(&conn, &crate::sqlite::meta::tests::sample_meta())?;
     let mut lossy = crate::mapping::Lossy::new(p.tables[0].columns.len());
     lossy.add(3, crate::mapping::Loss::NanToNull);
     insert_columns(&conn, &p.tables[0], &lossy)?;
@@ -939,7 +939,7 @@ fn a_tenant_scoped_manifest_implies_its_strip_header_and_export_row() -> Result 
     let meta = ExportMeta::from_manifest(&m);
     assert_eq!((meta.manifest_sha256.as_str(), meta.exported_by.as_str()), ("ff", "pg2lite 0.1.0"));
     let tables: Vec<Table> = m.tables.iter().map(|t| t.table.clone()).collect();
-    let p = plan(&tables, &SchemaOptions { strip: Some(strip), header, ..opts() })?;
+    let p = plan(&tables, &ExportFacts { tenant: Some(strip), header, ..facts() })?;
     assert_eq!(p.tables[0].name, DEFAULT_TENANT_TABLE);
     assert!(ddl(&p).contains("-- export: 20240102T030405Z\n"));
     let mut whole = m.clone();
@@ -978,7 +978,7 @@ fn char_defaults_are_padded_at_any_length_postgres_allows_and_refused_beyond() -
 fn a_numeric_scale_beyond_postgres_is_refused_not_padded() {
     let mut ty = numeric(10, 2);
     ty.kind = TypeKind::Base { base: "numeric".into(), precision: Some(10), scale: Some(i32::MAX) };
-    let o = SchemaOptions { numeric: NumericPolicy::Text, ..opts() };
+    let o = SchemaFlags { numeric: NumericPolicy::Text, ..opts() };
     let p = plan(&[table("public", "t", vec![with_default(col("a", ty), "0")])], &o).unwrap();
     assert_eq!(p.tables[0].columns[0].default, None);
     assert!(p.notes[0].why.contains("beyond Postgres' largest"), "{:?}", p.notes);
@@ -1008,7 +1008,7 @@ fn sqlite_json_valid_stops_at_the_recorded_depth() -> Result {
 fn json_columns_nested_beyond_sqlite_lose_their_check_with_a_note() -> Result {
     let q = QualifiedName { schema: "public".into(), name: "docs".into() };
     let deep = crate::model::manifest::JsonDepth { deepest: 1200, beyond_sqlite: 3 };
-    let mut o = opts();
+    let mut o = facts();
     o.deep_json.insert((q, "body".into()), deep);
     let p = plan(&[json_table()], &o)?;
     let ddl = &p.tables[0].create_table;
@@ -1028,7 +1028,7 @@ fn json_columns_nested_beyond_sqlite_lose_their_check_with_a_note() -> Result {
 #[test]
 fn refit_rewrites_the_stored_table_to_the_final_plan() -> Result {
     let draft = plan(&[json_table()], &opts())?;
-    let mut o = opts();
+    let mut o = facts();
     let q = QualifiedName { schema: "public".into(), name: "docs".into() };
     o.deep_json.insert(
         (q, "body".into()),

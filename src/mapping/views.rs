@@ -887,7 +887,7 @@ impl ViewDef {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{col, table, ty, with_pk};
-    use super::super::{Plan, SchemaOptions, plan as plan_schema};
+    use super::super::{ExportFacts, Plan, SchemaFlags, plan as plan_schema};
     use crate::model::objects::{Objects, ViewColumn, ViewDef};
 
     type Result = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -914,7 +914,8 @@ mod tests {
             &["id"],
         );
         let objects = Objects { views, collation: "C".into(), ..Objects::default() };
-        plan_schema(&[t], &SchemaOptions { objects, ..SchemaOptions::default() })
+        let facts = ExportFacts { objects, ..ExportFacts::default() };
+        plan_schema(&[t], &SchemaFlags::default(), &facts)
     }
 
     #[test]

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::mapping::{COLUMNS_TABLE, EXPORT_TABLE};
 use crate::mapping::{
-    DatetimePolicy, Lossy, NumericPolicy, Rename, RenameFrom, SchemaOptions, TablePlan, Tenancy,
-    quote_ident,
+    DatetimePolicy, Lossy, NumericPolicy, Rename, RenameFrom, SchemaFlags, Strip, TablePlan,
+    Tenancy, quote_ident,
 };
 use crate::model::manifest::Manifest;
 
@@ -174,10 +174,11 @@ pub enum RecordedTenancy {
 }
 
 impl ImportedWith {
-    /// What `schema`, completed for the export `m` ([`SchemaOptions::for_export`]), plans.
-    pub fn of(schema: &SchemaOptions, m: &Manifest) -> Self {
-        let tenancy = match (&schema.strip, &m.options.tenant) {
-            (Some(strip), _) => RecordedTenancy::Stripped { table_as: strip.table_as.clone() },
+    /// What `schema` plans for the export `m` (which it planned without error).
+    pub fn of(schema: &SchemaFlags, m: &Manifest) -> Self {
+        let stripped = schema.strip(Strip::from_manifest(m)).ok().flatten();
+        let tenancy = match (stripped, &m.options.tenant) {
+            (Some(strip), _) => RecordedTenancy::Stripped { table_as: strip.table_as },
             (None, Some(_)) => RecordedTenancy::Kept,
             (None, None) => RecordedTenancy::NotScoped,
         };
@@ -404,19 +405,23 @@ pub fn imported_manifest(path: &std::path::Path) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn export_row(conn: &Connection) {
-        let meta = ExportMeta {
+    /// A row of `_pg2lite_export` for tests (here and in the schema plan's).
+    pub(crate) fn sample_meta() -> ExportMeta {
+        ExportMeta {
             export_id: "e1".into(),
             manifest_sha256: "ab".into(),
             source: "postgresql://u@h:5432/db".into(),
             exported_at: "2024-01-01T00:00:00Z".into(),
             exported_by: "pg2lite 0.1.0".into(),
             imported_by: "pg2lite 0.1.0".into(),
-        };
-        insert_export(conn, &meta).unwrap();
+        }
+    }
+
+    fn export_row(conn: &Connection) {
+        insert_export(conn, &sample_meta()).unwrap();
     }
 
     #[test]

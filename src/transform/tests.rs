@@ -11,10 +11,11 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::*;
+use crate::mapping::testkit::PlanWith;
 use crate::mapping::testkit::{
     array, col, composite, enum_ty, not_null, numeric as numeric_ty, table, ty, with_pk,
 };
-use crate::mapping::{self, ColumnLoss, NumericPolicy, SchemaOptions, Strip};
+use crate::mapping::{self, ColumnLoss, ExportFacts, NumericPolicy, SchemaFlags, Strip};
 use crate::model::catalog::Column;
 use crate::model::catalog::{PgType, Table};
 use std::fmt;
@@ -33,8 +34,8 @@ fn exact(json: &str, conv: Conversion) -> Value {
     }
 }
 
-fn plan_for(t: Table, o: &SchemaOptions) -> mapping::TablePlan {
-    let p = mapping::plan(&[t], o).unwrap_or_else(|e| panic!("{e}"));
+fn plan_for(t: Table, o: &impl PlanWith) -> mapping::TablePlan {
+    let p = o.plan_of(&[t]).unwrap_or_else(|e| panic!("{e}"));
     p.tables.into_iter().next().expect("one table")
 }
 
@@ -159,7 +160,7 @@ fn every_line() -> String {
 #[test]
 fn every_mapping_binds_into_sqlite_with_its_storage_class_strict_or_not() -> Result {
     for strict in [false, true] {
-        let plan = plan_for(every_table(), &SchemaOptions { strict, ..Default::default() });
+        let plan = plan_for(every_table(), &SchemaFlags { strict, ..Default::default() });
         let (conn, lossy) = load(&plan, &[&every_line()])?;
         assert_eq!(lossy.total(), 0);
         for (name, _, json, class, value) in every_mapping() {
@@ -177,7 +178,7 @@ fn every_mapping_binds_into_sqlite_with_its_storage_class_strict_or_not() -> Res
 
 #[test]
 fn null_is_null_in_every_mapping() -> Result {
-    let plan = plan_for(every_table(), &SchemaOptions::default());
+    let plan = plan_for(every_table(), &SchemaFlags::default());
     let nulls: Vec<String> =
         every_mapping().iter().map(|(n, ..)| format!("\"{n}\":null")).collect();
     let (conn, _) = load(&plan, &[&format!("{{{}}}", nulls.join(","))])?;
@@ -223,7 +224,7 @@ fn floats_keep_their_value_and_lose_only_nan_and_negative_zero_counted() -> Resu
 #[test]
 fn infinities_survive_a_round_trip_through_sqlite() -> Result {
     let plan =
-        plan_for(table("public", "f", vec![col("x", ty("float8"))]), &SchemaOptions::default());
+        plan_for(table("public", "f", vec![col("x", ty("float8"))]), &SchemaFlags::default());
     let (conn, lossy) = load(
         &plan,
         &[r#"{"x":"Infinity"}"#, r#"{"x":"-Infinity"}"#, r#"{"x":"NaN"}"#, r#"{"x":-0}"#],
@@ -285,7 +286,7 @@ fn numerics_convert_exactly_by_target_and_count_what_rounds() -> Result {
 
 #[test]
 fn numeric_real_policy_reports_rounded_values_per_column() -> Result {
-    let o = SchemaOptions { numeric: NumericPolicy::Real, ..Default::default() };
+    let o = SchemaFlags { numeric: NumericPolicy::Real, ..Default::default() };
     let plan = plan_for(
         table("public", "n", vec![col("a", numeric_ty(30, 0)), col("b", numeric_ty(5, 2))]),
         &o,
@@ -310,7 +311,7 @@ fn json_stays_byte_identical_and_valid_in_sqlite() -> Result {
         "123456789012345678901234567890",
     ];
     let plan =
-        plan_for(table("public", "j", vec![col("doc", ty("json"))]), &SchemaOptions::default());
+        plan_for(table("public", "j", vec![col("doc", ty("json"))]), &SchemaFlags::default());
     let lines: Vec<String> = docs.iter().map(|d| format!("{{\"doc\":{d}}}")).collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let (conn, _) = load(&plan, &lines)?;
@@ -328,7 +329,7 @@ fn bytea_round_trips_all_256_byte_values() -> Result {
     let b64 = base64::engine::general_purpose::STANDARD.encode(&all);
     let plan = plan_for(
         table("public", "b", vec![col("x", ty("bytea")), col("e", ty("bytea"))]),
-        &SchemaOptions::default(),
+        &SchemaFlags::default(),
     );
     let (conn, _) = load(&plan, &[&format!("{{\"x\":\"{b64}\",\"e\":\"\"}}")])?;
     let (x, e): (Vec<u8>, Value) =
@@ -378,7 +379,7 @@ fn three_columns() -> mapping::TablePlan {
         "t",
         vec![col("id", ty("int4")), col("name", ty("text")), col("n", ty("int4"))],
     );
-    plan_for(t, &SchemaOptions::default())
+    plan_for(t, &SchemaFlags::default())
 }
 
 fn batch_error(first_line: u64, lines: &[&str]) -> String {
@@ -438,7 +439,7 @@ fn the_first_bad_line_in_file_order_is_reported_whatever_the_thread_order() {
 fn large_batches_convert_in_parallel_in_order_with_losses_merged() -> Result {
     let plan = plan_for(
         table("public", "f", vec![col("i", ty("int8")), col("x", ty("float8"))]),
-        &SchemaOptions::default(),
+        &SchemaFlags::default(),
     );
     let lines: Vec<String> = (0..10_000)
         .map(|i| match i % 100 {
@@ -466,7 +467,7 @@ fn tenant_plan(tenant_value: Option<&str>) -> mapping::TablePlan {
     let t = table("public", "notes", vec![col("account_id", ty("int8")), col("body", ty("text"))]);
     let mut strip = Strip::new("account_id", None);
     strip.tenant_value = tenant_value.map(str::to_owned);
-    plan_for(t, &SchemaOptions { strip: Some(strip), ..Default::default() })
+    plan_for(t, &ExportFacts { tenant: Some(strip), ..Default::default() })
 }
 
 #[test]
@@ -574,7 +575,7 @@ proptest! {
 #[test]
 fn json_null_in_a_not_null_json_column_is_the_json_value_null() -> Result {
     let t = table("public", "j", vec![not_null(col("a", ty("jsonb"))), col("b", ty("jsonb"))]);
-    let plan = plan_for(t, &SchemaOptions::default());
+    let plan = plan_for(t, &SchemaFlags::default());
     let (conn, _) = load(&plan, &[r#"{"a":null,"b":null}"#])?;
     let got: (String, Value) =
         conn.query_row("SELECT a, b FROM j", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -794,7 +795,7 @@ fn names_its_place(message: &str) -> bool {
 #[test]
 fn the_fuzzed_table_s_valid_lines_convert_and_verify() {
     let t = fuzz_table();
-    let plan = plan_for(t.clone(), &SchemaOptions::default());
+    let plan = plan_for(t.clone(), &SchemaFlags::default());
     for pick in 0..4 {
         let line = fuzz_line(&[pick; 32]);
         assert!(verify_accepts(line.as_bytes(), &t), "{line}");
@@ -813,7 +814,7 @@ proptest! {
         mutations in proptest::collection::vec(mutation(), 1..4),
     ) {
         let t = fuzz_table();
-        let plan = plan_for(t.clone(), &SchemaOptions::default());
+        let plan = plan_for(t.clone(), &SchemaFlags::default());
         let line = mutated(&choice, &mutations);
         let got = read_and_convert(&line, &plan);
         if let Err(message) = &got {
@@ -830,7 +831,7 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_refusals_name_the_line(
         bytes in proptest::collection::vec(any::<u8>(), 0..400),
     ) {
-        let plan = plan_for(fuzz_table(), &SchemaOptions::default());
+        let plan = plan_for(fuzz_table(), &SchemaFlags::default());
         if let Err(message) = read_and_convert(&bytes, &plan) {
             prop_assert!(names_its_place(&message), "{message}");
         }
@@ -840,7 +841,7 @@ proptest! {
 #[test]
 fn nan_in_a_not_null_column_the_manifest_says_holds_none_is_refused_naming_it() -> Result {
     let t = table("public", "f", vec![not_null(col("x", ty("float8")))]);
-    let plan = plan_for(t, &SchemaOptions::default());
+    let plan = plan_for(t, &SchemaFlags::default());
     assert_eq!(
         batch_error_for(&plan, r#"{"x":"NaN"}"#),
         "public.f, line 1, column \"x\": NaN, which SQLite stores as NULL, in a NOT NULL column \

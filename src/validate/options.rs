@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::mapping::{DatetimePolicy, NumericPolicy, Rename, SchemaOptions, Tenancy};
+use crate::mapping::{DatetimePolicy, NumericPolicy, Rename, SchemaFlags, Tenancy};
 use crate::sqlite::meta::{ImportedWith, RecordedTenancy, numeric_word, rename_text};
 
 /// The plan options given to validate (`--numeric`, `--strict`, ...): each one left `None`
@@ -31,9 +31,7 @@ pub struct PlanFlags {
 /// The options the plan is made with, and where they came from.
 #[derive(Debug, Clone)]
 pub(super) struct Resolved {
-    pub schema: SchemaOptions,
-    pub tenancy: Tenancy,
-    pub tenant_table_as: Option<String>,
+    pub schema: SchemaFlags,
     /// What the target records, when it does.
     pub recorded: Option<ImportedWith>,
 }
@@ -48,19 +46,15 @@ pub(super) fn resolve(
     target: &Path,
 ) -> Result<Resolved> {
     let Some(rec) = recorded else {
-        let schema = SchemaOptions {
+        let schema = SchemaFlags {
             numeric: flags.numeric.unwrap_or_default(),
             strict: flags.strict.unwrap_or(false),
             renames: flags.renames.clone().unwrap_or_default(),
             datetime: flags.datetime.unwrap_or_default(),
-            ..SchemaOptions::default()
-        };
-        return Ok(Resolved {
-            schema,
             tenancy: flags.tenancy.unwrap_or_default(),
             tenant_table_as: flags.tenant_table_as.clone(),
-            recorded: None,
-        });
+        };
+        return Ok(Resolved { schema, recorded: None });
     };
     let problems = contradictions(flags, &rec);
     if !problems.is_empty() {
@@ -70,19 +64,15 @@ pub(super) fn resolve(
             recorded: flags_text(&rec),
         });
     }
-    let schema = SchemaOptions {
+    let schema = SchemaFlags {
         numeric: rec.numeric,
         strict: rec.strict,
         renames: rec.renames.clone(),
         datetime: rec.datetime,
-        ..SchemaOptions::default()
-    };
-    Ok(Resolved {
-        schema,
         tenancy: rec.tenancy_option(),
         tenant_table_as: rec.tenant_table_as().map(str::to_owned),
-        recorded: Some(rec),
-    })
+    };
+    Ok(Resolved { schema, recorded: Some(rec) })
 }
 
 /// Each flag that disagrees with the record, and how.
@@ -200,7 +190,10 @@ mod tests {
         assert_eq!(r.schema.numeric, NumericPolicy::Text);
         assert!(r.schema.strict);
         assert_eq!(r.schema.renames, recorded().renames);
-        assert_eq!((r.tenancy, r.tenant_table_as.as_deref()), (Tenancy::Strip, Some("me")));
+        assert_eq!(
+            (r.schema.tenancy, r.schema.tenant_table_as.as_deref()),
+            (Tenancy::Strip, Some("me"))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use pg2lite::mapping::{SchemaOptions, quote_literal};
+use pg2lite::mapping::{SchemaFlags, quote_literal};
 
 use super::Lost::No;
 use super::{Case, ImportOutcome, Lost, Val, Want, import_into};
@@ -175,7 +175,7 @@ fn edge_values_import_to_exactly_the_sqlite_values_design_md_specifies_with_loss
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     let export = edge_export(&db, dir.path());
-    let out = import_into(&export, dir.path(), "edge.db", SchemaOptions::default());
+    let out = import_into(&export, dir.path(), "edge.db", SchemaFlags::default());
     check_edge_import(&db, &export, &out);
 }
 
@@ -184,7 +184,7 @@ fn edge_values_import_into_strict_tables_with_the_same_values() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     let export = edge_export(&db, dir.path());
-    let options = SchemaOptions { strict: true, ..SchemaOptions::default() };
+    let options = SchemaFlags { strict: true, ..SchemaFlags::default() };
     let out = import_into(&export, dir.path(), "strict.db", options);
     for i in 0..CASES.len() {
         assert!(out.is_strict(&format!("c{i}")), "c{i} is not STRICT");

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use pg2lite::import::{ImportOptions, ImportSummary};
-use pg2lite::mapping::{ColumnLoss, SchemaOptions, quote_ident};
+use pg2lite::mapping::{ColumnLoss, SchemaFlags, quote_ident};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
@@ -26,7 +26,7 @@ mod text;
 mod time;
 
 /// Imports the export in `from` into `dir/name` as `pg2lite import --yes --no-backup` would.
-fn import_into(from: &Path, dir: &Path, name: &str, schema: SchemaOptions) -> ImportOutcome {
+fn import_into(from: &Path, dir: &Path, name: &str, schema: SchemaFlags) -> ImportOutcome {
     let target = dir.join(name);
     let opts = ImportOptions { schema, ..ImportOptions::new(from, &target) };
     let summary = crate::support::sqlite::import_into(&opts);

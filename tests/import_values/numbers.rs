@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use pg2lite::import::{self, ImportOptions};
-use pg2lite::mapping::{ColumnLoss, NumericPolicy, SchemaOptions};
+use pg2lite::mapping::{ColumnLoss, NumericPolicy, SchemaFlags};
 use pg2lite::progress::Silent;
 use rusqlite::Connection;
 
@@ -192,7 +192,7 @@ fn numeric_policies_store_numerics_as_design_md_says_and_count_what_real_rounds(
         (NumericPolicy::Real, false),
         (NumericPolicy::Real, true),
     ] {
-        let options = SchemaOptions { numeric: policy, strict, ..SchemaOptions::default() };
+        let options = SchemaFlags { numeric: policy, strict, ..SchemaFlags::default() };
         let name = format!("{policy:?}-{strict}.db");
         let out = import_into(&export, dir.path(), &name, options);
         failures.extend(check_numerics(&out, policy));

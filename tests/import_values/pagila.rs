@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pg2lite::mapping::{SchemaOptions, quote_ident, quote_literal};
+use pg2lite::mapping::{SchemaFlags, quote_ident, quote_literal};
 use pg2lite::pg;
 
 use super::{ImportOutcome, Render, Val, expected, import_into};
@@ -355,7 +355,7 @@ fn pagila_imports_every_value_of_every_table_as_postgres_renders_it_under_the_ma
     let mut failures = Vec::new();
     for strict in [false, true] {
         let name = if strict { "pagila-strict.db" } else { "pagila.db" };
-        let options = SchemaOptions { strict, ..SchemaOptions::default() };
+        let options = SchemaFlags { strict, ..SchemaFlags::default() };
         let out = import_into(&export, dir.path(), name, options);
         for t in &tables {
             assert_eq!(out.is_strict(t), strict, "{name}: STRICT of {t}");
@@ -376,7 +376,7 @@ fn pagila_foreign_keys_are_declared_for_its_relationships_and_hold() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     let export = pagila_export(&db, dir.path());
-    let out = import_into(&export, dir.path(), "pagila.db", SchemaOptions::default());
+    let out = import_into(&export, dir.path(), "pagila.db", SchemaFlags::default());
     let violations = out.strings("PRAGMA foreign_key_check");
     assert!(
         violations.is_empty(),
