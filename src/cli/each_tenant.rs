@@ -42,14 +42,10 @@ pub fn migrate(args: &MigrateArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let source = args.source_args()?;
     let signing = args.signing.sign.as_deref();
     let export = options(&source, &args.select, &args.tenancy, &args.redact, &dir, signing)?;
-    let target = super::TargetArgs {
-        target: PathBuf::new(),
-        backup_dir: args.target.backup_dir.clone(),
-        yes: true,
-        no_backup: args.target.no_backup,
-        no_meta: args.target.no_meta,
-        wal: args.target.wal,
-    };
+    let mut options = args.target.options.clone();
+    // Each tenant's file is new, or stale (and backed up) when its run is redone.
+    options.yes = true;
+    let target = super::TargetArgs { target: PathBuf::new(), options };
     let mut import = super::import::options(Path::new(""), &target, &args.plan);
     import.schema_file = args.schema_file.clone();
     let opts = EachTenantOptions { export, import, skip_validate: args.skip_validate };
