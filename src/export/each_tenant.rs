@@ -320,46 +320,78 @@ pub fn run(opts: &EachOptions, progress: &dyn Progress) -> Result<EachSummary> {
     if !todo.is_empty() {
         let all = summary.tenants.is_empty() && opts.only.is_none() && opts.shard.is_none();
         let base = super::export_id_base(&catalog.database, created);
-        let work =
-            x.out.join(format!(".each-tenant-{}.partial", created.format("%Y%m%dT%H%M%S%.6fZ")));
+        let run = Run {
+            opts,
+            catalog: &catalog,
+            tables: &tables,
+            plan: &plan,
+            redaction: &redaction,
+            snapshot: &snapshot,
+            created,
+            base: &base,
+        };
+        let (results, sealed) = run.export(&rt, &client, todo, all, progress)?;
+        summary.tenants.extend(sealed);
+        summary.tables = results.into_iter().map(table_summary).collect();
+    }
+    summary.tenants.sort_by(|a, b| a.tenant.name.cmp(&b.tenant.name));
+    Ok(summary)
+}
+
+/// What every tenant's export of one run shares.
+struct Run<'a> {
+    opts: &'a EachOptions,
+    catalog: &'a pg::catalog::Catalog,
+    tables: &'a [Table],
+    plan: &'a tenancy::TenantPlan,
+    redaction: &'a crate::redact::Plan,
+    snapshot: &'a str,
+    created: chrono::DateTime<chrono::Utc>,
+    /// `<database>-<time>`, which each tenant's export id extends with its name.
+    base: &'a str,
+}
+
+impl Run<'_> {
+    /// Reads the tables for the tenants `todo` (`all` of the tenants table's) in the hidden
+    /// work directory, then seals each tenant's export into place; the work directory is
+    /// removed whatever happens.
+    fn export(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        client: &Client,
+        todo: Vec<TenantName>,
+        all: bool,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<TableResult>, Vec<TenantExport>)> {
+        let out = &self.opts.export.out;
+        let stamp = self.created.format("%Y%m%dT%H%M%S%.6fZ");
+        let work = out.join(format!(".each-tenant-{stamp}.partial"));
         let claimed = partial::claim_dir(&work)?.ok_or_else(|| Error::Io {
             path: work.clone(),
             cause: std::io::Error::other("another run holds it"),
         })?;
         let outcome = (|| {
-            let jobs = jobs(&tables, &plan, &redaction, &todo, all)?;
+            let jobs = jobs(self.tables, self.plan, self.redaction, &todo, all)?;
             let each = Each::create(&work, todo)?;
-            let results = read_tables(opts, &rt, &client, &snapshot, &jobs, &each, progress)?;
-            let sealer = Sealer {
-                opts,
-                catalog: &catalog,
-                plan: &plan,
-                redaction: &redaction,
-                snapshot: &snapshot,
-                created,
-                base: &base,
-                jobs: &jobs,
-            };
-            let sealed = sealer.seal_all(&each, &results, progress)?;
+            let results =
+                read_tables(self.opts, rt, client, self.snapshot, &jobs, &each, progress)?;
+            let sealed = Sealer { run: self, jobs: &jobs }.seal_all(&each, &results, progress)?;
             Ok::<_, Error>((results, sealed))
         })();
         let _ = fs::remove_dir_all(&work);
         drop(claimed);
-        let (results, sealed) = outcome?;
-        summary.tenants.extend(sealed);
-        summary.tables = results
-            .into_iter()
-            .map(|r| super::TableSummary {
-                name: r.table.display_name(),
-                file: r.file,
-                rows: r.rows,
-                bytes: r.bytes,
-                seconds: r.seconds,
-            })
-            .collect();
+        outcome
     }
-    summary.tenants.sort_by(|a, b| a.tenant.name.cmp(&b.tenant.name));
-    Ok(summary)
+}
+
+fn table_summary(r: TableResult) -> super::TableSummary {
+    super::TableSummary {
+        name: r.table.display_name(),
+        file: r.file,
+        rows: r.rows,
+        bytes: r.bytes,
+        seconds: r.seconds,
+    }
 }
 
 /// Whether `name` is a work directory this command leaves when interrupted.
@@ -713,13 +745,7 @@ fn close(o: Open, job: &Job, each: &Each) -> Result<u64> {
 
 /// Seals each tenant's export once every table is read.
 struct Sealer<'a> {
-    opts: &'a EachOptions,
-    catalog: &'a pg::catalog::Catalog,
-    plan: &'a tenancy::TenantPlan,
-    redaction: &'a crate::redact::Plan,
-    snapshot: &'a str,
-    created: chrono::DateTime<chrono::Utc>,
-    base: &'a str,
+    run: &'a Run<'a>,
     jobs: &'a [(Job, Reach)],
 }
 
@@ -791,12 +817,12 @@ impl Sealer<'_> {
         }
         let manifest = self.manifest(tenant, entries);
         manifest.write(&dir)?;
-        if let Some(key) = &self.opts.export.sign {
+        if let Some(key) = &self.run.opts.export.sign {
             crate::sign::sign_export(&dir, key)?;
         }
         super::sync_dir(&dir.join(manifest::TABLES_DIR))?;
         super::sync_dir(&dir)?;
-        let target = self.opts.export.out.join(&tenant.name);
+        let target = self.run.opts.export.out.join(&tenant.name);
         if target.exists() {
             // An export that did not verify: replaced, kept until the run ends.
             let stale = each.root.join(".entries").join(format!("{}.stale", tenant.name));
@@ -811,28 +837,30 @@ impl Sealer<'_> {
     /// The manifest `export --tenant KEY` would write for this tenant.
     fn manifest(&self, tenant: &TenantName, tables: Vec<TableEntry>) -> Manifest {
         let record = manifest::Tenant {
-            column: self.plan.column.clone(),
+            column: self.run.plan.column.clone(),
             value: tenant.key.clone(),
-            tenants_table: self.plan.tenants_table.clone(),
-            key_column: self.plan.key_column.clone(),
-            named_by: match (&self.opts.name_by, &tenant.named) {
-                (Some(c), Some(v)) if !self.redaction.hides(&self.plan.tenants_table, c) => {
+            tenants_table: self.run.plan.tenants_table.clone(),
+            key_column: self.run.plan.key_column.clone(),
+            named_by: match (&self.run.opts.name_by, &tenant.named) {
+                (Some(c), Some(v))
+                    if !self.run.redaction.hides(&self.run.plan.tenants_table, c) =>
+                {
                     Some(manifest::NamedBy { column: c.clone(), value: v.clone() })
                 }
                 _ => None,
             },
         };
-        let id = format!("{}-{}", self.base, tenant.name);
+        let id = format!("{}-{}", self.run.base, tenant.name);
         let mut m = super::manifest_of_entries(
-            &self.opts.export,
-            self.catalog,
-            self.snapshot,
-            self.created,
+            &self.run.opts.export,
+            self.run.catalog,
+            self.run.snapshot,
+            self.run.created,
             &id,
             Some(record),
             tables,
         );
-        m.options.redaction = self.redaction.record();
+        m.options.redaction = self.run.redaction.record();
         m
     }
 }
