@@ -681,8 +681,10 @@ pub(super) async fn export_owned(
     let (mut total, mut bytes, mut reported) = (0u64, 0u64, 0u64);
     while let Some(row) = rows.next().await {
         let row = row.map_err(copy_err(&name))?;
-        let slot = owner_slot(&row, each, &name)?;
-        if open.as_ref().is_none_or(|o| o.slot != slot) {
+        let owner = row.raw(0).ok().flatten().unwrap_or_default();
+        // The owner changes once per tenant, not per row: look it up only then.
+        if open.as_ref().is_none_or(|o| each.tenants[o.slot].key.as_bytes() != owner) {
+            let slot = owner_slot(owner, each, &name)?;
             if let Some(o) = open.take() {
                 bytes += close(o, job, each)?;
             }
@@ -728,8 +730,7 @@ pub(super) async fn export_owned(
     })
 }
 
-fn owner_slot(row: &BinaryCopyOutRow, each: &Each, table: &str) -> Result<usize> {
-    let raw = row.raw(0).ok().flatten().unwrap_or_default();
+fn owner_slot(raw: &[u8], each: &Each, table: &str) -> Result<usize> {
     let key = String::from_utf8_lossy(raw);
     each.slot.get(key.as_ref()).copied().ok_or_else(|| {
         EachError::UnknownOwner { table: table.to_owned(), key: key.into_owned() }.into()
