@@ -571,3 +571,41 @@ fn export_each_tenant_writes_only_export_directories_equal_to_migrates() {
         assert_eq!(table_sums(&dir.join(&name)), table_sums(&h.dir().join(&name)), "{name}");
     }
 }
+
+#[test]
+fn a_redacted_or_null_name_an_empty_tenants_file_and_a_target_file_are_refused_before_writing() {
+    let h = hundred();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    migrate_each(&h.db, &dir, &["--name-by", "email", "--redact", "users.email=hash"])
+        .assert_code(2)
+        .assert_stderr_contains("--name-by email: that column is redacted");
+    let empty = work.path().join("none.txt");
+    std::fs::write(&empty, "\n\n").unwrap();
+    migrate_each(&h.db, &dir, &["--tenants", empty.to_str().unwrap()])
+        .assert_code(2)
+        .assert_stderr_contains("lists no tenant key");
+    migrate_each(&h.db, &dir, &["--target", "one.db"])
+        .assert_code(2)
+        .assert_stderr_contains("--target-dir");
+    assert!(is_empty(&dir), "a refused run wrote {:?}", files_under(&dir));
+
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE orgs (id int PRIMARY KEY, slug text UNIQUE);
+         CREATE TABLE docs (id int PRIMARY KEY, org_id int NOT NULL REFERENCES orgs);
+         INSERT INTO orgs VALUES (1, 'acme'), (2, NULL);
+         INSERT INTO docs VALUES (1, 1), (2, 2);",
+    );
+    pg2lite(&["migrate", "--yes", "--tenant-column", "org_id", "--each-tenant"])
+        .arg("--name-by")
+        .arg("slug")
+        .arg("--source")
+        .arg(db.url())
+        .arg("--target-dir")
+        .arg(&dir)
+        .assert_code(2)
+        .assert_stderr_contains("tenant \"2\" has no slug (NULL)");
+    assert!(is_empty(&dir), "a refused run wrote {:?}", files_under(&dir));
+}

@@ -29,7 +29,7 @@ use super::{
     check_count, copy_err, encode_row, io_err, tenancy,
 };
 use crate::format::encode::{EncodeError, Fields};
-use crate::model::catalog::{Table, TableKind};
+use crate::model::catalog::Table;
 use crate::model::manifest::{self, JsonDepth, Manifest, NumericFacts, TableEntry};
 use crate::model::select;
 use crate::partial;
@@ -418,11 +418,6 @@ fn redact_plan(tables: &[Table], opts: &EachOptions) -> Result<crate::redact::Pl
     Ok(crate::redact::plan(tables, &opts.export.redact, Some(&opts.column))?)
 }
 
-fn from_only(t: &Table) -> String {
-    let only = if t.kind == TableKind::Partitioned { "" } else { "ONLY " };
-    format!("{only}{}", t.quoted())
-}
-
 /// Every tenant's key (and `--name-by` value), in key order, in the snapshot.
 async fn list_tenants(
     client: &Client,
@@ -445,8 +440,8 @@ async fn list_tenants(
         None => "NULL::pg_catalog.text".to_owned(),
     };
     let sql = format!(
-        "SELECT t0.{key}::pg_catalog.text, {named} FROM {} AS t0 WHERE t0.{key} IS NOT NULL ORDER BY t0.{key}",
-        from_only(tenants)
+        "SELECT t0.{key}::pg_catalog.text, {named} {} WHERE t0.{key} IS NOT NULL ORDER BY t0.{key}",
+        super::from_clause(tenants, None)
     );
     let rows = client.query(&sql, &[]).await.map_err(|e| opts.source.query_error(&e))?;
     let mut out = Vec::with_capacity(rows.len());
@@ -553,9 +548,10 @@ fn keep_condition(
         let tenants =
             tables.iter().find(|t| t.qualified_name() == plan.tenants_table).expect("selected");
         return format!(
-            "{owner} IN (SELECT tk.{}::pg_catalog.text FROM {} AS tk)",
+            // The subquery's own t0 (the tenants table) hides the outer one inside it.
+            "{owner} IN (SELECT t0.{}::pg_catalog.text {})",
             quote_ident(&plan.key_column),
-            from_only(tenants)
+            super::from_clause(tenants, None)
         );
     }
     let keys: Vec<&str> = todo.iter().map(|t| t.key.as_str()).collect();

@@ -73,25 +73,12 @@ impl Owners<'_, '_> {
             ));
         }
         let filter = self.b.filter_of(table, table)?;
-        let from = Builder::from_clause(t);
         let sql = match filter {
             Filter::Whole | Filter::WholeTable => return Ok(Owned::Everyone),
             Filter::LeftOut => return Ok(Owned::NoOne),
-            Filter::TenantColumn { column } => {
-                let c = quote_ident(&Builder::column(t, column, table)?.name);
-                format!(
-                    "SELECT t0.{c} AS {}, t0.* FROM {from} AS t0 WHERE t0.{c} IS NOT NULL",
-                    quote_ident(OWNER)
-                )
-            }
+            Filter::TenantColumn { column } => Self::own_column(table, t, column)?,
             Filter::TenantRow { columns } => match columns.as_slice() {
-                [k] => {
-                    let c = quote_ident(&Builder::column(t, k, table)?.name);
-                    format!(
-                        "SELECT t0.{c} AS {}, t0.* FROM {from} AS t0 WHERE t0.{c} IS NOT NULL",
-                        quote_ident(OWNER)
-                    )
-                }
+                [k] => Self::own_column(table, t, k)?,
                 _ => {
                     return Err(Builder::mismatch(
                         table,
@@ -111,6 +98,16 @@ impl Owners<'_, '_> {
             return Err(Builder::mismatch(table, "its query would be too long"));
         }
         Ok(Owned::Rows(sql))
+    }
+
+    /// The rows of a table that holds the owner's key in `column` itself.
+    fn own_column(table: &QualifiedName, t: &Table, column: &str) -> Result<String, Mismatch> {
+        let c = quote_ident(&Builder::column(t, column, table)?.name);
+        Ok(format!(
+            "SELECT t0.{c} AS {}, t0.* FROM {} AS t0 WHERE t0.{c} IS NOT NULL",
+            quote_ident(OWNER),
+            Builder::from_clause(t)
+        ))
     }
 
     /// `FROM t AS t0 JOIN t1 ON .. JOIN tN ON ..`, the owner the last table's tenant column.
@@ -184,16 +181,10 @@ impl Owners<'_, '_> {
         if same_key {
             // (owner, key) pairs, deduplicated, joined back to the lookup's rows.
             let parts: Vec<&str> = branches.iter().map(|(_, b)| b.as_str()).collect();
-            let on: Vec<String> = first
-                .to_columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("t0.{} = o.k{i}", quote_ident(c)))
-                .collect();
             return Ok(Some(format!(
                 "SELECT o.{owner} AS {owner}, t0.* FROM {from} AS t0 JOIN ({}) AS o ON {}",
                 parts.join(" UNION "),
-                on.join(" AND ")
+                keys_equal(&first.to_columns, "o")
             )));
         }
         // Hops that reference different keys of the lookup: the owners of each row, found
@@ -201,13 +192,8 @@ impl Owners<'_, '_> {
         let parts: Vec<String> = branches
             .iter()
             .map(|(h, b)| {
-                let on: Vec<String> = h
-                    .to_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!("s.k{i} = t0.{}", quote_ident(c)))
-                    .collect();
-                format!("SELECT s.{owner} FROM ({b}) AS s WHERE {}", on.join(" AND "))
+                let on = keys_equal(&h.to_columns, "s");
+                format!("SELECT s.{owner} FROM ({b}) AS s WHERE {on}")
             })
             .collect();
         Ok(Some(format!(
@@ -254,4 +240,15 @@ impl Owners<'_, '_> {
             not_null.join(" AND ")
         )))
     }
+}
+
+/// `t0.c0 = alias.k0 AND t0.c1 = alias.k1 ...`: the lookup's key columns against a
+/// branch's `k0, k1, ..` (see [`Owners::branch`]).
+fn keys_equal(columns: &[String], alias: &str) -> String {
+    let pairs: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("t0.{} = {alias}.k{i}", quote_ident(c)))
+        .collect();
+    pairs.join(" AND ")
 }
